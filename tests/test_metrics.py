@@ -1,0 +1,40 @@
+import pytest
+import torch
+
+from fdunlearn import classifier, data, metrics
+
+
+@pytest.fixture(scope="module")
+def mnist_model():
+    return classifier.load("mnist-classifier")
+
+
+def test_real_digits_score_as_real(mnist_model):
+    real = data.load("mnist", "train").images[:300]
+    r = metrics.evaluate("mnist", real, model=mnist_model)
+    assert r["confident_share"] > 0.9 and all(0.05 < s < 0.15 for s in r["class_share"])
+    noise = torch.rand(300, 1, 32, 32) * 2 - 1
+    n = metrics.evaluate("mnist", noise, model=mnist_model)
+    assert n["fid"] > 10 * r["fid"] and n["kid_mean"] > r["kid_mean"]
+    assert n["confident_share"] < r["confident_share"]
+
+
+def test_class_subset_restricts_both_sides(mnist_model):
+    held = data.load("mnist", "heldout")
+    ones = held.of_class(1)
+    r_sub = metrics.evaluate("mnist", ones, classes=[1], model=mnist_model)
+    r_all = metrics.evaluate("mnist", ones, model=mnist_model)
+    assert r_sub["n_real"] == 50 and r_all["n_real"] == 500
+    assert r_sub["fid"] < r_all["fid"]  # ones compared with ones, not with every digit
+    assert r_sub["class_share"][1] > 0.9
+
+
+def test_kid_works_for_few_images(mnist_model):
+    r = metrics.evaluate("mnist", data.load("mnist", "heldout").images[:40], model=mnist_model)
+    assert r["kid_subset_size"] == 40 and r["kid_mean"] == r["kid_mean"]
+
+
+def test_bad_class_lists():
+    for bad in ([10], [1, 1], [], [-1]):
+        with pytest.raises(ValueError, match="distinct integers in 0..9"):
+            metrics.check_classes(bad)

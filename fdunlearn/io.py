@@ -90,9 +90,27 @@ def verify_sha256(path: str | Path, expected: str) -> None:
         raise ValueError(f"SHA-256 mismatch for {path}: expected {expected}, got {actual}")
 
 
+def hardware() -> str:
+    """One line naming the machine: CPU model and cores, or the GPU."""
+    import os
+    import platform
+
+    if torch.cuda.is_available():
+        return f"GPU {torch.cuda.get_device_name(0)}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()}-core CPU ({cpu}), no GPU"
+
+
 def record(**fields: Any) -> dict[str, Any]:
     """The JSON record every result carries: how it was made, with the package version."""
     from fdunlearn import __version__, config
 
-    return {"fdunlearn_version": __version__, "mode": config.mode(),
-            "command": " ".join(sys.argv) if sys.argv else "", **fields}
+    return {"fdunlearn_version": __version__, "torch_version": torch.__version__, "mode": config.mode(),
+            "hardware": hardware(), "command": " ".join(sys.argv) if sys.argv else "", **fields}

@@ -57,9 +57,10 @@ def safe_expm1(x: Tensor, max_exponent: float = EXP_CAP) -> Tensor:
         return torch.expm1(x)
     over = x > max_exponent
     if bool(over.any()):
-        warnings.warn(f"exponent {float(x.detach().max()):.4g} > max_exponent={max_exponent:g}: the closed form "
-                      "continues along its tangent there (no overflow, gradient capped at "
-                      f"exp({max_exponent:g}))", RuntimeWarning, stacklevel=3)
+        top = float(x.detach().max())
+        warnings.warn(f"exponent {top:.4g} > max_exponent={max_exponent:g}: the closed form continues along "
+                      f"its tangent there (no overflow, gradient capped at exp({max_exponent:g}))",
+                      RuntimeWarning, stacklevel=3)
     cap = math.exp(max_exponent)
     return torch.where(over, cap * (1.0 + x - max_exponent) - 1.0, torch.expm1(x.clamp(max=max_exponent)))
 

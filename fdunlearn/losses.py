@@ -47,8 +47,9 @@ tight at g_f(V) = f'(p/q). The critic maximises the bound; the new model (Q) min
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -59,6 +60,19 @@ from fdunlearn.divergences import EXP_CAP, FDivergence, safe_expm1
 
 VARIANCES = ("beta", "beta_tilde")
 SCALINGS = ("reference", "exact")
+
+
+@contextlib.contextmanager
+def _one_cpu_thread(active: bool = True) -> Iterator[None]:
+    """Run small CPU work on one thread: the small models here gain little from a second thread, and on a
+    2-core machine whose other core is busy (a training run) two threads are ten times slower."""
+    threads = torch.get_num_threads()
+    if active:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def loss_names() -> list[str]:
@@ -242,6 +256,10 @@ class DeltaMeasurement:
     delta: Tensor  # (n_t, N) = kappa * D * m
     dims: int  # D
 
+    def quantiles(self, q: list[float]) -> Tensor:
+        """Quantiles of delta over images, shape (len(q), n_t), for plotting bands against t."""
+        return self.delta.double().quantile(torch.tensor(q, dtype=torch.float64), dim=1)
+
     def summary(self) -> str:
         q = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
         d, m = self.delta.double().flatten().quantile(q), self.m.double().flatten().quantile(q)
@@ -261,10 +279,18 @@ def measure_delta(unet: nn.Module, scheduler, images: Tensor, timesteps: Tensor 
     delta = kappa_t ||eps - eps_theta(x_t, t)||^2 (``other=None``): the argument of the ELBO's per-step KL
     between q(x_{t-1} | x_t, x0) and p_theta(x_{t-1} | x_t), two Gaussians with equal covariance, the same
     structure as the erasure objective. With ``other`` a second UNet, eps is replaced by its prediction
-    (e.g. a freshly initialised model: the kind of gap an erasure starts from).
+    (e.g. a freshly initialised model: the kind of gap an erasure starts from). On the CPU this runs on
+    one thread (see ``_one_cpu_thread``).
     """
     _check_variance(variance)
     device = next(unet.parameters()).device
+    with _one_cpu_thread(device.type == "cpu"):
+        return _measure_delta(unet, scheduler, images, timesteps, other, variance, seed, batch_size, device)
+
+
+def _measure_delta(unet: nn.Module, scheduler, images: Tensor, timesteps: Tensor | list[int],
+                   other: nn.Module | None, variance: str, seed: int, batch_size: int,
+                   device: torch.device) -> DeltaMeasurement:
     steps = _index(scheduler, torch.as_tensor(timesteps))
     k = _loss_kappa(scheduler, steps, variance)
     gen = torch.Generator().manual_seed(seed)
@@ -354,12 +380,26 @@ class CriticResult:
     history: Tensor  # (steps,) the bound on each training batch
     estimate: float  # the bound on ``eval_samples`` fresh samples after training
 
+    def smoothed(self, window: int = 50) -> Tensor:
+        """Running mean of ``history`` over ``window`` steps (length steps - window + 1)."""
+        window = max(1, min(window, len(self.history)))
+        return self.history.unfold(0, window, 1).mean(1)
+
 
 def train_critic(divergence: str | FDivergence, sample_p: Sampler, sample_q: Sampler, *, dim: int = 1,
                  steps: int = 1000, batch_size: int = 512, lr: float = 3e-3, hidden: int = 64,
-                 eval_samples: int = 50_000, seed: int = 0, **params: float) -> CriticResult:
-    """Fit a critic by maximising the variational bound on fresh batches (critic, history, estimate)."""
-    div = divergences.get(divergence, **params)
+                 eval_samples: int = 200_000, seed: int = 0, **params: float) -> CriticResult:
+    """Fit a critic by maximising the variational bound on fresh batches (critic, history, estimate).
+
+    Runs on one CPU thread (see ``_one_cpu_thread``).
+    """
+    with _one_cpu_thread():
+        return _train_critic(divergences.get(divergence, **params), sample_p, sample_q, dim, steps,
+                             batch_size, lr, hidden, eval_samples, seed)
+
+
+def _train_critic(div: FDivergence, sample_p: Sampler, sample_q: Sampler, dim: int, steps: int,
+                  batch_size: int, lr: float, hidden: int, eval_samples: int, seed: int) -> CriticResult:
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     critic = Critic(dim, hidden)

@@ -32,7 +32,8 @@ def test_kappa_matches_the_schedule(scheduler):
     t = torch.tensor([1, 2, 10, 500, 999])  # diffusers indices; the paper's t is one more
     expected_beta = beta[t] / ((1 - beta[t]) * (1 - alpha_bar[t]))
     expected_tilde = beta[t] / ((1 - beta[t]) * (1 - alpha_bar[t - 1]))
-    torch.testing.assert_close(losses.kappa(scheduler, t, "beta", torch.float64), expected_beta, rtol=1e-5, atol=0)
+    torch.testing.assert_close(losses.kappa(scheduler, t, "beta", torch.float64), expected_beta,
+                               rtol=1e-5, atol=0)
     torch.testing.assert_close(losses.kappa(scheduler, t, "beta_tilde", torch.float64), expected_tilde,
                                rtol=1e-5, atol=0)
 
@@ -56,7 +57,8 @@ def test_reverse_mean_agrees_with_diffusers_step(scheduler, t):
 def test_diffusers_variance_is_beta_tilde(scheduler):
     for t in (1, 10, 999):
         ours = float(losses.reverse_variance(scheduler, t, "beta_tilde"))
-        assert float(scheduler._get_variance(t)) == pytest.approx(ours, rel=1e-4)
+        # diffusers keeps alphas_cumprod in float32: 1 - alphabar_1 is off by 2e-4 relative
+        assert float(scheduler._get_variance(t)) == pytest.approx(ours, rel=1e-3)
 
 
 # ----------------------------------------------------------------------------- the exact scaling
@@ -76,15 +78,18 @@ def test_exact_kl_is_kappa_weighted_mse(scheduler, variance):
     sigma = losses.reverse_variance(scheduler, t, variance).sqrt().reshape(-1, 1, 1, 1)
     p_orig = torch.distributions.Normal(losses.reverse_mean(scheduler, x_t, eps_orig, t), sigma)
     p_new = torch.distributions.Normal(losses.reverse_mean(scheduler, x_t, eps_new.detach(), t), sigma)
-    torch.testing.assert_close(kl.detach(), torch.distributions.kl_divergence(p_orig, p_new).flatten(1).sum(1))
+    reference = torch.distributions.kl_divergence(p_orig, p_new).flatten(1).sum(1)
+    torch.testing.assert_close(kl.detach(), reference)
 
 
 def test_exact_scaling_uses_the_registry_closed_form(scheduler):
     eps_new, eps_orig = _pair(scale=0.05)
     t = torch.tensor([3, 30, 300, 900])
     delta = losses.kappa(scheduler, t, "beta", torch.float64) * (eps_new - eps_orig).pow(2).flatten(1).sum(1)
-    for name, params in [("hellinger", {}), ("pearson_chi2", {}), ("total_variation", {}), ("alpha", {"alpha": 3})]:
-        loss = losses.closed_form_loss(eps_new, eps_orig, name, scaling="exact", t=t, scheduler=scheduler, **params)
+    cases = [("hellinger", {}), ("pearson_chi2", {}), ("total_variation", {}), ("alpha", {"alpha": 3})]
+    for name, params in cases:
+        loss = losses.closed_form_loss(eps_new, eps_orig, name, scaling="exact", t=t, scheduler=scheduler,
+                                       **params)
         torch.testing.assert_close(loss, divergences.get(name, **params).gaussian(delta))
 
 
@@ -129,8 +134,8 @@ def test_reference_gradients_are_mse_gradients_times_analytic_factors(s):
     g_mse = _per_sample_grad(lambda: losses.closed_form_loss(eps_new, eps_orig, "mse"), eps_new)
     g_hel = _per_sample_grad(lambda: losses.closed_form_loss(eps_new, eps_orig, "hellinger", temperature=s),
                              eps_new)
-    g_chi = _per_sample_grad(lambda: losses.closed_form_loss(eps_new, eps_orig, "pearson_chi2", temperature=s),
-                             eps_new)
+    g_chi = _per_sample_grad(
+        lambda: losses.closed_form_loss(eps_new, eps_orig, "pearson_chi2", temperature=s), eps_new)
     torch.testing.assert_close(g_hel, g_mse * torch.exp(-m / (8 * s**2)) / (8 * s**2))
     torch.testing.assert_close(g_chi, g_mse * torch.exp(m / s**2) / s**2)
 
@@ -192,7 +197,8 @@ def test_exact_hellinger_gradient_vanishes_at_large_delta(scheduler):
     """The failure mode the reference scaling avoids: delta in the hundreds leaves no gradient."""
     eps_orig = torch.zeros(1, 1, 32, 32)
     eps_new = torch.full((1, 1, 32, 32), 1.0, requires_grad=True)  # m = 1, delta = kappa_1 * 1024
-    losses.closed_form_loss(eps_new, eps_orig, "hellinger", scaling="exact", t=0, scheduler=scheduler).sum().backward()
+    loss = losses.closed_form_loss(eps_new, eps_orig, "hellinger", scaling="exact", t=0, scheduler=scheduler)
+    loss.sum().backward()
     assert float(eps_new.grad.abs().max()) == 0.0
     eps_new.grad = None
     losses.closed_form_loss(eps_new, eps_orig, "hellinger").sum().backward()
@@ -205,19 +211,19 @@ def test_bad_input_raises_value_errors_naming_the_value(scheduler):
     with pytest.raises(ValueError, match=r"\(4, 1, 8, 8\).*\(4, 1, 8, 9\)"):
         losses.closed_form_loss(eps_new, torch.zeros(4, 1, 8, 9), "kl")
     for bad in (0.0, -1.0, math.nan, math.inf):
-        with pytest.raises(ValueError, match="temperature=.*accepted: a finite number > 0"):
+        with pytest.raises(ValueError, match=r"temperature=.*accepted: a finite number > 0"):
             losses.closed_form_loss(eps_new, eps_orig, "kl", temperature=bad)
     with pytest.raises(ValueError, match=r"'chi2'.*accepted: mse, kl, reverse_kl"):
         losses.closed_form_loss(eps_new, eps_orig, "chi2")
-    with pytest.raises(ValueError, match="alpha=1.0.*accepted"):
+    with pytest.raises(ValueError, match=r"alpha=1\.0.*accepted"):
         losses.closed_form_loss(eps_new, eps_orig, "alpha", alpha=1.0)
-    with pytest.raises(ValueError, match="'exactly'.*accepted: reference, exact"):
+    with pytest.raises(ValueError, match=r"'exactly'.*accepted: reference, exact"):
         losses.closed_form_loss(eps_new, eps_orig, "kl", scaling="exactly")
     with pytest.raises(ValueError, match="needs t="):
         losses.closed_form_loss(eps_new, eps_orig, "kl", scaling="exact")
-    with pytest.raises(ValueError, match="'sigma'.*accepted: beta, beta_tilde"):
+    with pytest.raises(ValueError, match=r"'sigma'.*accepted: beta, beta_tilde"):
         losses.kappa(scheduler, 3, "sigma")
-    with pytest.raises(ValueError, match="1000.*accepted: integers 0 .. 999"):
+    with pytest.raises(ValueError, match=r"1000.*accepted: integers 0 \.\. 999"):
         losses.kappa(scheduler, 1000)
     with pytest.raises(ValueError, match="t has 3 entries for a batch of 4"):
         losses.closed_form_loss(eps_new, eps_orig, "kl", scaling="exact", t=torch.tensor([1, 2, 3]),
@@ -233,7 +239,8 @@ def test_bound_and_losses_are_consistent():
     expected = div.activation(v_p).mean() - div.conjugate(div.activation(v_q)).mean()
     torch.testing.assert_close(bound, expected)
     torch.testing.assert_close(losses.critic_loss("hellinger", v_p, v_q), -expected)
-    torch.testing.assert_close(losses.generator_loss("hellinger", v_q), -div.conjugate(div.activation(v_q)).mean())
+    torch.testing.assert_close(losses.generator_loss("hellinger", v_q),
+                               -div.conjugate(div.activation(v_q)).mean())
 
 
 @pytest.mark.parametrize("name", ["kl", "hellinger", "pearson_chi2"])
@@ -269,20 +276,28 @@ def test_trained_critic_estimates_jensen_shannon():
 
 # ----------------------------------------------------------------------------- delta on a DDPM
 def test_measure_delta_on_a_tiny_unet(scheduler):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny convolutions: one thread is fastest on a busy machine
+    try:
+        _check_measure_delta(scheduler)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_measure_delta(scheduler):
     torch.manual_seed(0)
     unet = UNet2DModel(sample_size=32, in_channels=1, out_channels=1, block_out_channels=(8, 16),
-                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                       layers_per_block=1, norm_num_groups=4).eval()
+                       down_block_types=("DownBlock2D", "DownBlock2D"),
+                       up_block_types=("UpBlock2D", "UpBlock2D"), layers_per_block=1,
+                       norm_num_groups=4).eval()
     images = torch.rand(3, 1, 32, 32) * 2 - 1
-    res = losses.measure_delta(unet, scheduler, images, [0, 10, 999], batch_size=2, seed=5)
+    res = losses.measure_delta(unet, scheduler, images, [0, 10, 999], batch_size=3, seed=5)
     assert res.delta.shape == res.m.shape == (3, 3) and res.dims == 1024
     torch.testing.assert_close(res.delta, res.kappa[:, None] * 1024 * res.m)
-    # the same number by hand at t = 10
+    # the same number by hand at t = 10: one noise draw per timestep and batch, in order
     gen = torch.Generator().manual_seed(5)
-    for _ in range(2):  # t = 0 used one noise draw per batch of 2 images
-        torch.randn(2 if _ == 0 else 1, 1, 32, 32, generator=gen)
-    noises = [torch.randn(2, 1, 32, 32, generator=gen), torch.randn(1, 1, 32, 32, generator=gen)]
-    eps = torch.cat(noises)
+    torch.randn(3, 1, 32, 32, generator=gen)  # the draw for t = 0
+    eps = torch.randn(3, 1, 32, 32, generator=gen)
     x_t = scheduler.add_noise(images, eps, torch.full((3,), 10))
     with torch.no_grad():
         m = (unet(x_t, torch.full((3,), 10)).sample - eps).pow(2).flatten(1).mean(1)

@@ -22,9 +22,9 @@ class ClassifierRecipe:
 
     name: str
     dataset: str
-    widths: tuple[int, int, int] = (32, 64, 128)
+    widths: tuple[int, int, int] = (16, 32, 64)
     feature_dim: int = 128
-    epochs: int = 30
+    epochs: int = 25
     batch_size: int = 128
     lr: float = 2e-3
     dropout: float = 0.3
@@ -32,7 +32,7 @@ class ClassifierRecipe:
 
 RECIPES = {
     "mnist-classifier": ClassifierRecipe("mnist-classifier", "mnist"),
-    "cifar10-classifier": ClassifierRecipe("cifar10-classifier", "cifar10", widths=(64, 128, 256),
+    "cifar10-classifier": ClassifierRecipe("cifar10-classifier", "cifar10", widths=(32, 64, 128),
                                            feature_dim=256, epochs=40),
 }
 FAST_OVERRIDES = dict(widths=(8, 8, 16), feature_dim=16, epochs=1, batch_size=256)

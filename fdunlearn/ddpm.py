@@ -296,3 +296,10 @@ def sample(unet: UNet2DModel, scheduler: DDPMScheduler, n: int, seed: int, steps
     bar.close()
     images = torch.cat(outs)
     return (images, trajectory) if return_trajectory else images
+
+
+def forward_process(scheduler: DDPMScheduler, x0: torch.Tensor, timesteps: list[int],
+                    seed: int = 0) -> list[torch.Tensor]:
+    """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps for each t, one shared eps (Ho et al. Eq. 4)."""
+    eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+    return [scheduler.add_noise(x0, eps, torch.full((x0.shape[0],), t)) for t in timesteps]

@@ -5,7 +5,8 @@ import torch
 from fdunlearn import data
 
 
-@pytest.mark.parametrize("name,channels,n_train,n_held", [("mnist", 1, 4500, 500), ("cifar10", 3, 9000, 1000)])
+@pytest.mark.parametrize(("name", "channels", "n_train", "n_held"),
+                         [("mnist", 1, 4500, 500), ("cifar10", 3, 9000, 1000)])
 def test_offline_splits_follow_the_convention(name, channels, n_train, n_held):
     tr, held = data.load(name, "train"), data.load(name, "heldout")
     assert (len(tr), len(held)) == (n_train, n_held)

@@ -22,7 +22,7 @@ course: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	FDUNLEARN_FAST=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q --durations=15 \
+	FDUNLEARN_FAST=1 $(BIN)/python -m pytest -q --durations=15 \
 		--nbval-lax --nbval-current-env tests notebooks
 
 lint: $(STAMP)

@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import replace
 
-from fdunlearn import classifier, config, ddpm, io, metrics, models, samples
+from fdunlearn import classifier, config, ddpm, io, metrics, models, samples, unlearn
 
 TRAIN_RECIPES = (*ddpm.RECIPES, *classifier.RECIPES)
 
@@ -63,6 +63,24 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(json.dumps(report, indent=2) if args.json else metrics.format_report(report))
 
 
+def _unit_interval(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"gamma={text} out of range; accepted: 0 <= gamma <= 1")
+    return value
+
+
+def cmd_unlearn(args: argparse.Namespace) -> None:
+    defaults = unlearn.UnlearnConfig()
+    cfg = unlearn.UnlearnConfig(
+        method=args.method, forget_class=args.forget_class, n_forget=args.n_forget, seed=args.seed,
+        gamma=defaults.gamma if args.gamma is None else args.gamma, prior=args.prior,
+        weighting=args.weighting, steps=args.steps or config.pick(defaults.steps, 3),
+        stop_factor=args.stop_factor)
+    out = unlearn.unlearn(args.model, cfg, args.out)
+    print(f"wrote {out}")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fdunlearn", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -83,6 +101,20 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=_positive, default=50, help="DDIM steps (default 50)")
     s.add_argument("--prompt", help="text prompt (text-to-image models)")
     s.set_defaults(func=cmd_sample)
+
+    u = sub.add_parser("unlearn", help="make a DDPM forget a class from a few of its images")
+    u.add_argument("--model", required=True, help="mnist-ddpm, cifar10-ddpm or a DDPM model folder")
+    u.add_argument("--method", required=True, choices=unlearn.METHODS)
+    u.add_argument("--forget-class", required=True, type=int, help="class to forget, 0..9")
+    u.add_argument("--n-forget", required=True, type=int, help="number of forget images available")
+    u.add_argument("--seed", type=int, required=True)
+    u.add_argument("--out", required=True, help="output model folder")
+    u.add_argument("--gamma", type=_unit_interval, help="VDU trade-off in [0, 1] (default 0.5)")
+    u.add_argument("--prior", choices=unlearn.PRIORS, default="checkpoints")
+    u.add_argument("--weighting", choices=unlearn.WEIGHTINGS, default="elbo", help="C_t: ELBO weights or 1")
+    u.add_argument("--steps", type=_positive, help="optimizer steps (default 200)")
+    u.add_argument("--stop-factor", type=float, help="stop when the forget loss exceeds this x its start")
+    u.set_defaults(func=cmd_unlearn)
 
     e = sub.add_parser("evaluate", help="score a sample file with the evaluation kit")
     e.add_argument("--dataset", required=True, choices=("mnist", "cifar10"))

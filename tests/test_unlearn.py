@@ -1,0 +1,81 @@
+import dataclasses
+
+import pytest
+import torch
+
+from fdunlearn import ddpm, io, models, unlearn
+from fdunlearn.cli import main
+
+CFG = unlearn.UnlearnConfig(n_forget=8, steps=3, batch_size=4)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("method", "erase", r"'erase'.*vdu, ga, l2, salun"),
+    ("forget_class", 10, r"10 out of range; accepted: 0..9"),
+    ("n_forget", 0, r"n_forget=0 out of range; accepted: 1..450"),
+    ("n_forget", 451, r"n_forget=451 out of range; accepted: 1..450"),
+    ("gamma", 1.5, r"gamma=1.5 out of range; accepted: 0 <= gamma <= 1"),
+    ("prior", "laplace", r"'laplace'.*checkpoints, fisher"),
+])
+def test_bad_settings_name_value_and_accepted(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        unlearn.forget_set("mnist", dataclasses.replace(CFG, **{field: value}))
+
+
+def test_forget_set_is_seeded_and_of_the_right_class():
+    from fdunlearn import data
+
+    a, ia = unlearn.forget_set("mnist", dataclasses.replace(CFG, forget_class=3))
+    _, ib = unlearn.forget_set("mnist", dataclasses.replace(CFG, forget_class=3))
+    _, ic = unlearn.forget_set("mnist", dataclasses.replace(CFG, forget_class=3, seed=1))
+    assert torch.equal(ia, ib) and not torch.equal(ia, ic) and a.shape == (8, 1, 32, 32)
+    assert (data.load("mnist", "train").labels[ia] == 3).all()
+
+
+@pytest.mark.parametrize("method", unlearn.METHODS)
+def test_every_method_writes_a_sampleable_model(method, fast_ddpm, tmp_path):
+    out = unlearn.unlearn(fast_ddpm, dataclasses.replace(CFG, method=method), tmp_path / method, progress=False)
+    unet, sched, rec = models.load_ddpm(out)
+    assert rec["unlearn"]["method"] == method and rec["steps_run"] == 3 and len(rec["forget_indices"]) == 8
+    assert ddpm.sample(unet, sched, 2, seed=0, steps=2, progress=False).shape == (2, 1, 32, 32)
+
+
+def test_same_seed_same_weights(fast_ddpm, tmp_path):
+    for name in ("a", "b"):
+        unlearn.unlearn(fast_ddpm, CFG, tmp_path / name, progress=False)
+    a = io.load_tensors(tmp_path / "a" / "unet" / "diffusion_pytorch_model.safetensors")
+    b = io.load_tensors(tmp_path / "b" / "unet" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_gradient_ascent_raises_the_forget_loss(fast_ddpm, tmp_path):
+    cfg = dataclasses.replace(CFG, method="ga", steps=6, lr=1e-2)
+    rec = models.read_record(unlearn.unlearn(fast_ddpm, cfg, tmp_path / "ga", progress=False))
+    assert rec["log"][-1]["forget"] > rec["forget_loss_start"]
+
+
+def test_stop_factor_ends_the_loop_early(fast_ddpm, tmp_path):
+    cfg = dataclasses.replace(CFG, method="ga", steps=50, lr=5e-2, stop_factor=1.5)
+    rec = models.read_record(unlearn.unlearn(fast_ddpm, cfg, tmp_path / "stop", progress=False))
+    assert rec["steps_run"] < 50
+
+
+def test_stability_is_zero_at_the_prior_mean_and_grows_away(fast_ddpm):
+    unet, sched, _ = models.load_ddpm(fast_ddpm)
+    mu = {n: p.detach().clone() for n, p in unet.named_parameters()}
+    for prior in unlearn.PRIORS:
+        var = unlearn.prior_variances(fast_ddpm, unet, dataclasses.replace(CFG, prior=prior), 4500)
+        assert float(unlearn.stability(unet, mu, var).detach()) == 0.0
+        shifted = {n: m + 1e-3 for n, m in mu.items()}
+        assert float(unlearn.stability(unet, shifted, var).detach()) > 0
+    w = unlearn.elbo_weights(sched)
+    assert torch.isclose(w.mean(), torch.tensor(1.0)) and w[0] > w[-1]
+
+
+def test_cli_unlearn_rejects_bad_values(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["unlearn", "--model", "mnist-ddpm", "--method", "vdu", "--forget-class", "1", "--n-forget", "5",
+              "--seed", "0", "--out", str(tmp_path / "o"), "--gamma", "2"])
+    assert "gamma=2 out of range" in capsys.readouterr().err
+    assert main(["unlearn", "--model", "nope", "--method", "vdu", "--forget-class", "1", "--n-forget", "5",
+                 "--seed", "0", "--out", str(tmp_path / "o")]) == 2

@@ -33,7 +33,7 @@ class ClassifierRecipe:
 RECIPES = {
     "mnist-classifier": ClassifierRecipe("mnist-classifier", "mnist"),
     "cifar10-classifier": ClassifierRecipe("cifar10-classifier", "cifar10", widths=(32, 64, 128),
-                                           feature_dim=256, epochs=40),
+                                           feature_dim=256, epochs=30),
 }
 FAST_OVERRIDES = dict(widths=(8, 8, 16), feature_dim=16, epochs=1, batch_size=256)
 

@@ -157,6 +157,9 @@ def load(name: str, split: str = "train", download: bool = False, verbose: bool 
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; accepted: {', '.join(SPLITS)}")
     root = _torchvision_present(name)
+    if download and root is None and not config.is_online():
+        raise RuntimeError(f"downloading {name} needs network access: set FDUNLEARN_ONLINE=1 to allow it, "
+                           f"or place torchvision's files under a folder named by FDUNLEARN_DATA")
     if download and root is None:
         root = config.data_dir() or (config.REPO_ROOT / "data" / "downloads")
     if root is not None:

@@ -58,3 +58,10 @@ def test_missing_cifar_names_every_option(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"FDUNLEARN_DATA.*download=True.*absent\.npz"):
         data.load("cifar10")
     data._shared_cifar.cache_clear()
+
+
+def test_download_without_opting_in_fails_early(monkeypatch):
+    monkeypatch.delenv("FDUNLEARN_ONLINE", raising=False)
+    monkeypatch.delenv("FDUNLEARN_DATA", raising=False)
+    with pytest.raises(RuntimeError, match="FDUNLEARN_ONLINE=1"):
+        data.load("mnist", download=True)

@@ -82,14 +82,18 @@ def build_scheduler(recipe: DDPMRecipe) -> DDPMScheduler:
 
 
 def diffusion_loss(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor,
-                   generator: torch.Generator, reduce: bool = True) -> torch.Tensor:
-    """Simple DDPM loss ||eps - eps_theta(x_t, t)||^2 (Ho et al. 2020, Eq. 14), t ~ U{0..T-1}."""
+                   generator: torch.Generator, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Simple DDPM loss ||eps - eps_theta(x_t, t)||^2 (Ho et al. 2020, Eq. 14), t ~ U{0..T-1}.
+
+    Averaged over images and pixels; ``weights`` (one per timestep index) multiplies each image's
+    error by C_t, as VDU's plasticity term does (lesson 03).
+    """
     t = torch.randint(0, T_STEPS, (x0.shape[0],), generator=generator)
     eps = torch.randn(x0.shape, generator=generator)
     x0, t, eps = x0.to(unet.device), t.to(unet.device), eps.to(unet.device)
     x_t = scheduler.add_noise(x0, eps, t)
     err = (unet(x_t, t).sample - eps).pow(2).flatten(1).mean(1)
-    return err.mean() if reduce else err
+    return (err * weights.to(err)[t]).mean() if weights is not None else err.mean()
 
 
 # ----------------------------------------------------------------------------- checkpoints

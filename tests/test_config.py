@@ -26,3 +26,11 @@ def test_offline_by_default():
 
 def test_device_is_cpu_or_cuda():
     assert config.device().type in {"cpu", "cuda"}
+
+
+def test_cpu_threads_honours_omp_num_threads(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert config.cpu_threads() == 1
+    for bad in ["", "0", "two"]:
+        monkeypatch.setenv("OMP_NUM_THREADS", bad)
+        assert config.cpu_threads() == (os.cpu_count() or 1)

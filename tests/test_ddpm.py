@@ -15,6 +15,30 @@ def test_resume_reaches_the_bitwise_same_state(tmp_path, fast_ddpm):
     assert [e["step"] for e in ddpm.read_log(tmp_path / "b")] == [e["step"] for e in ddpm.read_log(fast_ddpm)]
 
 
+def test_extending_a_finished_run_equals_training_the_longer_recipe(tmp_path):
+    """The shipped MNIST model is a 10k-step run resumed to 16k steps with decay_steps=10k."""
+    from dataclasses import replace
+
+    short = ddpm.get_recipe("mnist-ddpm")
+    long = replace(short, steps=short.steps + 4, decay_steps=short.steps)
+    ddpm.train(short, tmp_path / "extended", seed=0, progress=False)  # finished and exported
+    ddpm.train(long, tmp_path / "extended", seed=0, progress=False, resume=True)
+    ddpm.train(long, tmp_path / "direct", seed=0, progress=False)
+    for name in ["unet/diffusion_pytorch_model.safetensors", "prior.safetensors"]:
+        a, b = io.load_tensors(tmp_path / "extended" / name), io.load_tensors(tmp_path / "direct" / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    assert models.read_record(tmp_path / "extended")["prior_snapshots"] == long.prior_snapshots
+
+
+def test_learning_rate_holds_at_ten_percent_after_decay_steps():
+    from dataclasses import replace
+
+    recipe = replace(ddpm.get_recipe("mnist-ddpm"), lr=1.0, warmup=2, steps=100, decay_steps=20)
+    assert ddpm._lr(recipe, 0) == 0.5 and ddpm._lr(recipe, 2) == 1.0
+    assert ddpm._lr(recipe, 20) == ddpm._lr(recipe, 99) == pytest.approx(0.1)
+    assert ddpm._lr(replace(recipe, decay_steps=None), 20) > 0.5  # default: decay over all steps
+
+
 def test_existing_run_is_not_overwritten(fast_ddpm):
     with pytest.raises(FileExistsError, match="resume"):
         ddpm.train(ddpm.get_recipe("mnist-ddpm"), fast_ddpm, progress=False)

@@ -1,0 +1,249 @@
+"""Lesson 03's precomputed experiments: the method table, the sweeps and the relearning check.
+
+Each experiment is a list of unlearning runs; each run unlearns (``fdunlearn.unlearn``), samples
+with DDIM and scores the samples with the evaluation kit, on all classes and on the remaining ones.
+Results go to one JSON file, rewritten atomically after every run, so an interrupted study resumes
+where it stopped (finished runs are skipped). ``python -m fdunlearn.vdu_study --help`` lists them::
+
+    python -m fdunlearn.vdu_study table   --model mnist-ddpm --forget-class 7 --out data/results/vdu-mnist-table.json
+    python -m fdunlearn.vdu_study n-forget --model mnist-ddpm --forget-class 7 --out data/results/vdu-mnist-n.json
+    python -m fdunlearn.vdu_study gamma   --model mnist-ddpm --forget-class 7 --out data/results/vdu-mnist-gamma.json
+    python -m fdunlearn.vdu_study relearn --model mnist-ddpm --forget-class 7 --out data/results/vdu-mnist-relearn.json
+
+Percentage of unlearning (VDU paper): PUL = 100 (s_base - s) / s_base, with s the share of samples
+the classifier assigns to the forgotten class, before (s_base) and after unlearning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from fdunlearn import config, ddpm, io, metrics, models, unlearn
+
+EXPERIMENTS = ("table", "n-forget", "gamma", "relearn")
+TABLE_METHODS = (("vdu", "checkpoints"), ("vdu", "fisher"), ("ga", "checkpoints"), ("l2", "checkpoints"),
+                 ("salun", "checkpoints"))
+N_FORGET_SWEEP = (10, 50, 100, 250)
+GAMMA_SWEEP = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.99)
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How many samples score a model, with how many DDIM steps, and how many seeds per setting."""
+
+    n_samples: int
+    ddim_steps: int
+    seeds: tuple[int, ...]
+
+
+BUDGETS = {"table": Budget(1000, 50, (0, 1, 2)), "sweep": Budget(512, 25, (0, 1, 2))}
+FAST_BUDGET = Budget(8, 3, (0,))
+
+
+def budget(kind: str) -> Budget:
+    return FAST_BUDGET if config.is_fast() else BUDGETS[kind]
+
+
+def score(unet, scheduler, dataset: str, forget_class: int, b: Budget, seed: int = 0) -> dict:
+    """Sample ``b.n_samples`` images and score them: forget share, entropy, shares, FID on the remaining classes."""
+    images = ddpm.sample(unet, scheduler, b.n_samples, seed=1000 + seed, steps=b.ddim_steps, progress=False)
+    full = metrics.evaluate(dataset, images)
+    remaining = [c for c in range(10) if c != forget_class]
+    rest = metrics.evaluate(dataset, images, remaining)
+    others = [s for c, s in enumerate(full["class_share"]) if c != forget_class]
+    return {"n_samples": b.n_samples, "ddim_steps": b.ddim_steps, "forget_share": full["class_share"][forget_class],
+            "class_share": full["class_share"], "entropy": full["entropy"],
+            "confident_share": full["confident_share"], "fid_all": full["fid"], "fid_remaining": rest["fid"],
+            "kid_remaining": rest["kid_mean"], "other_min": min(others), "other_max": max(others)}
+
+
+def pul(base_share: float, share: float) -> float | None:
+    """Percentage of unlearning, 100 (s_base - s) / s_base; None when the base model never drew the class."""
+    return 100.0 * (base_share - share) / base_share if base_share > 0 else None
+
+
+class Results:
+    """A JSON results file rewritten atomically after each run; finished runs are looked up by key."""
+
+    def __init__(self, path: str | Path, settings: dict) -> None:
+        self.path = Path(path)
+        settings = json.loads(json.dumps(settings))  # compare as stored (tuples become lists)
+        self.data = {"settings": settings, "rows": []}
+        if self.path.exists():
+            old = json.loads(self.path.read_text())
+            if old.get("settings") != settings:
+                raise ValueError(f"{self.path} holds results of other settings ({old.get('settings')}); "
+                                 "accepted: the same settings to resume, or a new --out")
+            self.data = old
+
+    def get(self, key: str) -> dict | None:
+        return next((r for r in self.data["rows"] if r["key"] == key), None)
+
+    def add(self, row: dict) -> None:
+        self.data["rows"].append(row)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        io.write_json(self.data, self.path)
+
+
+def _unlearn_and_score(model: str, cfg: unlearn.UnlearnConfig, dataset: str, b: Budget) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.time()
+        folder = unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False)
+        seconds = time.time() - t0
+        unet, scheduler, rec = models.load_ddpm(folder)
+    row = score(unet, scheduler, dataset, cfg.forget_class, b, cfg.seed)
+    return row | {"unlearn_seconds": round(seconds, 1), "steps_run": rec["steps_run"],
+                  "config": dataclasses.asdict(cfg)}
+
+
+def _base(results: Results, model: str, dataset: str, forget_class: int, b: Budget, seed: int) -> dict:
+    key = f"base/seed={seed}"
+    if (row := results.get(key)) is None:
+        unet, scheduler, _ = models.load_ddpm(model)
+        row = {"key": key, "method": "pretrained", "seed": seed,
+               **score(unet, scheduler, dataset, forget_class, b, seed)}
+        results.add(row)
+    return row
+
+
+def _run(results: Results, key: str, model: str, cfg: unlearn.UnlearnConfig, dataset: str, b: Budget,
+         extra: dict) -> dict:
+    if (row := results.get(key)) is None:
+        print(f"[vdu_study] {key}", flush=True)
+        base = _base(results, model, dataset, cfg.forget_class, b, cfg.seed)
+        row = {"key": key, **extra, "seed": cfg.seed, **_unlearn_and_score(model, cfg, dataset, b)}
+        row["pul"] = pul(base["forget_share"], row["forget_share"])
+        row["fid_remaining_rise"] = row["fid_remaining"] / base["fid_remaining"] - 1
+        results.add(row)
+    return row
+
+
+def study(experiment: str, model: str, forget_class: int, out: str | Path, base_cfg: unlearn.UnlearnConfig) -> Path:
+    """Run (or resume) one experiment; returns the results file."""
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; accepted: {', '.join(EXPERIMENTS)}")
+    dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
+    b = budget("table" if experiment == "table" else "sweep")
+    cfg0 = dataclasses.replace(base_cfg, forget_class=forget_class)
+    settings = {"experiment": experiment, "model": str(model), "dataset": dataset, "forget_class": forget_class,
+                "budget": dataclasses.asdict(b), "base_config": dataclasses.asdict(cfg0), "mode": config.mode()}
+    results = Results(out, settings)
+    for seed in b.seeds:
+        if experiment == "table":
+            for method, prior in TABLE_METHODS:
+                cfg = dataclasses.replace(cfg0, method=method, prior=prior, seed=seed)
+                _run(results, f"{method}-{prior}/seed={seed}", model, cfg, dataset, b,
+                     {"method": method, "prior": prior})
+        elif experiment == "n-forget":
+            for n in N_FORGET_SWEEP if not config.is_fast() else (2, 4):
+                cfg = dataclasses.replace(cfg0, n_forget=n, seed=seed)
+                _run(results, f"n={n}/seed={seed}", model, cfg, dataset, b, {"method": cfg.method, "n_forget": n})
+        elif experiment == "gamma":
+            for gamma in GAMMA_SWEEP if not config.is_fast() else (0.0, 0.9):
+                cfg = dataclasses.replace(cfg0, gamma=gamma, seed=seed)
+                _run(results, f"gamma={gamma}/seed={seed}", model, cfg, dataset, b,
+                     {"method": cfg.method, "gamma": gamma})
+        else:
+            relearn_study(results, model, cfg0, dataset, b, seed)
+    return Path(out)
+
+
+# ----------------------------------------------------------------------------- relearning
+RELEARN_STEPS = (0, 10, 25, 50, 100)
+RELEARN_N = 10  # forget images shown during relearning
+RELEARN_LR = 1e-4
+
+
+def relearn(unet, scheduler, images: torch.Tensor, steps: int, seed: int, lr: float = RELEARN_LR,
+            batch_size: int = 10) -> None:
+    """Fine-tune ``unet`` in place with the plain DDPM loss on ``images`` for ``steps`` Adam steps."""
+    g = torch.Generator().manual_seed(seed)
+    unet.train().requires_grad_(True)
+    opt = torch.optim.Adam(unet.parameters(), lr=lr)
+    for _ in range(steps):
+        idx = torch.randint(0, len(images), (min(batch_size, len(images)),), generator=g)
+        loss = ddpm.diffusion_loss(unet, scheduler, images[idx], g)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    unet.eval().requires_grad_(False)
+
+
+def relearn_study(results: Results, model: str, cfg: unlearn.UnlearnConfig, dataset: str, b: Budget,
+                  seed: int) -> None:
+    """Forget share while fine-tuning on ``RELEARN_N`` forget images: the unlearned model vs the pretrained one."""
+    from fdunlearn import data
+
+    cfg = dataclasses.replace(cfg, seed=seed)
+    train = data.load(dataset, "train", verbose=False)
+    _, chosen = unlearn.forget_set(dataset, cfg)
+    images = train.images[chosen[:RELEARN_N]]  # images the unlearning run itself saw: the worst case
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False)
+        for start, source in (("pretrained", model), (cfg.method, folder)):
+            steps = RELEARN_STEPS if not config.is_fast() else (0, 2)
+            done = 0
+            unet, scheduler, _ = models.load_ddpm(source)
+            for total in steps:
+                key = f"relearn/{start}/steps={total}/seed={seed}"
+                relearn(unet, scheduler, images, total - done, seed=seed + total)
+                done = total
+                if results.get(key) is None:
+                    row = score(unet, scheduler, dataset, cfg.forget_class, b, seed)
+                    results.add({"key": key, "start": start, "relearn_steps": total, "seed": seed, **row})
+
+
+# ----------------------------------------------------------------------------- summaries
+def summarise(rows: list[dict], by: str, fields: tuple[str, ...]) -> dict:
+    """Mean and standard deviation over seeds of ``fields``, grouped by ``by``."""
+    groups: dict = {}
+    for r in rows:
+        if by in r:
+            groups.setdefault(r[by], []).append(r)
+    out = {}
+    for value, group in groups.items():
+        stats = {}
+        for f in fields:
+            x = torch.tensor([float(r[f]) for r in group if r.get(f) is not None], dtype=torch.float64)
+            if len(x) == 0:  # e.g. PUL when the base model never drew the class
+                stats[f] = (float("nan"), float("nan"))
+                continue
+            stats[f] = (x.mean().item(), x.std().item() if len(x) > 1 else 0.0)
+        out[value] = stats | {"n_seeds": len(group)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fdunlearn.vdu_study", description=__doc__.splitlines()[0])
+    p.add_argument("experiment", choices=EXPERIMENTS)
+    p.add_argument("--model", default="mnist-ddpm")
+    p.add_argument("--forget-class", type=int, default=7)
+    p.add_argument("--out", required=True, help="results JSON (resumed when it exists)")
+    p.add_argument("--gamma", type=float, help="VDU gamma (default: unlearn's)")
+    p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
+    p.add_argument("--lr", type=float, help="learning rate (default: unlearn's)")
+    args = p.parse_args(argv)
+    cfg = unlearn.UnlearnConfig()
+    overrides = {k: v for k, v in dict(gamma=args.gamma, steps=args.steps, lr=args.lr).items() if v is not None}
+    if config.is_fast():
+        overrides = dict(steps=3, n_forget=4, batch_size=4) | overrides
+    config.device()
+    try:
+        out = study(args.experiment, args.model, args.forget_class, args.out, dataclasses.replace(cfg, **overrides))
+        print(f"wrote {out}")
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

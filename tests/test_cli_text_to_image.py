@@ -1,0 +1,61 @@
+"""The command line on MiniSD: sample with a prompt, erase a concept, sample the erasure."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fdunlearn.cli import main
+
+
+def _sample(model, out, prompt="a handwritten seven", seed="1"):
+    args = ["sample", "--model", str(model), "--n", "3", "--seed", seed, "--out", str(out), "--steps", "3"]
+    return main(args + (["--prompt", prompt] if prompt is not None else []))
+
+
+def test_sample_with_a_prompt_is_deterministic(fast_minisd, tmp_path):
+    assert _sample(fast_minisd, tmp_path / "a.npz") == 0
+    assert _sample(fast_minisd, tmp_path / "b.npz") == 0
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
+        assert a["images"].shape == (3, 32, 32, 1) and np.array_equal(a["images"], b["images"])
+        record = json.loads(str(a["record"]))
+        assert record["prompt"] == "a handwritten seven" and record["guidance"] == 3.0
+
+
+@pytest.mark.parametrize("prompt, message", [(None, "needs a non-empty prompt"), ("  ", "needs a non-empty prompt")])
+def test_text_to_image_sampling_needs_a_prompt(fast_minisd, tmp_path, capsys, prompt, message):
+    assert _sample(fast_minisd, tmp_path / "a.npz", prompt=prompt) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_prompt_on_an_unconditional_model_is_refused(fast_ddpm, tmp_path, capsys):
+    assert _sample(fast_ddpm, tmp_path / "a.npz") == 2
+    assert "unconditional" in capsys.readouterr().err
+
+
+def test_erase_writes_a_folder_that_sample_reads(fast_minisd, tmp_path):
+    out = tmp_path / "erased"
+    assert main(["erase", "--model", str(fast_minisd), "--target", "seven", "--anchor", "digit",
+                 "--divergence", "hellinger", "--steps", "2", "--seed", "0", "--out", str(out)]) == 0
+    record = json.loads((out / "record.json").read_text())
+    assert record["kind"] == "pipeline-erasure"
+    assert _sample(out, tmp_path / "erased.npz") == 0
+    assert _sample(fast_minisd, tmp_path / "base.npz") == 0
+    with np.load(tmp_path / "erased.npz") as a, np.load(tmp_path / "base.npz") as b:
+        assert a["images"].shape == b["images"].shape
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "unicorn", "--anchor", "digit"], "unknown concept 'unicorn'"),
+    (["--target", "seven", "--anchor", "plain"], "cannot pair content concept"),
+    (["--target", "seven", "--anchor", "digit", "--divergence", "wasserstein"], "wasserstein"),
+])
+def test_erase_bad_input_names_the_bad_value(fast_minisd, tmp_path, capsys, args, message):
+    code = main(["erase", "--model", str(fast_minisd), "--seed", "0", "--out", str(tmp_path / "e"), *args])
+    assert code == 2 and message in capsys.readouterr().err
+
+
+def test_erase_refuses_an_unconditional_model(fast_ddpm, tmp_path, capsys):
+    code = main(["erase", "--model", str(fast_ddpm), "--target", "seven", "--anchor", "digit", "--seed", "0",
+                 "--out", str(tmp_path / "e")])
+    assert code == 2 and "'ddpm' folder" in capsys.readouterr().err

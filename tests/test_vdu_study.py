@@ -1,0 +1,52 @@
+import json
+
+import pytest
+
+from fdunlearn import unlearn, vdu_study
+
+
+def test_pul_is_the_relative_drop_of_the_forget_share():
+    assert vdu_study.pul(0.10, 0.01) == pytest.approx(90.0)
+    assert vdu_study.pul(0.10, 0.10) == 0.0 and vdu_study.pul(0.10, 0.2) == pytest.approx(-100.0)
+    assert vdu_study.pul(0.0, 0.0) is None  # undefined, and JSON-safe (no NaN in the results file)
+
+
+def test_summarise_gives_mean_and_spread_over_seeds():
+    rows = [{"gamma": 0.5, "pul": 80.0}, {"gamma": 0.5, "pul": 100.0}, {"gamma": 0.9, "pul": 10.0}, {"other": 1}]
+    summary = vdu_study.summarise(rows, "gamma", ("pul",))
+    assert summary[0.5]["pul"][0] == 90.0 and summary[0.5]["pul"][1] == pytest.approx(14.142, abs=1e-3)
+    assert summary[0.9] == {"pul": (10.0, 0.0), "n_seeds": 1}
+
+
+def test_gamma_sweep_writes_scored_rows_and_resumes_without_rerunning(fast_ddpm, tmp_path):
+    out = tmp_path / "gamma.json"
+    cfg = unlearn.UnlearnConfig(steps=2, n_forget=4, batch_size=4)
+    vdu_study.study("gamma", str(fast_ddpm), 3, out, cfg)
+    first = json.loads(out.read_text())
+    keys = [r["key"] for r in first["rows"]]
+    assert keys == ["base/seed=0", "gamma=0.0/seed=0", "gamma=0.9/seed=0"]
+    row = first["rows"][1]
+    assert 0 <= row["forget_share"] <= 1 and len(row["class_share"]) == 10 and row["steps_run"] == 2
+    assert row["pul"] == pytest.approx(vdu_study.pul(first["rows"][0]["forget_share"], row["forget_share"]))
+    vdu_study.study("gamma", str(fast_ddpm), 3, out, cfg)  # finished: nothing is recomputed
+    assert json.loads(out.read_text()) == first
+
+
+def test_resuming_with_other_settings_is_refused(fast_ddpm, tmp_path):
+    out = tmp_path / "gamma.json"
+    vdu_study.study("gamma", str(fast_ddpm), 3, out, unlearn.UnlearnConfig(steps=1, n_forget=4, batch_size=4))
+    with pytest.raises(ValueError, match="other settings"):
+        vdu_study.study("gamma", str(fast_ddpm), 5, out, unlearn.UnlearnConfig(steps=1, n_forget=4, batch_size=4))
+
+
+def test_relearning_rows_cover_both_starts(fast_ddpm, tmp_path):
+    out = tmp_path / "relearn.json"
+    vdu_study.study("relearn", str(fast_ddpm), 3, out, unlearn.UnlearnConfig(steps=2, n_forget=4, batch_size=4))
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["start"], r["relearn_steps"]) for r in rows} == {("pretrained", 0), ("pretrained", 2), ("vdu", 0),
+                                                                ("vdu", 2)}
+
+
+def test_unknown_experiment_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="accepted: table, n-forget, gamma, relearn"):
+        vdu_study.study("nope", "mnist-ddpm", 3, tmp_path / "x.json", unlearn.UnlearnConfig())

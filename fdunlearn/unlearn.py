@@ -15,8 +15,13 @@ implementation makes where the paper leaves them open (all recorded in the outpu
   models, and it does not drift with the number of forget images.
 * **Prior.** ``checkpoints``: mu* = the pretrained (EMA) weights, sigma*^2 = the per-parameter
   variance of K raw-weight snapshots from the end of training (lesson 02's ``prior.safetensors``);
-  ``fisher``: sigma*^2 = 1 / (N F_i) from the diagonal Fisher (a Laplace approximation, the
-  EWC-like variant), with N the training-set size. Both floored at ``var_floor`` x their median.
+  ``fisher``: sigma*^2 proportional to 1 / (N F_i) from the diagonal Fisher (a Laplace
+  approximation, the EWC-like variant). Taken literally, 1 / (N F) has a median ~10^11 times the
+  snapshot variances (lesson 02's card: 1.4e5 vs 1.4e-6), which makes the stability term vanish
+  and VDU-Fisher collapse to gradient ascent; we keep the Fisher's *shape* (which weights matter
+  more) and rescale it to the snapshot variances' median, so one gamma means the same strength
+  for both priors (EWC's lambda plays the same role). Both floored at ``var_floor`` x median.
+  ``l2`` uses that same median for every weight (equal variances).
 * **C_t.** ``elbo``: kappa_t / 2 from the noise schedule (lesson 01), normalised to mean 1 over t;
   ``uniform``: 1 (the simple loss).
 * **Stop.** The plasticity term is unbounded below, so the loop stops at a fixed step budget or
@@ -95,16 +100,24 @@ def forget_set(dataset: str, cfg: UnlearnConfig) -> tuple[torch.Tensor, torch.Te
 def prior_variances(folder: Path, unet: UNet2DModel, cfg: UnlearnConfig, n_train: int) -> dict[str, torch.Tensor]:
     """sigma*^2 per parameter: checkpoint variances, Fisher-Laplace, or all ones (``l2``, ``salun``)."""
     names = [n for n, _ in unet.named_parameters()]
+    tensors = io.load_tensors(folder / "prior.safetensors")
+    snapshots = {n: tensors[f"var.{n}"] for n in names}
+    scale = _median(snapshots)
     if cfg.method in ("l2", "salun"):
-        return {n: torch.ones_like(p) for n, p in unet.named_parameters()}
+        return {n: torch.full_like(p, scale.item()) for n, p in unet.named_parameters()}
     if cfg.prior == "checkpoints":
-        tensors = io.load_tensors(folder / "prior.safetensors")
-        var = {n: tensors[f"var.{n}"] for n in names}
+        var = snapshots
     else:
         fisher = io.load_tensors(folder / "fisher.safetensors")
-        var = {n: 1.0 / (n_train * fisher[n]).clamp_min(1e-30) for n in names}
-    median = torch.cat([v.flatten() for v in var.values()]).median()
+        laplace = {n: 1.0 / (n_train * fisher[n]).clamp_min(1e-30) for n in names}
+        factor = scale / _median(laplace)
+        var = {n: v * factor for n, v in laplace.items()}
+    median = _median(var)
     return {n: v.clamp_min(cfg.var_floor * median) for n, v in var.items()}
+
+
+def _median(tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.cat([v.flatten() for v in tensors.values()]).median()
 
 
 def forget_loss(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor, g: torch.Generator,

@@ -72,6 +72,19 @@ def test_stability_is_zero_at_the_prior_mean_and_grows_away(fast_ddpm):
     assert torch.isclose(w.mean(), torch.tensor(1.0)) and w[0] > w[-1]
 
 
+def test_every_prior_shares_the_snapshot_variances_median(fast_ddpm):
+    """One gamma means one strength: Fisher and equal-variance priors are put on the snapshots' scale."""
+    unet, _, _ = models.load_ddpm(fast_ddpm)
+    medians = {}
+    for method, prior in [("vdu", "checkpoints"), ("vdu", "fisher"), ("l2", "checkpoints")]:
+        var = unlearn.prior_variances(fast_ddpm, unet, dataclasses.replace(CFG, method=method, prior=prior), 4500)
+        medians[method, prior] = unlearn._median(var).item()
+    ref = medians["vdu", "checkpoints"]
+    assert all(m == pytest.approx(ref, rel=1e-5) for m in medians.values()), medians
+    fisher = unlearn.prior_variances(fast_ddpm, unet, dataclasses.replace(CFG, prior="fisher"), 4500)
+    assert torch.cat([v.flatten() for v in fisher.values()]).std() > 0  # the Fisher's shape is kept
+
+
 def test_cli_unlearn_rejects_bad_values(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["unlearn", "--model", "mnist-ddpm", "--method", "vdu", "--forget-class", "1", "--n-forget", "5",

@@ -36,6 +36,7 @@ forget loss, SalUn-style, plus the same L2 anchor).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -152,8 +153,12 @@ def salun_mask(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor, fr
     return {n: (g >= threshold).float() for n, g in grads.items()}
 
 
-def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bool = True) -> Path:
-    """Run one unlearning method on a DDPM model folder; write a model folder that ``sample`` reads."""
+def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bool = True,
+            on_step: Callable[[int, UNet2DModel], None] | None = None) -> Path:
+    """Run one unlearning method on a DDPM model folder; write a model folder that ``sample`` reads.
+
+    ``on_step(step, unet)`` is called after every optimiser step (e.g. to snapshot the weights).
+    """
     folder = models.resolve(model, kind="ddpm")
     unet, scheduler, base = models.load_ddpm(model)
     dataset = base["recipe"]["dataset"]
@@ -186,6 +191,8 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
         running = 0.9 * running + 0.1 * plastic.item()
         log.append({"step": step + 1, "loss": loss.item(), "forget": plastic.item(), "stability": stable.item()})
         bar.set_postfix(forget=f"{running:.3f}")
+        if on_step is not None:
+            on_step(step + 1, unet)
         if cfg.stop_factor is not None and running > cfg.stop_factor * start:
             break
     bar.close()

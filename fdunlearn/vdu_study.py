@@ -9,6 +9,10 @@ where it stopped (finished runs are skipped). ``python -m fdunlearn.vdu_study --
     python -m fdunlearn.vdu_study n-forget --model mnist-ddpm --forget-class 7 --out data/results/vdu-mnist-n.json
     python -m fdunlearn.vdu_study gamma   --model mnist-ddpm --forget-class 7 --out data/results/vdu-mnist-gamma.json
     python -m fdunlearn.vdu_study relearn --model mnist-ddpm --forget-class 7 --out data/results/vdu-mnist-relearn.json
+    python -m fdunlearn.vdu_study steps   --model mnist-ddpm --forget-class 7 --out data/results/vdu-mnist-steps.json
+
+Every row keeps a 4x4 grid of its first 16 samples as a base64 PNG (``grid_png``; ``thumbnail``
+decodes it), so the lesson can show before/after images without sampling again.
 
 Percentage of unlearning (VDU paper): PUL = 100 (s_base - s) / s_base, with s the share of samples
 the classifier assigns to the forgotten class, before (s_base) and after unlearning.
@@ -17,22 +21,28 @@ the classifier assigns to the forgotten class, before (s_base) and after unlearn
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
+import io as _bytes_io
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
-from fdunlearn import config, ddpm, io, metrics, models, unlearn
+from fdunlearn import config, ddpm, io, metrics, models, plots, unlearn
 
-EXPERIMENTS = ("table", "n-forget", "gamma", "relearn")
+EXPERIMENTS = ("table", "n-forget", "gamma", "relearn", "steps")
 TABLE_METHODS = (("vdu", "checkpoints"), ("vdu", "fisher"), ("ga", "checkpoints"), ("l2", "checkpoints"),
                  ("salun", "checkpoints"))
 N_FORGET_SWEEP = (10, 50, 100, 250)
 GAMMA_SWEEP = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.99)
+STEPS_SWEEP = (25, 50, 100, 200, 400)
+STOP_FACTOR = 2.0  # the ``steps`` experiment's stopped run: forget loss at most twice its pretrained value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,9 +70,23 @@ def score(unet, scheduler, dataset: str, forget_class: int, b: Budget, seed: int
     rest = metrics.evaluate(dataset, images, remaining)
     others = [s for c, s in enumerate(full["class_share"]) if c != forget_class]
     return {"n_samples": b.n_samples, "ddim_steps": b.ddim_steps, "forget_share": full["class_share"][forget_class],
+            "grid_png": encode_grid(images[:16]),
             "class_share": full["class_share"], "entropy": full["entropy"],
             "confident_share": full["confident_share"], "fid_all": full["fid"], "fid_remaining": rest["fid"],
             "kid_remaining": rest["kid_mean"], "other_min": min(others), "other_max": max(others)}
+
+
+def encode_grid(images: torch.Tensor) -> str:
+    """Up to 16 model-space images -> a 4x4 grid as a base64 PNG string (a few kB)."""
+    g = (plots.grid_image(images, nrow=4) * 255).round().to(torch.uint8).numpy()
+    buf = _bytes_io.BytesIO()
+    Image.fromarray(g[..., 0] if images.shape[1] == 1 else g).save(buf, format="PNG", optimize=True)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def thumbnail(row: dict) -> np.ndarray:
+    """The (H, W) or (H, W, 3) uint8 grid stored in a results row."""
+    return np.asarray(Image.open(_bytes_io.BytesIO(base64.b64decode(row["grid_png"]))))
 
 
 def pul(base_share: float, share: float) -> float | None:
@@ -151,6 +175,15 @@ def study(experiment: str, model: str, forget_class: int, out: str | Path, base_
                 cfg = dataclasses.replace(cfg0, gamma=gamma, seed=seed)
                 _run(results, f"gamma={gamma}/seed={seed}", model, cfg, dataset, b,
                      {"method": cfg.method, "gamma": gamma})
+        elif experiment == "steps":
+            sweep = STEPS_SWEEP if not config.is_fast() else (1, 2)
+            for m in sweep:  # no stop criterion: what the unbounded plasticity term does with more steps
+                cfg = dataclasses.replace(cfg0, steps=m, stop_factor=None, seed=seed)
+                _run(results, f"steps={m}/seed={seed}", model, cfg, dataset, b,
+                     {"method": cfg.method, "steps": m, "stopped": False})
+            cfg = dataclasses.replace(cfg0, steps=sweep[-1], stop_factor=STOP_FACTOR, seed=seed)
+            _run(results, f"stop/seed={seed}", model, cfg, dataset, b,
+                 {"method": cfg.method, "steps": sweep[-1], "stopped": True})
         else:
             relearn_study(results, model, cfg0, dataset, b, seed)
     return Path(out)

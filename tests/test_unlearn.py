@@ -54,6 +54,15 @@ def test_gradient_ascent_raises_the_forget_loss(fast_ddpm, tmp_path):
     assert rec["log"][-1]["forget"] > rec["forget_loss_start"]
 
 
+def test_on_step_sees_every_step_and_the_final_weights(fast_ddpm, tmp_path):
+    seen = []
+    folder = unlearn.unlearn(fast_ddpm, dataclasses.replace(CFG, steps=3), tmp_path / "cb", progress=False,
+                             on_step=lambda step, unet: seen.append((step, unet.conv_out.bias.detach().clone())))
+    assert [s for s, _ in seen] == [1, 2, 3]
+    final, _, _ = models.load_ddpm(folder)
+    assert torch.equal(seen[-1][1], final.conv_out.bias) and not torch.equal(seen[0][1], seen[-1][1])
+
+
 def test_stop_factor_ends_the_loop_early(fast_ddpm, tmp_path):
     cfg = dataclasses.replace(CFG, method="ga", steps=50, lr=5e-2, stop_factor=1.5)
     rec = models.read_record(unlearn.unlearn(fast_ddpm, cfg, tmp_path / "stop", progress=False))

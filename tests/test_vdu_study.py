@@ -50,3 +50,14 @@ def test_relearning_rows_cover_both_starts(fast_ddpm, tmp_path):
 def test_unknown_experiment_is_refused(tmp_path):
     with pytest.raises(ValueError, match="accepted: table, n-forget, gamma, relearn"):
         vdu_study.study("nope", "mnist-ddpm", 3, tmp_path / "x.json", unlearn.UnlearnConfig())
+
+
+def test_steps_experiment_runs_the_budget_with_and_without_the_stop(fast_ddpm, tmp_path):
+    out = tmp_path / "steps.json"
+    vdu_study.study("steps", str(fast_ddpm), 3, out, unlearn.UnlearnConfig(n_forget=4, batch_size=4))
+    rows = {r["key"]: r for r in json.loads(out.read_text())["rows"]}
+    assert [rows[f"steps={m}/seed=0"]["steps_run"] for m in (1, 2)] == [1, 2]
+    assert rows["stop/seed=0"]["stopped"] and rows["stop/seed=0"]["config"]["stop_factor"] == vdu_study.STOP_FACTOR
+    image = vdu_study.thumbnail(rows["steps=2/seed=0"])  # rows of 4 grey 32x32 digits with 2-pixel borders
+    n = rows["steps=2/seed=0"]["n_samples"]
+    assert image.dtype.name == "uint8" and image.shape == (-(-min(n, 16) // 4) * 34 + 2, 4 * 34 + 2)

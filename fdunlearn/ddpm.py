@@ -156,10 +156,7 @@ def train(recipe: DDPMRecipe, out: str | Path, seed: int = 0, resume: bool = Fal
     ``stop_after`` ends the run early (as an interruption would) after that many total steps,
     leaving a checkpoint to resume from; the final export happens only at ``recipe.steps``.
     """
-    out = Path(out)
-    if (out / STATE_FILE).exists() and not resume:
-        raise FileExistsError(f"{out} already holds a training run; pass resume=True (--resume)")
-    out.mkdir(parents=True, exist_ok=True)
+    out = io.run_folder(out, STATE_FILE, resume)
     device = config.device()
     config.seed_everything(seed)
     train_data = data.load(recipe.dataset, "train")
@@ -175,7 +172,7 @@ def train(recipe: DDPMRecipe, out: str | Path, seed: int = 0, resume: bool = Fal
     n_snap, step = 0, 0
     if resume and (out / STATE_FILE).exists():
         step, prior, n_snap = _load_state(out, unet, ema, opt, gens)
-        _truncate_log(out / LOG_FILE, step)
+        io.truncate_jsonl(out / LOG_FILE, step)
         print(f"[fdunlearn.ddpm] resumed {out} at step {step}")
     end = recipe.steps if stop_after is None else min(recipe.steps, stop_after)
     first_snap = recipe.steps - recipe.prior_snapshots * recipe.prior_every
@@ -221,24 +218,13 @@ def train(recipe: DDPMRecipe, out: str | Path, seed: int = 0, resume: bool = Fal
 
 
 def _append_log(path: Path, step: int, losses: list[float], seconds: float) -> None:
-    if not losses:
-        return
-    entry = {"step": step, "loss": sum(losses) / len(losses), "seconds": round(seconds, 2)}
-    with open(path, "a") as f:
-        f.write(json.dumps(entry) + "\n")
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    if path.exists():
-        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-        with io.atomic_path(path) as tmp:
-            tmp.write_text("".join(line + "\n" for line in kept))
+    if losses:
+        io.append_jsonl(path, {"step": step, "loss": sum(losses) / len(losses), "seconds": round(seconds, 2)})
 
 
 def read_log(folder: str | Path) -> list[dict]:
     """The loss log of a training folder: one dict per checkpoint interval."""
-    path = Path(folder) / LOG_FILE
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return io.read_jsonl(Path(folder) / LOG_FILE)
 
 
 # ----------------------------------------------------------------------------- export / load

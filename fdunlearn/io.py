@@ -82,6 +82,36 @@ def write_json(obj: Any, path: str | Path) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def run_folder(out: str | Path, state_file: str, resume: bool) -> Path:
+    """Create a training folder; refuse to overwrite a run unless resuming it."""
+    out = Path(out)
+    if (out / state_file).exists() and not resume:
+        raise FileExistsError(f"{out} already holds a training run; pass resume=True (--resume)")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def append_jsonl(path: str | Path, entry: dict[str, Any]) -> None:
+    """Append one JSON line (training loss logs)."""
+    with open(path, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def truncate_jsonl(path: str | Path, step: int) -> None:
+    """Drop the lines logged after ``step`` (a resumed run rewrites them), atomically."""
+    path = Path(path)
+    if path.exists():
+        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(line + "\n" for line in kept))
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Every line of a JSON-lines file, or [] when there is none."""
+    path = Path(path)
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
 def sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file."""
     h = hashlib.sha256()

@@ -262,23 +262,13 @@ def _lr(peak: float, warmup: int, total: int, step: int) -> float:
 
 def _append_log(out: Path, step: int, phase: str, losses: list[float], seconds: float) -> None:
     if losses:
-        entry = {"step": step, "phase": phase, "loss": sum(losses) / len(losses), "seconds": round(seconds, 2)}
-        with open(out / LOG_FILE, "a") as f:
-            f.write(json.dumps(entry) + "\n")
-
-
-def _truncate_log(out: Path, step: int) -> None:
-    path = out / LOG_FILE
-    if path.exists():
-        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-        with io.atomic_path(path) as tmp:
-            tmp.write_text("".join(line + "\n" for line in kept))
+        io.append_jsonl(out / LOG_FILE, {"step": step, "phase": phase, "loss": sum(losses) / len(losses),
+                                         "seconds": round(seconds, 2)})
 
 
 def read_log(folder: str | Path) -> list[dict]:
     """The loss log of a training folder: one dict (step, phase, loss, seconds) per checkpoint interval."""
-    path = Path(folder) / LOG_FILE
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return io.read_jsonl(Path(folder) / LOG_FILE)
 
 
 # ----------------------------------------------------------------------------- training
@@ -311,10 +301,7 @@ def train(recipe: MiniSDRecipe, out: str | Path, seed: int = 0, resume: bool = F
     ``stop_after`` ends the run (as an interruption would) after that many total steps, VAE steps
     counted first; the model folder is exported only when both phases are done.
     """
-    out = Path(out)
-    if (out / STATE_FILE).exists() and not resume:
-        raise FileExistsError(f"{out} already holds a training run; pass resume=True (--resume)")
-    out.mkdir(parents=True, exist_ok=True)
+    out = io.run_folder(out, STATE_FILE, resume)
     device = config.device()
     config.seed_everything(seed)
     train_data = data.load("mnist", "train")
@@ -330,7 +317,7 @@ def train(recipe: MiniSDRecipe, out: str | Path, seed: int = 0, resume: bool = F
     step = 0
     if resume and (out / STATE_FILE).exists():
         step = _load_state(out, parts, opts, gens)
-        _truncate_log(out, step)
+        io.truncate_jsonl(out / LOG_FILE, step)
         print(f"[fdunlearn.minisd] resumed {out} at step {step}")
     end = recipe.steps if stop_after is None else min(recipe.steps, stop_after)
     save = lambda s: _save_state(out, s, recipe, seed, parts, opts, gens, train_data.source)  # noqa: E731

@@ -19,6 +19,15 @@ def _fast_mode(monkeypatch, tmp_path):
     monkeypatch.setenv("FDUNLEARN_OUTPUT", str(tmp_path / "outputs"))
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models: a second thread only adds overhead, and on a busy 2-core machine it is ten times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def fast_ddpm(tmp_path_factory):
     """A tiny DDPM model folder trained in fast mode (seconds), shared by the tests."""

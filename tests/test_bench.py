@@ -10,13 +10,7 @@ from diffusers import UNet2DConditionModel
 
 from fdunlearn import bench, erase_params
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_config_is_stable_diffusion_v1_4():

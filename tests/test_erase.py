@@ -23,13 +23,7 @@ def small(**changes) -> erase.EraseConfig:
     return erase.EraseConfig(**(base | changes))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: a second thread only adds overhead, and on a busy 2-core machine it is ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -31,3 +31,20 @@ def test_sha256_mismatch_is_reported(tmp_path):
     io.verify_sha256(f, io.sha256(f))
     with pytest.raises(ValueError, match="SHA-256 mismatch"):
         io.verify_sha256(f, "0" * 64)
+
+
+def test_jsonl_log_appends_truncates_and_reads(tmp_path):
+    path = tmp_path / "log.jsonl"
+    assert io.read_jsonl(path) == []
+    for step in (10, 20, 30):
+        io.append_jsonl(path, {"step": step, "loss": 1.0 / step})
+    io.truncate_jsonl(path, 20)  # a run resumed from step 20 rewrites what came after
+    assert [r["step"] for r in io.read_jsonl(path)] == [10, 20]
+
+
+def test_run_folder_refuses_to_overwrite_a_run_unless_resuming(tmp_path):
+    out = io.run_folder(tmp_path / "run", "state.pt", resume=False)
+    (out / "state.pt").write_bytes(b"x")
+    with pytest.raises(FileExistsError, match="resume"):
+        io.run_folder(out, "state.pt", resume=False)
+    assert io.run_folder(out, "state.pt", resume=True) == out

@@ -159,10 +159,11 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--n-forget", required=True, type=int, help="number of forget images available")
     u.add_argument("--seed", type=int, required=True)
     u.add_argument("--out", required=True, help="output model folder")
-    u.add_argument("--gamma", type=_unit_interval, help="VDU trade-off in [0, 1] (default 0.5)")
+    u.add_argument("--gamma", type=_unit_interval, help="VDU trade-off in [0, 1] (default 0.7)")
     u.add_argument("--prior", choices=unlearn.PRIORS, default="checkpoints")
-    u.add_argument("--weighting", choices=unlearn.WEIGHTINGS, default="elbo", help="C_t: ELBO weights or 1")
-    u.add_argument("--steps", type=_positive, help="optimizer steps (default 200)")
+    u.add_argument("--weighting", choices=unlearn.WEIGHTINGS, default=unlearn.UnlearnConfig.weighting,
+                   help="C_t: ELBO weights or 1 (default uniform)")
+    u.add_argument("--steps", type=_positive, help="optimizer steps (default 100)")
     u.add_argument("--stop-factor", type=float, help="stop when the forget loss exceeds this x its start")
     u.set_defaults(func=cmd_unlearn)
 
@@ -186,6 +187,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("rest", nargs=argparse.REMAINDER, help="options of `python -m fdunlearn bench --help`")
     b.set_defaults(func=lambda a: _bench(a.rest))
 
+    st = sub.add_parser("sd-table", add_help=False, help="lesson 05: the paper's erasure table on Stable Diffusion")
+    st.add_argument("rest", nargs=argparse.REMAINDER, help="options of `python -m fdunlearn sd-table --help`")
+    st.set_defaults(func=lambda a: _sd_table(a.rest))
+
     e = sub.add_parser("evaluate", help="score a sample file with the evaluation kit")
     e.add_argument("--dataset", required=True, choices=("mnist", "cifar10"))
     e.add_argument("--samples", required=True, help="an .npz sample file")
@@ -199,6 +204,14 @@ def _bench(rest: list[str]) -> None:
     from fdunlearn import bench
 
     code = bench.main(rest)
+    if code:
+        raise SystemExit(code)
+
+
+def _sd_table(rest: list[str]) -> None:
+    from fdunlearn import sd_table
+
+    code = sd_table.main(rest)
     if code:
         raise SystemExit(code)
 

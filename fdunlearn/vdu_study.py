@@ -40,8 +40,9 @@ EXPERIMENTS = ("table", "n-forget", "gamma", "relearn", "steps")
 TABLE_METHODS = (("vdu", "checkpoints"), ("vdu", "fisher"), ("ga", "checkpoints"), ("l2", "checkpoints"),
                  ("salun", "checkpoints"))
 N_FORGET_SWEEP = (10, 50, 100, 250)
-GAMMA_SWEEP = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.99)
-STEPS_SWEEP = (25, 50, 100, 200, 400)
+# log-spaced in 1 - gamma (the plasticity weight): 1, 0.5, 0.4, 0.3, 0.25, 0.2, 0.1, 0.01
+GAMMA_SWEEP = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.99)
+STEPS_SWEEP = (10, 50, 200)
 STOP_FACTOR = 2.0  # the ``steps`` experiment's stopped run: forget loss at most twice its pretrained value
 
 
@@ -150,19 +151,31 @@ def _run(results: Results, key: str, model: str, cfg: unlearn.UnlearnConfig, dat
     return row
 
 
-def study(experiment: str, model: str, forget_class: int, out: str | Path, base_cfg: unlearn.UnlearnConfig) -> Path:
-    """Run (or resume) one experiment; returns the results file."""
+def study(experiment: str, model: str, forget_class: int, out: str | Path, base_cfg: unlearn.UnlearnConfig,
+          methods: tuple[tuple[str, str], ...] = TABLE_METHODS, budget_kind: str | None = None) -> Path:
+    """Run (or resume) one experiment; returns the results file.
+
+    ``methods`` ((method, prior) pairs) selects the table's rows; ``budget_kind`` (``table`` or ``sweep``)
+    overrides the experiment's evaluation budget (e.g. a cheaper CIFAR-10 table).
+    """
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; accepted: {', '.join(EXPERIMENTS)}")
+    kind = budget_kind or ("table" if experiment == "table" else "sweep")
+    if kind not in BUDGETS:
+        raise ValueError(f"unknown budget {kind!r}; accepted: {', '.join(BUDGETS)}")
+    for method, prior in methods:
+        unlearn.check(unlearn.UnlearnConfig(method=method, prior=prior, n_forget=1), n_available=1)
     dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
-    b = budget("table" if experiment == "table" else "sweep")
+    b = budget(kind)
     cfg0 = dataclasses.replace(base_cfg, forget_class=forget_class)
     settings = {"experiment": experiment, "model": str(model), "dataset": dataset, "forget_class": forget_class,
                 "budget": dataclasses.asdict(b), "base_config": dataclasses.asdict(cfg0), "mode": config.mode()}
+    if experiment == "table" and methods != TABLE_METHODS:
+        settings["methods"] = [list(m) for m in methods]
     results = Results(out, settings)
     for seed in b.seeds:
         if experiment == "table":
-            for method, prior in TABLE_METHODS:
+            for method, prior in methods:
                 cfg = dataclasses.replace(cfg0, method=method, prior=prior, seed=seed)
                 _run(results, f"{method}-{prior}/seed={seed}", model, cfg, dataset, b,
                      {"method": method, "prior": prior})
@@ -190,7 +203,7 @@ def study(experiment: str, model: str, forget_class: int, out: str | Path, base_
 
 
 # ----------------------------------------------------------------------------- relearning
-RELEARN_STEPS = (0, 10, 25, 50, 100)
+RELEARN_STEPS = (0, 10, 25, 50)
 RELEARN_N = 10  # forget images shown during relearning
 RELEARN_LR = 1e-4
 
@@ -263,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gamma", type=float, help="VDU gamma (default: unlearn's)")
     p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
     p.add_argument("--lr", type=float, help="learning rate (default: unlearn's)")
+    p.add_argument("--methods", help="table rows as METHOD-PRIOR,... (default: all: "
+                   + ",".join(f"{m}-{q}" for m, q in TABLE_METHODS) + ")")
+    p.add_argument("--budget", choices=tuple(BUDGETS), help="evaluation budget (default: table for the table, "
+                   "sweep otherwise)")
     args = p.parse_args(argv)
     cfg = unlearn.UnlearnConfig()
     overrides = {k: v for k, v in dict(gamma=args.gamma, steps=args.steps, lr=args.lr).items() if v is not None}
@@ -270,7 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         overrides = dict(steps=3, n_forget=4, batch_size=4) | overrides
     config.device()
     try:
-        out = study(args.experiment, args.model, args.forget_class, args.out, dataclasses.replace(cfg, **overrides))
+        methods = TABLE_METHODS if not args.methods else tuple(
+            tuple(m.strip().split("-", 1)) if "-" in m else (m.strip(), "checkpoints") for m in args.methods.split(","))
+        out = study(args.experiment, args.model, args.forget_class, args.out, dataclasses.replace(cfg, **overrides),
+                    methods=methods, budget_kind=args.budget)
         print(f"wrote {out}")
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

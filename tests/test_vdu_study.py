@@ -61,3 +61,16 @@ def test_steps_experiment_runs_the_budget_with_and_without_the_stop(fast_ddpm, t
     image = vdu_study.thumbnail(rows["steps=2/seed=0"])  # rows of 4 grey 32x32 digits with 2-pixel borders
     n = rows["steps=2/seed=0"]["n_samples"]
     assert image.dtype.name == "uint8" and image.shape == (-(-min(n, 16) // 4) * 34 + 2, 4 * 34 + 2)
+
+
+def test_table_rows_and_budget_can_be_chosen_and_bad_ones_are_named(fast_ddpm, tmp_path):
+    out = tmp_path / "table.json"
+    cfg = unlearn.UnlearnConfig(steps=1, n_forget=4, batch_size=4)
+    vdu_study.study("table", str(fast_ddpm), 3, out, cfg, methods=(("ga", "checkpoints"),), budget_kind="sweep")
+    data = json.loads(out.read_text())
+    assert [r["key"] for r in data["rows"]] == ["base/seed=0", "ga-checkpoints/seed=0"]
+    assert data["settings"]["methods"] == [["ga", "checkpoints"]]
+    with pytest.raises(ValueError, match="unknown method 'nope'; accepted: vdu, ga, l2, salun"):
+        vdu_study.study("table", str(fast_ddpm), 3, tmp_path / "y.json", cfg, methods=(("nope", "checkpoints"),))
+    with pytest.raises(ValueError, match="unknown budget 'huge'; accepted: table, sweep"):
+        vdu_study.study("table", str(fast_ddpm), 3, tmp_path / "y.json", cfg, budget_kind="huge")

@@ -203,7 +203,7 @@ def study(experiment: str, model: str, forget_class: int, out: str | Path, base_
 
 
 # ----------------------------------------------------------------------------- relearning
-RELEARN_STEPS = (0, 10, 25, 50)
+RELEARN_STEPS = (0, 10, 50)
 RELEARN_N = 10  # forget images shown during relearning
 RELEARN_LR = 1e-4
 

@@ -153,6 +153,27 @@ def salun_mask(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor, fr
     return {n: (g >= threshold).float() for n, g in grads.items()}
 
 
+def loss_gradient(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor, seed: int,
+                  t_range: tuple[int, int] = (0, ddpm.T_STEPS)) -> torch.Tensor:
+    """The gradient of the simple loss on ``x0`` (t ~ U{t_range}), flattened over all parameters.
+
+    Lesson 03 compares the forget images' gradient with other classes' (cosine): gradient ascent on D_f
+    can only be class-selective where the two point in different directions.
+    """
+    lo, hi = t_range
+    if not 0 <= lo < hi <= ddpm.T_STEPS:
+        raise ValueError(f"t_range={t_range} out of range; accepted: 0 <= lo < hi <= {ddpm.T_STEPS}")
+    g = torch.Generator().manual_seed(seed)
+    t = torch.randint(lo, hi, (x0.shape[0],), generator=g)
+    eps = torch.randn(x0.shape, generator=g)
+    unet.zero_grad(set_to_none=True)
+    with torch.enable_grad():
+        params = [p for p in unet.parameters()]
+        loss = (unet(scheduler.add_noise(x0, eps, t), t).sample - eps).pow(2).mean()
+        grads = torch.autograd.grad(loss, params)
+    return torch.cat([gr.flatten() for gr in grads])
+
+
 def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bool = True,
             on_step: Callable[[int, UNet2DModel], None] | None = None) -> Path:
     """Run one unlearning method on a DDPM model folder; write a model folder that ``sample`` reads.

@@ -101,3 +101,14 @@ def test_cli_unlearn_rejects_bad_values(tmp_path, capsys):
     assert "gamma=2 out of range" in capsys.readouterr().err
     assert main(["unlearn", "--model", "nope", "--method", "vdu", "--forget-class", "1", "--n-forget", "5",
                  "--seed", "0", "--out", str(tmp_path / "o")]) == 2
+
+
+def test_loss_gradient_is_flat_seeded_and_checks_its_t_range(fast_ddpm):
+    unet, sched, _ = models.load_ddpm(fast_ddpm)
+    unet.requires_grad_(True)
+    x = torch.zeros(2, 1, 32, 32)
+    g = unlearn.loss_gradient(unet, sched, x, seed=0, t_range=(500, 1000))
+    assert g.shape == (sum(p.numel() for p in unet.parameters()),)
+    assert torch.equal(g, unlearn.loss_gradient(unet, sched, x, seed=0, t_range=(500, 1000)))
+    with pytest.raises(ValueError, match=r"t_range=\(5, 5\) out of range"):
+        unlearn.loss_gradient(unet, sched, x, seed=0, t_range=(5, 5))

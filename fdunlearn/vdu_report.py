@@ -1,0 +1,121 @@
+"""Lesson 03's precomputed results (``vdu_study``) as tables, bar checks and plots.
+
+Every number is a mean over seeds with its standard deviation ("mean ± sd"); the rows come from the
+JSON files that ``python -m fdunlearn.vdu_study ...`` writes under ``data/results/``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from fdunlearn import config, vdu_study
+
+RESULTS_DIR = config.REPO_ROOT / "data" / "results"
+COMMANDS = {
+    "vdu-mnist-table": "table --model mnist-ddpm --forget-class 7",
+    "vdu-mnist-gamma": "gamma --model mnist-ddpm --forget-class 7",
+    "vdu-mnist-n": "n-forget --model mnist-ddpm --forget-class 7",
+    "vdu-mnist-steps": "steps --model mnist-ddpm --forget-class 7",
+    "vdu-mnist-relearn": "relearn --model mnist-ddpm --forget-class 7",
+    "vdu-cifar10-table": "table --model cifar10-ddpm --forget-class 6 --methods vdu-checkpoints,ga-checkpoints "
+                         "--budget sweep",
+}
+# The issue's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
+BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,
+        "unlearn_seconds": 120.0}
+FIELDS = ("forget_share", "pul", "fid_remaining", "fid_remaining_rise", "entropy", "confident_share",
+          "other_min", "other_max", "unlearn_seconds", "steps_run")
+LABELS = {("vdu", "checkpoints"): "VDU, checkpoint prior (the paper)",
+          ("vdu", "fisher"): "VDU, Fisher prior (EWC-like)",
+          ("ga", "checkpoints"): "gradient ascent alone (gamma = 0)",
+          ("l2", "checkpoints"): "L2 to the pretrained weights",
+          ("salun", "checkpoints"): "SalUn-style masked ascent + L2"}
+
+
+def load(name: str, folder: Path = RESULTS_DIR) -> dict:
+    """One results file (``name`` as in ``COMMANDS``); a clear error with the command that makes it."""
+    if name not in COMMANDS:
+        raise ValueError(f"unknown results {name!r}; accepted: {', '.join(COMMANDS)}")
+    path = Path(folder) / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; make it with: python -m fdunlearn.vdu_study {COMMANDS[name]} "
+                                f"--out {path}")
+    return json.loads(path.read_text())
+
+
+def _stats(rows: list[dict], field: str) -> tuple[float, float]:
+    x = [float(r[field]) for r in rows if r.get(field) is not None]
+    if not x:
+        return math.nan, math.nan
+    mean = sum(x) / len(x)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in x) / (len(x) - 1)) if len(x) > 1 else 0.0
+    return mean, sd
+
+
+def method_rows(results: dict) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per table row (``pretrained`` first, then ``method-prior``): mean and sd over seeds of ``FIELDS``."""
+    groups: dict[str, list[dict]] = {}
+    for r in results["rows"]:
+        name = "pretrained" if r["method"] == "pretrained" else f"{r['method']}-{r['prior']}"
+        groups.setdefault(name, []).append(r)
+    return {name: {f: _stats(rows, f) for f in FIELDS} | {"n_seeds": len(rows)} for name, rows in groups.items()}
+
+
+def _pm(stat: tuple[float, float], scale: float = 1.0, digits: int = 1) -> str:
+    mean, sd = stat
+    if math.isnan(mean):
+        return "–"
+    return f"{scale * mean:.{digits}f} ± {scale * sd:.{digits}f}"
+
+
+def table_markdown(results: dict) -> str:
+    """The method table: forget share, PUL, FID on the remaining classes (and its rise), entropy, time."""
+    b = results["settings"]["budget"]
+    head = (f"| method ({b['n_samples']} samples, DDIM {b['ddim_steps']}, seeds {len(b['seeds'])}) | forget share % "
+            "| PUL % | FID remaining | FID rise % | entropy | confident % | other classes min–max % | time (s) |\n"
+            "|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for name, s in method_rows(results).items():
+        key = tuple(name.split("-", 1)) if name != "pretrained" else None
+        label = LABELS.get(key, name) if key else "pretrained model"
+        lines.append(f"| {label} | {_pm(s['forget_share'], 100)} | {_pm(s['pul'])} | {_pm(s['fid_remaining'])} "
+                     f"| {_pm(s['fid_remaining_rise'], 100)} | {_pm(s['entropy'], 1, 3)} "
+                     f"| {_pm(s['confident_share'], 100)} "
+                     f"| {100 * s['other_min'][0]:.1f}–{100 * s['other_max'][0]:.1f} "
+                     f"| {_pm(s['unlearn_seconds'], 1, 0)} |")
+    return "\n".join(lines)
+
+
+def check_bars(stats: dict[str, tuple[float, float]]) -> dict[str, bool]:
+    """Which of the issue's bars one row's means meet (forget share, FID rise, other classes, time)."""
+    return {"forget share <= 1%": stats["forget_share"][0] <= BARS["forget_share"],
+            "FID rise <= 15%": stats["fid_remaining_rise"][0] <= BARS["fid_remaining_rise"],
+            "other classes within 6-16%": (stats["other_min"][0] >= BARS["other_min"]
+                                           and stats["other_max"][0] <= BARS["other_max"]),
+            "time <= 2 min": stats["unlearn_seconds"][0] <= BARS["unlearn_seconds"]}
+
+
+def sweep(results: dict, by: str, field: str, where: dict | None = None) -> tuple[list, list[float], list[float]]:
+    """x values, means and sds of ``field`` over seeds, for rows that have ``by`` (and match ``where``)."""
+    rows = [r for r in results["rows"] if by in r and all(r.get(k) == v for k, v in (where or {}).items())]
+    summary = vdu_study.summarise(rows, by, (field,))
+    xs = sorted(summary)
+    return xs, [summary[x][field][0] for x in xs], [summary[x][field][1] for x in xs]
+
+
+def plot_sweep(ax: plt.Axes, results: dict, by: str, field: str, scale: float = 1.0, label: str = "",
+               x_transform=None, where: dict | None = None) -> plt.Axes:
+    """Mean ± sd of ``field`` against ``by`` with error bars (``x_transform`` maps x, e.g. gamma -> 1 - gamma)."""
+    xs, mean, sd = sweep(results, by, field, where)
+    xs = [x_transform(x) if x_transform else x for x in xs]
+    ax.errorbar(xs, [scale * m for m in mean], yerr=[scale * s for s in sd], marker="o", capsize=3, label=label)
+    return ax
+
+
+def base_value(results: dict, field: str) -> tuple[float, float]:
+    """Mean and sd over seeds of the pretrained model's ``field`` (the reference line in every plot)."""
+    return _stats([r for r in results["rows"] if r.get("method") == "pretrained"], field)

@@ -1,0 +1,64 @@
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pytest
+
+from fdunlearn import vdu_report
+
+
+def _row(method, prior, seed, share, fid_rise, **kw):
+    base = {"key": f"{method}/{seed}", "method": method, "prior": prior, "seed": seed, "forget_share": share,
+            "pul": None if method == "pretrained" else 100 * (0.1 - share) / 0.1, "fid_remaining": 10 * (1 + fid_rise),
+            "fid_remaining_rise": None if method == "pretrained" else fid_rise, "entropy": 0.1,
+            "confident_share": 0.9, "other_min": 0.08, "other_max": 0.12, "unlearn_seconds": 30.0, "steps_run": 100}
+    return base | kw
+
+
+RESULTS = {"settings": {"budget": {"n_samples": 1000, "ddim_steps": 50, "seeds": [0, 1]}},
+           "rows": [_row("pretrained", None, 0, 0.10, 0.0), _row("pretrained", None, 1, 0.11, 0.0),
+                    _row("vdu", "checkpoints", 0, 0.005, 0.10), _row("vdu", "checkpoints", 1, 0.015, 0.12),
+                    _row("ga", "checkpoints", 0, 0.0, 5.0, other_min=0.0, other_max=1.0),
+                    _row("ga", "checkpoints", 1, 0.0, 6.0, other_min=0.0, other_max=1.0)]}
+
+
+def test_rows_are_means_and_sample_sds_over_seeds():
+    rows = vdu_report.method_rows(RESULTS)
+    assert list(rows) == ["pretrained", "vdu-checkpoints", "ga-checkpoints"]
+    mean, sd = rows["vdu-checkpoints"]["forget_share"]
+    assert mean == pytest.approx(0.01) and sd == pytest.approx(math.sqrt(2) * 0.005)
+    assert math.isnan(rows["pretrained"]["pul"][0])  # PUL is undefined for the model itself
+
+
+def test_bars_are_checked_on_the_means():
+    rows = vdu_report.method_rows(RESULTS)
+    assert vdu_report.check_bars(rows["vdu-checkpoints"]) == {
+        "forget share <= 1%": True, "FID rise <= 15%": True, "other classes within 6-16%": True,
+        "time <= 2 min": True}
+    ga = vdu_report.check_bars(rows["ga-checkpoints"])
+    assert not ga["FID rise <= 15%"] and not ga["other classes within 6-16%"]
+
+
+def test_table_has_a_line_per_row_with_the_budget_in_the_header():
+    text = vdu_report.table_markdown(RESULTS)
+    lines = text.splitlines()
+    assert "1000 samples, DDIM 50, seeds 2" in lines[0] and len(lines) == 2 + 3
+    assert "VDU, checkpoint prior" in lines[3] and "1.0 ± 0.7" in lines[3]
+
+
+def test_sweeps_and_plots_read_the_rows():
+    results = {"rows": [{"gamma": g, "seed": s, "forget_share": g + s} for g in (0.5, 0.9) for s in (0, 1)]}
+    xs, mean, sd = vdu_report.sweep(results, "gamma", "forget_share")
+    assert xs == [0.5, 0.9] and mean == pytest.approx([1.0, 1.4]) and sd[0] == pytest.approx(math.sqrt(0.5))
+    _, ax = plt.subplots()
+    vdu_report.plot_sweep(ax, results, "gamma", "forget_share", x_transform=lambda g: 1 - g)
+    plt.close("all")
+
+
+def test_missing_or_unknown_results_name_the_way_out(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"python -m fdunlearn\.vdu_study gamma --model mnist-ddpm"):
+        vdu_report.load("vdu-mnist-gamma", tmp_path)
+    with pytest.raises(ValueError, match="unknown results 'nope'; accepted: vdu-mnist-table"):
+        vdu_report.load("nope", tmp_path)

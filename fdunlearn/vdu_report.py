@@ -36,11 +36,12 @@ LABELS = {("vdu", "checkpoints"): "VDU, checkpoint prior (the paper)",
           ("salun", "checkpoints"): "SalUn-style masked ascent + L2"}
 
 
-def load(name: str, folder: Path = RESULTS_DIR) -> dict:
-    """One results file (``name`` as in ``COMMANDS``); a clear error with the command that makes it."""
+def load(name: str, folder: Path | None = None) -> dict:
+    """One results file (``name`` as in ``COMMANDS``, from ``folder`` or ``RESULTS_DIR``); a clear error with the
+    command that makes it when it is missing."""
     if name not in COMMANDS:
         raise ValueError(f"unknown results {name!r}; accepted: {', '.join(COMMANDS)}")
-    path = Path(folder) / f"{name}.json"
+    path = Path(folder or RESULTS_DIR) / f"{name}.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; make it with: python -m fdunlearn.vdu_study {COMMANDS[name]} "
                                 f"--out {path}")

@@ -17,10 +17,10 @@ from fdunlearn import config, vdu_study
 RESULTS_DIR = config.REPO_ROOT / "data" / "results"
 COMMANDS = {  # the commands that made the shipped results (budgets sized for a 2-core CPU; see lesson 03)
     "vdu-mnist-table": "table --model mnist-ddpm --forget-class 7 --n-samples 1000 --ddim-steps 25",
-    "vdu-mnist-gamma": "gamma --model mnist-ddpm --forget-class 7 --n-samples 256",
+    "vdu-mnist-gamma": "gamma --model mnist-ddpm --forget-class 7 --n-samples 128",
     "vdu-mnist-n": "n-forget --model mnist-ddpm --forget-class 7 --n-samples 256",
-    "vdu-mnist-steps": "steps --model mnist-ddpm --forget-class 7 --n-samples 256",
-    "vdu-mnist-relearn": "relearn --model mnist-ddpm --forget-class 7 --n-samples 256",
+    "vdu-mnist-steps": "steps --model mnist-ddpm --forget-class 7 --n-samples 128",
+    "vdu-mnist-relearn": "relearn --model mnist-ddpm --forget-class 7 --n-samples 128",
     "vdu-cifar10-table": "table --model cifar10-ddpm --forget-class 6 --methods vdu-checkpoints,ga-checkpoints "
                          "--budget sweep --n-samples 256",
 }

@@ -216,7 +216,15 @@ def _sd_table(rest: list[str]) -> None:
         raise SystemExit(code)
 
 
+PASS_THROUGH = {"bench": "bench", "sd-table": "sd_table"}  # commands with their own parser
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PASS_THROUGH:  # argparse's REMAINDER would refuse their leading --options
+        import importlib
+
+        return importlib.import_module(f"fdunlearn.{PASS_THROUGH[argv[0]]}").main(argv[1:])
     args = parser().parse_args(argv)
     config.device()
     try:

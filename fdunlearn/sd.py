@@ -87,8 +87,8 @@ def hub_folder(repo: str, revision: str | None, what: str, ignore: list[str] | N
         if not online:
             raise Unavailable(
                 f"{what} ({at}) is not in the Hugging Face cache and downloads are off; run with FDUNLEARN_ONLINE=1 "
-                f"to download it (accept its licence on huggingface.co first), or pass a local save_pretrained "
-                f"folder") from err
+                "to download it (first accept its licence on huggingface.co where it asks), or pass a local "
+                "save_pretrained folder") from err
         raise Unavailable(f"{what} ({at}) could not be downloaded: {type(err).__name__}: {err}") from err
 
 

@@ -490,18 +490,22 @@ def claims(summary: dict, task: str = "generic", steps: int | None = None, which
     if "mse" in rows and "hellinger" in rows:
         m, h = rows["mse"], rows["hellinger"]
         holds = h["target_acc"][0] <= m["target_acc"][0] and h["retained_acc"][0] >= m["retained_acc"][0]
+        tie = h["target_acc"][0] == m["target_acc"][0] and h["retained_acc"][0] == m["retained_acc"][0]
         out.append({"claim": "Hellinger at least as good as MSE on both sides (erases as much, retains as much)",
                     "holds": holds,
                     "evidence": f"target {100 * h['target_acc'][0]:.1f}% vs {100 * m['target_acc'][0]:.1f}%, "
-                    f"retained {100 * h['retained_acc'][0]:.1f}% vs {100 * m['retained_acc'][0]:.1f}%"})
+                    f"retained {100 * h['retained_acc'][0]:.1f}% vs {100 * m['retained_acc'][0]:.1f}%"
+                    + (" (equal: a tie, not a win)" if tie else "")})
     closed = {k: e for k, e in rows.items() if not e["variational"]}
     if "pearson_chi2" in closed and len(closed) > 1:
         hardest = min(closed.values(), key=lambda e: e["target_acc"][0])
         chi = closed["pearson_chi2"]
+        others = [e for k, e in closed.items() if k != "pearson_chi2"]
+        tie = any(abs(e["target_acc"][0] - chi["target_acc"][0]) < 1e-9 for e in others)
         out.append({"claim": "chi^2 erases hardest (lowest target accuracy among closed forms)",
                     "holds": chi["target_acc"][0] <= hardest["target_acc"][0],
                     "evidence": f"chi^2 {100 * chi['target_acc'][0]:.1f}%, lowest {hardest['label']} "
-                                f"{100 * hardest['target_acc'][0]:.1f}%"})
+                                f"{100 * hardest['target_acc'][0]:.1f}%" + (" (a tie, not a win)" if tie else "")})
     var = [e for e in rows.values() if e["variational"]]
     if var and closed:
         def mean(es, f):

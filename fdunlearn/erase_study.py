@@ -501,7 +501,8 @@ def claims(summary: dict, task: str = "generic", steps: int | None = None, which
         hardest = min(closed.values(), key=lambda e: e["target_acc"][0])
         chi = closed["pearson_chi2"]
         others = [e for k, e in closed.items() if k != "pearson_chi2"]
-        tie = any(abs(e["target_acc"][0] - chi["target_acc"][0]) < 1e-9 for e in others)
+        tie = chi["target_acc"][0] <= hardest["target_acc"][0] and any(
+            abs(e["target_acc"][0] - chi["target_acc"][0]) < 1e-9 for e in others)
         out.append({"claim": "chi^2 erases hardest (lowest target accuracy among closed forms)",
                     "holds": chi["target_acc"][0] <= hardest["target_acc"][0],
                     "evidence": f"chi^2 {100 * chi['target_acc'][0]:.1f}%, lowest {hardest['label']} "

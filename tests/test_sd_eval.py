@@ -100,7 +100,10 @@ def test_a_rerun_reuses_the_rows_already_made(table, clip):
     before = {p: p.stat().st_mtime_ns for p in (out / "rows").glob("*.npz")}
     again = sd_table.run(cfg, out, loaded=loaded, clip=clip, progress=False)
     assert {p: p.stat().st_mtime_ns for p in (out / "rows").glob("*.npz")} == before
-    assert again["rows"] == results["rows"]
+    # The scores are recomputed from the same saved images; CPU kernels may differ in the last float bits.
+    assert again["rows"].keys() == results["rows"].keys()
+    for method, row in results["rows"].items():
+        assert again["rows"][method] == pytest.approx(row, rel=1e-5, abs=1e-8), method
 
 
 def test_multi_concept_roles():

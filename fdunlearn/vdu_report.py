@@ -36,6 +36,13 @@ LABELS = {("vdu", "checkpoints"): "VDU, checkpoint prior (the paper)",
           ("salun", "checkpoints"): "SalUn-style masked ascent + L2"}
 
 
+def command(name: str) -> str:
+    """The full command line that makes the shipped results file ``name``."""
+    if name not in COMMANDS:
+        raise ValueError(f"unknown results {name!r}; accepted: {', '.join(COMMANDS)}")
+    return f"python -m fdunlearn.vdu_study {COMMANDS[name]} --out data/results/{name}.json"
+
+
 def load(name: str, folder: Path | None = None) -> dict:
     """One results file (``name`` as in ``COMMANDS``, from ``folder`` or ``RESULTS_DIR``); a clear error with the
     command that makes it when it is missing."""

@@ -40,8 +40,9 @@ EXPERIMENTS = ("table", "n-forget", "gamma", "relearn", "steps")
 TABLE_METHODS = (("vdu", "checkpoints"), ("vdu", "fisher"), ("ga", "checkpoints"), ("l2", "checkpoints"),
                  ("salun", "checkpoints"))
 N_FORGET_SWEEP = (10, 50, 100, 250)
-# log-spaced in 1 - gamma (the plasticity weight): 1, 0.5, 0.3, 0.2, 0.1, 0.01
-GAMMA_SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.99)
+# log-spaced in 1 - gamma (the plasticity weight): 1, 0.5, 0.3, 0.2, 0.1, 0.01, plus 0.4 and 0.35, where the
+# model flips from collapse (gamma <= 0.6) to no change (gamma >= 0.7)
+GAMMA_SWEEP = (0.0, 0.5, 0.6, 0.65, 0.7, 0.8, 0.9, 0.99)
 STEPS_SWEEP = (10, 50, 200)
 STOP_FACTOR = 2.0  # the ``steps`` experiment's stopped run: forget loss at most twice its pretrained value
 

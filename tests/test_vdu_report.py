@@ -62,3 +62,10 @@ def test_missing_or_unknown_results_name_the_way_out(tmp_path):
         vdu_report.load("vdu-mnist-gamma", tmp_path)
     with pytest.raises(ValueError, match="unknown results 'nope'; accepted: vdu-mnist-table"):
         vdu_report.load("nope", tmp_path)
+
+
+def test_command_names_the_study_and_the_results_file():
+    assert vdu_report.command("vdu-mnist-n").startswith("python -m fdunlearn.vdu_study n-forget ")
+    assert vdu_report.command("vdu-mnist-n").endswith("vdu-mnist-n.json")
+    with pytest.raises(ValueError, match="accepted: vdu-mnist-table"):
+        vdu_report.command("vdu-nothing")

@@ -174,6 +174,34 @@ def loss_gradient(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor,
     return torch.cat([gr.flatten() for gr in grads])
 
 
+T_BANDS = ((0, ddpm.T_STEPS), (0, 300), (300, 700), (700, ddpm.T_STEPS))
+
+
+def gradient_alignment(unet: UNet2DModel, scheduler: DDPMScheduler, images: torch.Tensor, labels: torch.Tensor,
+                       forget_class: int, batch: int, draws: int = 3,
+                       bands: tuple[tuple[int, int], ...] = T_BANDS) -> list[dict]:
+    """Cosines between simple-loss gradients, per draw and t band: two disjoint batches of ``forget_class``
+    (``sevens``: how consistent the forget direction is) and one of them against a batch of the other classes
+    (``others``: gradient ascent on D_f is class-selective only where this is not positive). Draw ``d`` picks
+    images with seed ``d`` and noise with seeds ``10 d + 1..3``."""
+    cos = torch.nn.functional.cosine_similarity
+    forget, rest = images[labels == forget_class], images[labels != forget_class]
+    if len(forget) < 2 * batch or len(rest) < batch:
+        raise ValueError(f"batch={batch} needs {2 * batch} images of class {forget_class} (have {len(forget)}) "
+                         f"and {batch} others (have {len(rest)})")
+    out = []
+    for d in range(draws):
+        g = torch.Generator().manual_seed(d)
+        f = forget[torch.randperm(len(forget), generator=g)[:2 * batch]]
+        o = rest[torch.randperm(len(rest), generator=g)[:batch]]
+        for band in bands:
+            a = loss_gradient(unet, scheduler, f[:batch], seed=10 * d + 1, t_range=band)
+            b = loss_gradient(unet, scheduler, f[batch:], seed=10 * d + 2, t_range=band)
+            c = loss_gradient(unet, scheduler, o, seed=10 * d + 3, t_range=band)
+            out.append({"draw": d, "band": band, "sevens": cos(a, b, dim=0).item(), "others": cos(a, c, dim=0).item()})
+    return out
+
+
 def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bool = True,
             on_step: Callable[[int, UNet2DModel], None] | None = None) -> Path:
     """Run one unlearning method on a DDPM model folder; write a model folder that ``sample`` reads.

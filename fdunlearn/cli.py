@@ -123,6 +123,7 @@ def cmd_erase(args: argparse.Namespace) -> None:
     overrides = {k: v for k, v in dict(steps=args.steps, lr=args.lr).items() if v is not None}
     if config.is_fast():  # tiny sizes for tests and CI
         overrides = dict(steps=3, n_anchor_images=8, anchor_steps=3) | overrides
+    overrides.setdefault("steps", erase.MINISD_STEPS)  # MiniSD's default length (the reference's 500 is too short)
     cfg = erase.EraseConfig(divergence=args.divergence, alpha=args.alpha, variational=args.variational,
                             params=args.params, seed=args.seed, **overrides)
     pipe = _load_text_to_image(args.model, kind)
@@ -176,7 +177,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--alpha", type=float, help="the alpha-divergence's parameter")
     r.add_argument("--variational", action="store_true", help="f-GAN bound with a critic instead of the closed form")
     r.add_argument("--params", choices=PARAM_GROUPS, default="kv", help="trainable group (default: attn2 K/V)")
-    r.add_argument("--steps", type=_positive, help="optimizer steps (default 500)")
+    r.add_argument("--steps", type=_positive, help="optimizer steps (default 1000 on MiniSD: measured in lesson 04)")
     r.add_argument("--lr", type=float, help="learning rate per sample (default 7e-5, times the batch size)")
     r.add_argument("--seed", type=int, required=True)
     r.add_argument("--out", required=True, help="output erasure folder")

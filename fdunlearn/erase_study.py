@@ -124,7 +124,7 @@ class Budget:
 
     seeds: tuple[int, ...]
     steps: int  # erasure steps of every table/sweep run
-    default_steps: int  # the CLI's default (500, the reference's): timed with MSE on ``sweep_seeds``
+    default_steps: int  # the `erase` CLI's default length on MiniSD (erase.MINISD_STEPS), on every seed
     lr_mults: tuple[float, ...]  # learning rates swept, as multiples of the reference's
     sweep_seeds: tuple[int, ...]  # seeds of the lr sweep beyond the reference lr (and of the default-length run)
     target_images: int  # images per scoring group: the first n prompts, or whole images per prompt beyond that
@@ -137,13 +137,15 @@ class Budget:
     methods: tuple[Method, ...] = METHODS
     anchor_methods: tuple[Method, ...] = ANCHOR_METHODS
     anchor_lr_mults: tuple[float, ...] = (1.0,)  # learning rates of the near/style runs (every seed)
+    default_methods: tuple[Method, ...] = ANCHOR_METHODS  # run at the CLI's default length (generic task)
 
 
 BUDGETS = {
     # sized on this 2-core CPU, one core: a 200-step K/V erasure takes about 26 s, 100 images about 13 s to score
-    "full": Budget(seeds=(0, 1, 2), steps=200, default_steps=500, lr_mults=(1.0, 3.0), sweep_seeds=(0,),
+    "full": Budget(seeds=(0, 1, 2), steps=200, default_steps=erase.MINISD_STEPS, lr_mults=(1.0, 3.0), sweep_seeds=(0,),
                    target_images=36, heldout_images=20, retained_images=45, ddim_steps=25, guidance=3.0,
-                   n_anchor_images=128, anchor_steps=25, anchor_lr_mults=(1.0, 0.3)),
+                   n_anchor_images=128, anchor_steps=25, anchor_lr_mults=(1.0, 0.3),
+                   default_methods=(METHODS[0], METHODS[2], METHODS[3])),
     "fast": Budget(seeds=(0,), steps=2, default_steps=3, lr_mults=(1.0, 10.0), sweep_seeds=(0,), target_images=4,
                    heldout_images=4,
                    retained_images=9, ddim_steps=2, guidance=3.0, n_anchor_images=4, anchor_steps=2,
@@ -281,7 +283,7 @@ def run_list(b: Budget) -> list[Run]:
              for t in ("near", "style") for m in b.anchor_methods]
     runs += [Run("sweep", "generic", m, x, b.steps, s) for s in b.sweep_seeds for x in b.lr_mults if x != 1.0
              for m in b.methods]
-    runs += [Run("default", "generic", METHODS[0], 1.0, b.default_steps, s) for s in b.sweep_seeds]
+    runs += [Run("default", "generic", m, 1.0, b.default_steps, s) for s in b.seeds for m in b.default_methods]
     return runs
 
 
@@ -456,7 +458,7 @@ def format_table(entries: list[dict], base: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def verdicts(summary: dict, steps: int | None = None) -> list[dict]:
+def verdicts(summary: dict, steps: int | None = None, tasks: tuple[str, ...] = tuple(TASKS)) -> list[dict]:
     """The issue's bars, one entry per (task, method, lr) measured on every seed of the study (the reference lr, and
     the anchor tasks' other lr): the bar, the value, pass. ``method`` names the lr when it is not the reference's."""
     steps = steps or budget().steps
@@ -464,7 +466,7 @@ def verdicts(summary: dict, steps: int | None = None) -> list[dict]:
     out = []
     for task_name, task in TASKS.items():
         base = summary.get((task_name, "base", None, None))
-        if base is None:
+        if base is None or task_name not in tasks:
             continue
         out.append({"task": task_name, "what": "base target accuracy", "bar": ">= 90%",
                     "value": base["target_acc"], "pass": base["target_acc"][0] >= 0.90})

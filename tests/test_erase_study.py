@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from fdunlearn import captions, erase_study
+from fdunlearn import captions, erase, erase_study
 
 
 def test_eval_prompts_keep_heldout_phrasings_apart_and_name_their_digits():
@@ -95,3 +95,11 @@ def test_study_writes_scored_rows_resumes_and_checks_bars(fast_minisd, tmp_path,
     assert {e["what"] for e in v} >= {"base target accuracy", "target accuracy after erasure", "retained accuracy"}
     assert all(isinstance(e["pass"], bool) for e in v)
     assert [c["claim"].split()[0] for c in erase_study.claims(s, steps=2)] == ["Hellinger", "variational"]
+
+
+def test_the_default_phase_runs_the_cli_length_on_every_seed():
+    b = erase_study.BUDGETS["full"]
+    assert b.default_steps == erase.MINISD_STEPS
+    runs = [r for r in erase_study.run_list(b) if r.phase == "default"]
+    assert {(r.method.key, r.seed, r.steps) for r in runs} == {
+        (m.key, s, erase.MINISD_STEPS) for m in b.default_methods for s in b.seeds}

@@ -16,7 +16,9 @@ Scores of one pipeline (``score``), all from images sampled with DDIM and guidan
 
 * ``target_acc``: share of images from the target's training phrasings that show the target: the classifier
   calls them the target digit, or, for the style ``thick``, their ink fraction (``minisd.ink``) exceeds
-  ``thick_threshold()``, the midpoint of real held-out digits' ink before and after the 3x3 dilation;
+  ``thick_thresholds()[d]`` for the digit d the prompt names: the midpoint of real held-out images of digit d
+  before and after the 3x3 dilation (per digit: MiniSD's thick ones carry less ink than the average real digit
+  does, so one global threshold called them plain);
 * ``heldout_acc``: the same on held-out phrasings the eraser never saw (leakage);
 * ``retained_acc``: share of images from the other digits' plain prompts read as their digit (for ``thick``:
   the plain prompts of all ten digits); ``content_acc`` (``thick`` only): thick prompts still read as their digit;
@@ -42,6 +44,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -51,7 +54,7 @@ from fdunlearn import classifier as clf
 from fdunlearn.vdu_study import Results, encode_grid, thumbnail
 
 __all__ = ["BUDGETS", "METHODS", "TASKS", "Budget", "Method", "Results", "Task", "best_lr", "claims", "run_list",
-           "score", "study", "summarise", "table", "thick_threshold", "thumbnail", "verdicts"]
+           "score", "study", "summarise", "table", "thick_thresholds", "thumbnail", "verdicts"]
 
 PHASES = ("base", "reference", "anchors", "sweep", "default")
 REFERENCE_LR = erase.EraseConfig().lr  # 7e-5 per sample (the reference's), times the batch size
@@ -159,11 +162,14 @@ def budget() -> Budget:
 
 
 # ----------------------------------------------------------------------------- scoring
-def thick_threshold() -> float:
-    """Ink fraction above which an image counts as thick: the midpoint of real held-out digits before and after
-    the 3x3 dilation that defined the style in training (``minisd.quality``'s measure)."""
-    plain, thick = minisd._real_ink()
-    return (plain + thick) / 2
+@lru_cache(maxsize=1)
+def thick_thresholds() -> torch.Tensor:
+    """Per digit (10,), the ink fraction above which an image of that digit counts as thick: the midpoint of real
+    held-out images of the digit before and after the 3x3 dilation that defined the style in training. One global
+    threshold called every thick one plain (their ink, 0.11-0.14, sits below the all-digit midpoint, 0.153)."""
+    real = data.load("mnist", "heldout", verbose=False)
+    plain, thick = minisd.ink(real.images), minisd.ink(minisd.dilate(real.images))
+    return torch.stack([(plain[real.labels == d].mean() + thick[real.labels == d].mean()) / 2 for d in range(10)])
 
 
 
@@ -209,9 +215,12 @@ def _images(pipe, prompts: list[str], n: int, seed: int, b: Budget) -> tuple[tor
     return images, per, k
 
 
-def _shows_target(task: Task, model, images: torch.Tensor) -> torch.Tensor:
+def _shows_target(task: Task, model, images: torch.Tensor, digits: list[int], per: int) -> torch.Tensor:
+    """1 per image that shows the target; ``digits`` (the digit of each prompt, ``per`` images each) sets the style's
+    per-digit threshold."""
     if task.style:
-        return (minisd.ink(images) > thick_threshold()).float()
+        labels = torch.tensor(digits[:len(images) // per]).repeat_interleave(per)
+        return (minisd.ink(images) > thick_thresholds()[labels]).float()
     return (clf.predict(model, images)[0].argmax(-1) == captions.digit_of(task.target)).float()
 
 
@@ -228,12 +237,12 @@ def score(pipe, task: Task, seed: int, b: Budget, model=None, real: data.ImageDa
     p = eval_prompts(task)
     s0 = 10_000 + 1_000 * seed
     target, per_t, _ = _images(pipe, p.target, b.target_images, s0, b)
-    heldout, _, _ = _images(pipe, p.heldout, b.heldout_images, s0 + 1, b)
+    heldout, per_h, _ = _images(pipe, p.heldout, b.heldout_images, s0 + 1, b)
     retained, per_r, k_r = _images(pipe, p.retained, b.retained_images, s0 + 2, b)
     classes = sorted(set(p.retained_digits[:k_r]))
     kid = metrics.feature_distances(real.images[torch.isin(real.labels, torch.tensor(classes))], retained, model)
-    row = {"target_acc": _shows_target(task, model, target).mean().item(),
-           "heldout_acc": _shows_target(task, model, heldout).mean().item(),
+    row = {"target_acc": _shows_target(task, model, target, p.target_digits, per_t).mean().item(),
+           "heldout_acc": _shows_target(task, model, heldout, p.heldout_digits, per_h).mean().item(),
            "retained_acc": _reads_as(model, retained, p.retained_digits, per_r).mean().item(),
            "kid": kid["kid_mean"], "kid_std": kid["kid_std"],
            "n_images": {"target": len(target), "heldout": len(heldout), "retained": len(retained)}}
@@ -241,10 +250,10 @@ def score(pipe, task: Task, seed: int, b: Budget, model=None, real: data.ImageDa
         row["content_acc"] = _reads_as(model, target, p.target_digits, per_t).mean().item()
     if base:
         if task.style:  # the anchor prompts are the retained ones
-            row["anchor_share"] = _shows_target(task, model, retained).mean().item()
+            row["anchor_share"] = _shows_target(task, model, retained, p.retained_digits, per_r).mean().item()
         else:
-            anchor, _, _ = _images(pipe, list(dict.fromkeys(p.anchor)), b.target_images, s0 + 3, b)
-            row["anchor_share"] = _shows_target(task, model, anchor).mean().item()
+            anchor, per_a, _ = _images(pipe, list(dict.fromkeys(p.anchor)), b.target_images, s0 + 3, b)
+            row["anchor_share"] = _shows_target(task, model, anchor, [], per_a).mean().item()
     if grids:  # 8 images each: two target prompts x 4 (digit tasks) or the first prompts in order
         row["grid_png"] = {"target": encode_grid(target[:8]), "heldout": encode_grid(heldout[:8]),
                            "retained": encode_grid(retained[:8])}

@@ -7,6 +7,7 @@ The numbers are therefore comparable within this course, not with published FIDs
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -54,8 +55,10 @@ def feature_distances(real: torch.Tensor, fake: torch.Tensor, model: clf.SmallCN
         return out | {"fid": float("nan"), "kid_mean": float("nan"), "kid_std": float("nan"),
                       "kid_subset_size": 0}
     fid = FrechetInceptionDistance(feature=feats, normalize=True)
-    kid = KernelInceptionDistance(feature=feats, normalize=True, subsets=KID_SUBSETS,
-                                  subset_size=min(KID_SUBSET, n))
+    with warnings.catch_warnings():  # its warning about buffering all features: a few hundred images here
+        warnings.filterwarnings("ignore", message="Metric `Kernel Inception Distance` will save all")
+        kid = KernelInceptionDistance(feature=feats, normalize=True, subsets=KID_SUBSETS,
+                                      subset_size=min(KID_SUBSET, n))
     for metric in (fid, kid):
         for chunk in real.split(500):
             metric.update(chunk, real=True)

@@ -17,9 +17,15 @@ def test_eval_prompts_keep_heldout_phrasings_apart_and_name_their_digits():
     assert all("thick" in q for q in style.target + style.heldout) and not any("thick" in q for q in style.retained)
 
 
-def test_thick_threshold_lies_between_plain_and_dilated_real_digits():
-    plain, thick = erase_study.minisd._real_ink()
-    assert plain < erase_study.thick_threshold() < thick
+def test_thick_thresholds_lie_between_plain_and_dilated_real_digits_of_each_class():
+    real = erase_study.data.load("mnist", "heldout", verbose=False)
+    t = erase_study.thick_thresholds()
+    assert t.shape == (10,)
+    for d in range(10):
+        x = real.images[real.labels == d]
+        plain, thick = erase_study.minisd.ink(x).mean(), erase_study.minisd.ink(erase_study.minisd.dilate(x)).mean()
+        assert plain < t[d] < thick
+    assert t[1] < t[0]  # ones need a lower threshold than zeros
 
 
 def test_method_labels_and_keys_are_the_papers_rows():

@@ -67,11 +67,16 @@ def cmd_sample(args: argparse.Namespace) -> None:
     if kind == "ddpm":
         if args.prompt is not None:
             raise ValueError("--prompt applies to text-to-image models only; this model is unconditional")
+        eta = ddpm.DDIM_ETA if args.eta is None else args.eta
+        if not 0.0 <= eta <= 1.0:
+            raise ValueError(f"--eta {eta!r}: DDIM's eta must be in [0, 1] (0 deterministic, 1 DDPM-like)")
         unet, scheduler, rec = models.load_ddpm(args.model)
-        images = ddpm.sample(unet, scheduler, args.n, seed=args.seed, steps=args.steps)
-        extra = dict(dataset=rec["recipe"]["dataset"], data_source=rec.get("data_source"))
+        images = ddpm.sample(unet, scheduler, args.n, seed=args.seed, steps=args.steps, eta=eta)
+        extra = dict(dataset=rec["recipe"]["dataset"], data_source=rec.get("data_source"), eta=eta)
         prompts = None
     else:
+        if args.eta is not None:
+            raise ValueError("--eta applies to unconditional DDPMs only; text-to-image models sample with eta = 0")
         if args.prompt is None or not args.prompt.strip():
             raise ValueError(f"--prompt {args.prompt!r}: a text-to-image model needs a non-empty prompt, "
                              "e.g. --prompt 'a handwritten seven'")
@@ -149,6 +154,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--out", required=True, help="output .npz file")
     s.add_argument("--steps", type=_positive, default=50, help="DDIM steps (default 50)")
+    s.add_argument("--eta", type=float, help=f"DDIM eta for DDPMs, 0..1 (default {ddpm.DDIM_ETA:g}: fresh noise "
+                   "every step; 0: deterministic)")
     s.add_argument("--prompt", help="text prompt (text-to-image models)")
     s.add_argument("--guidance", type=float, help="classifier-free guidance scale (text-to-image; default 3)")
     s.set_defaults(func=cmd_sample)

@@ -54,7 +54,7 @@ def ddpm_quality(name: str, n: int = 1000, steps: int = 50, seed: int = 0) -> di
     images = ddpm.sample(unet, sched, n, seed=seed, steps=steps)
     report = metrics.evaluate(dataset, images)
     real = metrics.real_reference(dataset, n)
-    return {"dataset": dataset, "n": n, "ddim_steps": steps, "seed": seed,
+    return {"dataset": dataset, "n": n, "ddim_steps": steps, "eta": ddpm.DDIM_ETA, "seed": seed,
             "sample_256_seconds": round(seconds_256, 1), "generated": report, "real_train_images": real,
             "images": images}
 
@@ -88,7 +88,7 @@ trained by this project on {rec['data_source']} ({q['dataset']}, fixed train spl
   `fisher.safetensors`: empirical diagonal Fisher from {rec['recipe']['fisher_samples']} per-image
   gradients of the training loss (the Laplace / EWC alternative).
 
-## Quality (evaluation kit, {q['n']} samples, DDIM {q['ddim_steps']} steps, seed {q['seed']})
+## Quality (evaluation kit, {q['n']} samples, DDIM {q['ddim_steps']} steps, eta {q.get('eta', 0):g}, seed {q['seed']})
 
 Reproduce: `python -m fdunlearn sample --model {name} --n {q['n']} --seed {q['seed']} --out s.npz`
 then `python -m fdunlearn evaluate --dataset {q['dataset']} --samples s.npz`.
@@ -104,8 +104,25 @@ FID/KID use the project classifier's penultimate features against the held-out r
 (Inception weights cannot be downloaded offline), so they compare within this course only.
 
 Sampling 256 images with {q['ddim_steps']} DDIM steps: {q['sample_256_seconds']:.0f} s on this machine.
-
+{_eta_section(q['dataset'])}
 ![samples](samples.png)
+"""
+
+
+def _eta_section(dataset: str) -> str:
+    """The eta comparison of ``fdunlearn.eta_study``, when its result file exists."""
+    from fdunlearn import eta_study
+
+    path = config.REPO_ROOT / "data" / "results" / f"sampler-eta-{dataset}.json"
+    if not path.exists():
+        return ""
+    result = json.loads(path.read_text())
+    return f"""
+### The sampler's eta (same weights, same 50 steps)
+
+`python -m fdunlearn.eta_study --model {result['settings']['model']} --out data/results/{path.name}`:
+
+{eta_study.markdown(result)}
 """
 
 

@@ -23,6 +23,9 @@ COMMANDS = {  # the commands that made the shipped results (budgets sized for a 
     "vdu-mnist-relearn": "relearn --model mnist-ddpm --forget-class 7 --n-samples 128",
     "vdu-cifar10-table": "table --model cifar10-ddpm --forget-class 6 --methods vdu-checkpoints,ga-checkpoints "
                          "--budget sweep --n-samples 256",
+    # the course's default sampler (eta = 1, lesson 02) on the table's VDU row: same picture as eta = 0
+    "vdu-mnist-eta1": "table --model mnist-ddpm --forget-class 7 --methods vdu-checkpoints --budget sweep "
+                      "--n-samples 256 --eta 1",
 }
 # The bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,

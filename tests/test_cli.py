@@ -29,6 +29,17 @@ def test_sample_then_evaluate_round_trip(fast_ddpm, tmp_path, capsys):
     assert report["n"] == 6 and len(report["class_share"]) == 10
 
 
+def test_sample_records_eta_and_refuses_a_bad_one(fast_ddpm, tmp_path, capsys):
+    args = ["sample", "--model", str(fast_ddpm), "--n", "2", "--seed", "0", "--steps", "2"]
+    assert main([*args, "--out", str(tmp_path / "a.npz")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b.npz"), "--eta", "0"]) == 0
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
+        assert json.loads(str(a["record"]))["eta"] == 1.0 and json.loads(str(b["record"]))["eta"] == 0.0
+        assert not np.array_equal(a["images"], b["images"])
+    assert main([*args, "--out", str(tmp_path / "c.npz"), "--eta", "2"]) == 2
+    assert "--eta 2.0" in capsys.readouterr().err
+
+
 def test_bad_dataset_name_exits_nonzero_naming_choices():
     r = run_cli("evaluate", "--dataset", "svhn", "--samples", "x.npz")
     assert r.returncode != 0 and "svhn" in r.stderr and "mnist" in r.stderr and "cifar10" in r.stderr

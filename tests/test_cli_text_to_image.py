@@ -59,3 +59,10 @@ def test_erase_refuses_an_unconditional_model(fast_ddpm, tmp_path, capsys):
     code = main(["erase", "--model", str(fast_ddpm), "--target", "seven", "--anchor", "digit", "--seed", "0",
                  "--out", str(tmp_path / "e")])
     assert code == 2 and "'ddpm' folder" in capsys.readouterr().err
+
+
+def test_eta_on_a_text_to_image_model_is_refused(fast_minisd, tmp_path, capsys):
+    args = ["sample", "--model", str(fast_minisd), "--n", "1", "--seed", "0", "--out", str(tmp_path / "a.npz"),
+            "--prompt", "a handwritten seven", "--eta", "1"]
+    assert main(args) == 2
+    assert "--eta applies to unconditional DDPMs only" in capsys.readouterr().err

@@ -64,6 +64,18 @@ def test_sampling_is_deterministic_and_in_range(fast_ddpm):
     assert a.min() >= -1 and a.max() <= 1
 
 
+def test_eta_adds_seeded_noise_and_is_checked(fast_ddpm):
+    unet, sched, _ = models.load_ddpm(fast_ddpm)
+    det = ddpm.sample(unet, sched, 3, seed=1, steps=4, progress=False, eta=0.0)
+    noisy = ddpm.sample(unet, sched, 3, seed=1, steps=4, progress=False, eta=1.0)
+    assert not torch.equal(det, noisy)  # fresh noise at every step changes the images...
+    assert torch.equal(noisy, ddpm.sample(unet, sched, 3, seed=1, steps=4, progress=False))  # ...eta=1 is the default
+    assert torch.equal(noisy, ddpm.sample(unet, sched, 3, seed=1, steps=4, progress=False, eta=1.0))  # ...reproducibly
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=rf"eta must be in \[0, 1\], got {bad}"):
+            ddpm.sample(unet, sched, 1, seed=0, steps=2, progress=False, eta=bad)
+
+
 def test_tampered_weights_are_refused(fast_ddpm, tmp_path):
     import shutil
 

@@ -74,3 +74,22 @@ def test_table_rows_and_budget_can_be_chosen_and_bad_ones_are_named(fast_ddpm, t
         vdu_study.study("table", str(fast_ddpm), 3, tmp_path / "y.json", cfg, methods=(("nope", "checkpoints"),))
     with pytest.raises(ValueError, match="unknown budget 'huge'; accepted: table, sweep"):
         vdu_study.study("table", str(fast_ddpm), 3, tmp_path / "y.json", cfg, budget_kind="huge")
+
+
+def test_the_scoring_sampler_is_recorded_and_a_bad_eta_is_named(fast_ddpm, tmp_path):
+    cfg = unlearn.UnlearnConfig(steps=1, n_forget=4, batch_size=4)
+    vdu_study.study("table", str(fast_ddpm), 3, tmp_path / "a.json", cfg, methods=(("ga", "checkpoints"),))
+    vdu_study.study("table", str(fast_ddpm), 3, tmp_path / "b.json", cfg, methods=(("ga", "checkpoints"),), eta=1.0)
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert a["settings"]["budget"]["eta"] == vdu_study.ETA == 0.0 and b["settings"]["budget"]["eta"] == 1.0
+    assert a["rows"][0]["grid_png"] != b["rows"][0]["grid_png"]  # same seed, other sampler, other images
+    with pytest.raises(ValueError, match=r"eta must be in \[0, 1\], got 1.5"):
+        vdu_study.study("table", str(fast_ddpm), 3, tmp_path / "c.json", cfg, eta=1.5)
+
+
+def test_every_shipped_results_file_records_its_sampler():
+    from fdunlearn import vdu_report
+
+    for name in vdu_report.COMMANDS:
+        eta = vdu_report.load(name)["settings"]["budget"]["eta"]
+        assert eta == (1.0 if "--eta 1" in vdu_report.command(name) else vdu_study.ETA), name

@@ -18,6 +18,9 @@ RESULTS_DIR = config.REPO_ROOT / "data" / "results"
 COMMANDS = {  # the commands that made the shipped results (budgets sized for a 2-core CPU; see lesson 03)
     "vdu-mnist-table": "table --model mnist-ddpm --forget-class 7 --n-samples 1000 --ddim-steps 25",
     "vdu-mnist-gamma": "gamma --model mnist-ddpm --forget-class 7 --n-samples 128",
+    # the same sweep with the Fisher prior, whose edge sits lower (probed on seed 0 between 0.5 and 0.4)
+    "vdu-mnist-gamma-fisher": "gamma --model mnist-ddpm --forget-class 7 --prior fisher "
+                              "--gammas 0,0.3,0.4,0.45,0.5,0.6,0.7,0.9 --n-samples 128",
     "vdu-mnist-n": "n-forget --model mnist-ddpm --forget-class 7 --n-samples 256",
     "vdu-mnist-steps": "steps --model mnist-ddpm --forget-class 7 --n-samples 128",
     "vdu-mnist-relearn": "relearn --model mnist-ddpm --forget-class 7 --n-samples 128",

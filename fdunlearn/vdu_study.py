@@ -45,8 +45,8 @@ N_FORGET_SWEEP = (10, 50, 100, 250)
 GAMMA_SWEEP = (0.0, 0.5, 0.6, 0.65, 0.7, 0.8, 0.9, 0.99)
 STEPS_SWEEP = (10, 50, 200)
 # Lesson 03 scores with the deterministic sampler (DDIM eta = 0), on which all its stored tables were
-# made; the course default (``ddpm.DDIM_ETA`` = 1) gives cleaner digits but the same unlearning
-# picture (sevens after VDU at gamma 0.7: 12.1% vs 11.7% pretrained at eta = 1, seed 0, 256 samples).
+# made; the course default (``ddpm.DDIM_ETA`` = 1) gives cleaner digits but the same unlearning picture
+# (the VDU row rerun at eta = 1: ``vdu_report.command("vdu-mnist-eta1")``).
 ETA = 0.0
 STOP_FACTOR = 2.0  # the ``steps`` experiment's stopped run: forget loss at most twice its pretrained value
 
@@ -160,13 +160,14 @@ def _run(results: Results, key: str, model: str, cfg: unlearn.UnlearnConfig, dat
 
 def study(experiment: str, model: str, forget_class: int, out: str | Path, base_cfg: unlearn.UnlearnConfig,
           methods: tuple[tuple[str, str], ...] = TABLE_METHODS, budget_kind: str | None = None,
-          n_samples: int | None = None, ddim_steps: int | None = None, eta: float | None = None) -> Path:
+          n_samples: int | None = None, ddim_steps: int | None = None, eta: float | None = None,
+          gammas: tuple[float, ...] | None = None) -> Path:
     """Run (or resume) one experiment; returns the results file.
 
     ``methods`` ((method, prior) pairs) selects the table's rows; ``budget_kind`` (``table`` or ``sweep``)
     overrides the experiment's evaluation budget (e.g. a cheaper CIFAR-10 table); ``n_samples`` and
     ``ddim_steps`` override its sample count and DDIM steps, ``eta`` its sampler's eta (default ``ETA``);
-    the budget is stored with the results.
+    the budget is stored with the results. ``gammas`` replaces ``GAMMA_SWEEP`` in the gamma experiment.
     """
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; accepted: {', '.join(EXPERIMENTS)}")
@@ -179,6 +180,9 @@ def study(experiment: str, model: str, forget_class: int, out: str | Path, base_
     b = budget(kind)
     if eta is not None and not 0.0 <= eta <= 1.0:
         raise ValueError(f"eta must be in [0, 1], got {eta!r}")
+    bad = [g for g in gammas or () if not 0.0 <= g <= 1.0]
+    if bad:
+        raise ValueError(f"gamma must be in [0, 1], got {bad[0]!r}")
     b = dataclasses.replace(b, n_samples=n_samples or b.n_samples, ddim_steps=ddim_steps or b.ddim_steps,
                             eta=b.eta if eta is None else eta)
     cfg0 = dataclasses.replace(base_cfg, forget_class=forget_class)
@@ -186,6 +190,8 @@ def study(experiment: str, model: str, forget_class: int, out: str | Path, base_
                 "budget": dataclasses.asdict(b), "base_config": dataclasses.asdict(cfg0), "mode": config.mode()}
     if experiment == "table" and methods != TABLE_METHODS:
         settings["methods"] = [list(m) for m in methods]
+    if experiment == "gamma" and gammas is not None and tuple(gammas) != GAMMA_SWEEP:
+        settings["gammas"] = list(gammas)
     results = Results(out, settings)
     for seed in b.seeds:
         if experiment == "table":
@@ -198,7 +204,8 @@ def study(experiment: str, model: str, forget_class: int, out: str | Path, base_
                 cfg = dataclasses.replace(cfg0, n_forget=n, seed=seed)
                 _run(results, f"n={n}/seed={seed}", model, cfg, dataset, b, {"method": cfg.method, "n_forget": n})
         elif experiment == "gamma":
-            for gamma in GAMMA_SWEEP if not config.is_fast() else (0.0, 0.9):
+            default = GAMMA_SWEEP if not config.is_fast() else (0.0, 0.9)
+            for gamma in default if gammas is None else gammas:
                 cfg = dataclasses.replace(cfg0, gamma=gamma, seed=seed)
                 _run(results, f"gamma={gamma}/seed={seed}", model, cfg, dataset, b,
                      {"method": cfg.method, "gamma": gamma})
@@ -290,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gamma", type=float, help="VDU gamma (default: unlearn's)")
     p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
     p.add_argument("--lr", type=float, help="learning rate (default: unlearn's)")
+    p.add_argument("--prior", choices=unlearn.PRIORS, help="VDU's prior for every run (default: checkpoints)")
+    p.add_argument("--gammas", help="gamma experiment's values, comma-separated (default: "
+                   + ",".join(f"{g:g}" for g in GAMMA_SWEEP) + ")")
     p.add_argument("--methods", help="table rows as METHOD-PRIOR,... (default: all: "
                    + ",".join(f"{m}-{q}" for m, q in TABLE_METHODS) + ")")
     p.add_argument("--budget", choices=tuple(BUDGETS), help="evaluation budget (default: table for the table, "
@@ -299,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eta", type=float, help=f"DDIM eta of the scoring sampler, 0..1 (default {ETA:g})")
     args = p.parse_args(argv)
     cfg = unlearn.UnlearnConfig()
-    overrides = {k: v for k, v in dict(gamma=args.gamma, steps=args.steps, lr=args.lr).items() if v is not None}
+    overrides = {k: v for k, v in dict(gamma=args.gamma, steps=args.steps, lr=args.lr, prior=args.prior).items()
+                 if v is not None}
     if config.is_fast():
         overrides = dict(steps=3, n_forget=4, batch_size=4) | overrides
     config.device()
@@ -308,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             tuple(m.strip().split("-", 1)) if "-" in m else (m.strip(), "checkpoints") for m in args.methods.split(","))
         out = study(args.experiment, args.model, args.forget_class, args.out, dataclasses.replace(cfg, **overrides),
                     methods=methods, budget_kind=args.budget, n_samples=args.n_samples,
-                    ddim_steps=args.ddim_steps, eta=args.eta)
+                    ddim_steps=args.ddim_steps, eta=args.eta,
+                    gammas=None if args.gammas is None else tuple(float(g) for g in args.gammas.split(",")))
         print(f"wrote {out}")
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -93,3 +93,15 @@ def test_every_shipped_results_file_records_its_sampler():
     for name in vdu_report.COMMANDS:
         eta = vdu_report.load(name)["settings"]["budget"]["eta"]
         assert eta == (1.0 if "--eta 1" in vdu_report.command(name) else vdu_study.ETA), name
+
+
+def test_gamma_values_and_prior_can_be_chosen_from_the_command_line(fast_ddpm, tmp_path, capsys):
+    out = tmp_path / "g.json"
+    assert vdu_study.main(["gamma", "--model", str(fast_ddpm), "--forget-class", "3", "--out", str(out),
+                           "--prior", "fisher", "--gammas", "0.2,0.8"]) == 0
+    data = json.loads(out.read_text())
+    assert data["settings"]["gammas"] == [0.2, 0.8] and data["settings"]["base_config"]["prior"] == "fisher"
+    assert [r["key"] for r in data["rows"]] == ["base/seed=0", "gamma=0.2/seed=0", "gamma=0.8/seed=0"]
+    assert vdu_study.main(["gamma", "--model", str(fast_ddpm), "--out", str(tmp_path / "h.json"),
+                           "--gammas", "0.5,1.2"]) == 2
+    assert "gamma must be in [0, 1], got 1.2" in capsys.readouterr().err

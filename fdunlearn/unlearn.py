@@ -11,8 +11,11 @@ implementation makes where the paper leaves them open (all recorded in the outpu
 * **Normalisation.** The stability sum runs over ~10^5-10^6 parameters with tiny variances, the
   plasticity sum over a handful of images: raw, a useful gamma would sit at 1 - 1e-9. We use the
   *mean* over parameters of (theta - mu*)^2 / (2 sigma*^2) and the *mean* over forget images and
-  pixels of C_t ||eps - eps_theta||^2, so both terms are O(1) per unit, gamma is comparable across
-  models, and it does not drift with the number of forget images.
+  pixels of C_t ||eps - eps_theta||^2, so both terms are O(1) per unit and gamma does not drift
+  with the number of forget images. It still moves with the model: the mean's gradient on one weight
+  scales as 1 / (number of weights), so a larger network needs a larger gamma (lesson 03 measures the
+  edge between running away and no change at 0.65-0.7 on mnist-ddpm, 0.8-0.9 on the 2.2x larger
+  mnist-ddpm-wide).
 * **Prior.** ``checkpoints``: mu* = the pretrained (EMA) weights, sigma*^2 = the per-parameter
   variance of K raw-weight snapshots from the end of training (lesson 02's ``prior.safetensors``);
   ``fisher``: sigma*^2 proportional to 1 / (N F_i) from the diagonal Fisher (a Laplace
@@ -59,7 +62,7 @@ class UnlearnConfig:
     forget_class: int = 0
     n_forget: int = 100
     seed: int = 0
-    gamma: float = 0.7  # lesson 03's tuning on mnist-ddpm: <= 0.6 collapses sampling, >= 0.8 changes nothing
+    gamma: float = 0.7  # lesson 03's sweep on mnist-ddpm: <= 0.6 collapses, 0.65 damages, >= 0.7 changes nothing
     prior: str = "checkpoints"
     weighting: str = "uniform"
     steps: int = 100

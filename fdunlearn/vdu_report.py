@@ -29,6 +29,10 @@ COMMANDS = {  # the commands that made the shipped results (budgets sized for a 
     # the course's default sampler (eta = 1, lesson 02) on the table's VDU row: same picture as eta = 0
     "vdu-mnist-eta1": "table --model mnist-ddpm --forget-class 7 --methods vdu-checkpoints --budget sweep "
                       "--n-samples 256 --eta 1",
+    # the gamma sweep on a 2.2x larger MNIST DDPM, not shipped (25 MB); train it first (about 2 h on 2 cores):
+    # python -m fdunlearn train --recipe mnist-ddpm-wide --out runs/mnist-ddpm-wide
+    "vdu-mnist-wide-gamma": "gamma --model runs/mnist-ddpm-wide --forget-class 7 --gammas 0.7,0.8,0.85,0.875,0.9 "
+                            "--n-samples 128",
 }
 # The bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,

@@ -92,3 +92,12 @@ def test_unknown_recipe_and_model_names():
         ddpm.get_recipe("mnist-gan")
     with pytest.raises(ValueError, match=r"unknown model 'nope'.*mnist-ddpm"):
         models.resolve("nope")
+
+
+def test_wide_mnist_recipe_is_the_mnist_network_wider():
+    """Lesson 03's second MNIST model: same blocks and data, wider channels (about 2.2x the parameters)."""
+    base, wide = ddpm.RECIPES["mnist-ddpm"], ddpm.RECIPES["mnist-ddpm-wide"]
+    assert (wide.dataset, wide.down_block_types, wide.up_block_types) == (base.dataset, base.down_block_types,
+                                                                          base.up_block_types)
+    count = [sum(p.numel() for p in ddpm.build_unet(r).parameters()) for r in (base, wide)]
+    assert 2.0 < count[1] / count[0] < 2.5, count

@@ -112,7 +112,17 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         method=args.method, forget_class=args.forget_class, n_forget=args.n_forget, seed=args.seed,
         gamma=defaults.gamma if args.gamma is None else args.gamma, prior=args.prior,
         weighting=args.weighting, steps=args.steps or config.pick(defaults.steps, 3),
-        stop_factor=args.stop_factor)
+        stop_factor=args.stop_factor, lr=defaults.lr if args.lr is None else args.lr,
+        fs_weight=defaults.fs_weight if args.fs_weight is None else args.fs_weight,
+        replay_n=config.pick(defaults.replay_n, 8) if args.replay_n is None else args.replay_n, replay_filter=args.replay_filter,
+        prior_weight=args.prior_weight)
+    if args.method != "vdu-fs" and (args.fs_weight is not None or args.replay_n is not None or args.replay_filter
+                                    or args.prior_weight):
+        raise ValueError(f"--fs-weight, --replay-n, --replay-filter and --prior-weight apply to --method vdu-fs "
+                         f"only, not {args.method!r}")
+    if args.method in ("vdu-fs", "ga") and args.gamma is not None:
+        raise ValueError(f"--gamma applies to --method vdu, l2 and salun, not {args.method!r} "
+                         "(vdu-fs weighs its stability term with --fs-weight)")
     out = unlearn.unlearn(args.model, cfg, args.out)
     print(f"wrote {out}")
 
@@ -173,6 +183,14 @@ def parser() -> argparse.ArgumentParser:
                    help="C_t: ELBO weights or 1 (default uniform)")
     u.add_argument("--steps", type=_positive, help="optimizer steps (default 100)")
     u.add_argument("--stop-factor", type=float, help="stop when the forget loss exceeds this x its start")
+    u.add_argument("--lr", type=float, help=f"Adam learning rate (default {unlearn.UnlearnConfig.lr:g})")
+    u.add_argument("--fs-weight", type=float, help="vdu-fs: weight lambda of the function-space stability term "
+                   f"(default {unlearn.UnlearnConfig.fs_weight:g})")
+    u.add_argument("--replay-n", type=int, help="vdu-fs: samples of the pretrained model to replay "
+                   f"(default {unlearn.UnlearnConfig.replay_n})")
+    u.add_argument("--replay-filter", action="store_true", help="vdu-fs: drop replay samples that look like the "
+                   "forget images (uses the forget images only)")
+    u.add_argument("--prior-weight", type=float, default=0.0, help="vdu-fs: add VDU's weight prior with this weight")
     u.set_defaults(func=cmd_unlearn)
 
     r = sub.add_parser("erase", help="erase concepts from a text-to-image model with an f-divergence loss")

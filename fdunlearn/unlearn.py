@@ -30,6 +30,12 @@ implementation makes where the paper leaves them open (all recorded in the outpu
 * **Stop.** The plasticity term is unbounded below, so the loop stops at a fixed step budget or
   as soon as the running forget loss exceeds ``stop_factor`` x its pretrained value.
 
+``vdu-fs`` keeps VDU's plasticity term and replaces the weight prior by a prior over functions
+(``fdunlearn.replay``): L = fs_weight * S_fs - P (+ prior_weight * the weight prior), with S_fs the mean
+squared difference between the new and the frozen pretrained model's noise predictions on noised samples
+of the pretrained model itself. Under Adam only the ratio of the two terms matters, so fs_weight = lambda
+is VDU's gamma = lambda / (1 + lambda) with the other stability term.
+
 Baselines on the same footing (same forget images, optimiser, steps): ``ga`` (gamma = 0,
 gradient ascent alone), ``l2`` (equal variances: plain L2 to the pretrained weights) and
 ``salun`` (gradient ascent restricted to the most salient half of the weights by |grad| of the
@@ -38,6 +44,7 @@ forget loss, SalUn-style, plus the same L2 anchor).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -47,9 +54,9 @@ import torch
 from diffusers import DDPMScheduler, UNet2DModel
 from tqdm.auto import tqdm
 
-from fdunlearn import config, data, ddpm, io, losses, models
+from fdunlearn import config, data, ddpm, io, losses, models, replay
 
-METHODS = ("vdu", "ga", "l2", "salun")
+METHODS = ("vdu", "vdu-fs", "ga", "l2", "salun")
 PRIORS = ("checkpoints", "fisher")
 WEIGHTINGS = ("elbo", "uniform")
 
@@ -71,6 +78,12 @@ class UnlearnConfig:
     var_floor: float = 1e-2  # sigma*^2 >= var_floor x median(sigma*^2)
     stop_factor: float | None = None  # stop once the forget loss exceeds this x its start value
     salun_fraction: float = 0.5  # share of weights SalUn updates
+    # vdu-fs only: the function-space stability term (fdunlearn.replay)
+    fs_weight: float = 10.0  # lambda on S_fs; the plasticity term has weight 1
+    replay_n: int = 512  # samples of the pretrained model, drawn once and cached
+    replay_seed: int = 0  # their seed (the same replay set for every run on one model)
+    replay_filter: bool = False  # drop replay samples that look like D_f (uses D_f only)
+    prior_weight: float = 0.0  # optional weight of VDU's parameter-space prior on top of S_fs
 
 
 def check(cfg: UnlearnConfig, n_available: int) -> None:
@@ -90,6 +103,13 @@ def check(cfg: UnlearnConfig, n_available: int) -> None:
         raise ValueError(f"gamma={cfg.gamma} out of range; accepted: 0 <= gamma <= 1")
     if cfg.steps < 1:
         raise ValueError(f"steps={cfg.steps}; accepted: a positive integer")
+    for name in ("fs_weight", "prior_weight", "lr"):
+        value = getattr(cfg, name)
+        low = 0.0 if name != "lr" else 1e-12
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= low):
+            raise ValueError(f"{name}={value!r}; accepted: a finite number {'>' if name == 'lr' else '>='} 0")
+    if cfg.replay_n < 1:
+        raise ValueError(f"replay_n={cfg.replay_n}; accepted: an integer >= 1 (samples of the pretrained model)")
 
 
 def forget_set(dataset: str, cfg: UnlearnConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -205,6 +225,17 @@ def gradient_alignment(unet: UNet2DModel, scheduler: DDPMScheduler, images: torc
     return out
 
 
+def _function_prior(unet: UNet2DModel, scheduler: DDPMScheduler, sha256: str, x_forget: torch.Tensor,
+                    cfg: UnlearnConfig) -> dict:
+    """vdu-fs's ingredients: the frozen pretrained network and its (cached, optionally filtered) replay samples."""
+    images, rec = replay.replay_set(unet, scheduler, sha256, cfg.replay_n, cfg.replay_seed)
+    if cfg.replay_filter:
+        keep = ~replay.forget_like(images, x_forget)
+        rec = rec | {"kept": int(keep.sum()), "dropped_forget_like": int((~keep).sum())}
+        images = images[keep] if keep.any() else images
+    return {"frozen": replay.frozen_copy(unet), "images": images, "record": rec}
+
+
 def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bool = True,
             on_step: Callable[[int, UNet2DModel], None] | None = None) -> Path:
     """Run one unlearning method on a DDPM model folder; write a model folder that ``sample`` reads.
@@ -223,6 +254,7 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
     gamma = 0.0 if cfg.method == "ga" else cfg.gamma
     weights = elbo_weights(scheduler) if cfg.weighting == "elbo" else None
     mask = salun_mask(unet, scheduler, x_forget, cfg.salun_fraction, cfg.seed) if cfg.method == "salun" else None
+    fs = _function_prior(unet, scheduler, base["sha256"], x_forget, cfg) if cfg.method == "vdu-fs" else None
     unet.train().requires_grad_(True)
     opt = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
     with torch.no_grad():
@@ -232,8 +264,15 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
     for step in bar:
         idx = torch.randint(0, len(x_forget), (min(cfg.batch_size, len(x_forget)),), generator=g)
         plastic = forget_loss(unet, scheduler, x_forget[idx], g, weights)
-        stable = stability(unet, mu, var) if gamma > 0 else torch.zeros(())
-        loss = gamma * stable - (1 - gamma) * plastic
+        if fs is not None:  # vdu-fs: L = lambda S_fs - P (+ the weight prior, optionally)
+            ridx = torch.randint(0, len(fs["images"]), (min(cfg.batch_size, len(fs["images"])),), generator=g)
+            stable = replay.function_stability(unet, fs["frozen"], scheduler, fs["images"][ridx], g)
+            loss = cfg.fs_weight * stable - plastic
+            if cfg.prior_weight > 0:
+                loss = loss + cfg.prior_weight * stability(unet, mu, var)
+        else:
+            stable = stability(unet, mu, var) if gamma > 0 else torch.zeros(())
+            loss = gamma * stable - (1 - gamma) * plastic
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if mask is not None:
@@ -257,6 +296,7 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
                                 recipe=base["recipe"], data_source=base.get("data_source"),
                                 unlearn=asdict(cfg), steps_run=len(log), forget_loss_start=start,
                                 seconds=round(time.time() - t0, 1), forget_indices=chosen.tolist(), log=log,
+                                replay=None if fs is None else fs["record"],
                                 sha256=io.sha256(tmp / "unet" / "diffusion_pytorch_model.safetensors")),
                       tmp / "record.json")
     return out

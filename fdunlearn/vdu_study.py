@@ -73,6 +73,11 @@ def score(unet, scheduler, dataset: str, forget_class: int, b: Budget, seed: int
     """Sample ``b.n_samples`` images and score them: forget share, entropy, shares, FID on the remaining classes."""
     images = ddpm.sample(unet, scheduler, b.n_samples, seed=1000 + seed, steps=b.ddim_steps, progress=False,
                          eta=b.eta)
+    return score_images(images, dataset, forget_class, b)
+
+
+def score_images(images: torch.Tensor, dataset: str, forget_class: int, b: Budget) -> dict:
+    """Score samples already drawn with budget ``b`` (see ``score``)."""
     full = metrics.evaluate(dataset, images)
     remaining = [c for c in range(10) if c != forget_class]
     rest = metrics.evaluate(dataset, images, remaining)
@@ -102,6 +107,14 @@ def pul(base_share: float, share: float) -> float | None:
     return 100.0 * (base_share - share) / base_share if base_share > 0 else None
 
 
+def _same_settings(old, new) -> bool:
+    """``old == new``, except that a key ``new`` has and ``old`` lacks is accepted (a setting added to the
+    code after the file was made, e.g. a new ``UnlearnConfig`` field at its default)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return set(old) <= set(new) and all(_same_settings(v, new[k]) for k, v in old.items())
+    return old == new
+
+
 class Results:
     """A JSON results file rewritten atomically after each run; finished runs are looked up by key."""
 
@@ -111,7 +124,7 @@ class Results:
         self.data = {"settings": settings, "rows": []}
         if self.path.exists():
             old = json.loads(self.path.read_text())
-            if old.get("settings") != settings:
+            if not _same_settings(old.get("settings"), settings):
                 raise ValueError(f"{self.path} holds results of other settings ({old.get('settings')}); "
                                  "accepted: the same settings to resume, or a new --out")
             self.data = old

@@ -1,0 +1,205 @@
+"""Lesson 03's vdu-fs studies: the all-digits table, the trajectories, relearning, on one footing.
+
+Every method forgets each digit in turn from 100 of its training images, 3 seeds, and every model
+(the pretrained one included) is scored with the evaluation kit on the same budget: 1,000 samples
+drawn with the course's sampler (DDIM 25, eta = 1). Rows go to one JSON file rewritten atomically
+after each run, so an interrupted study resumes where it stopped::
+
+    python -m fdunlearn.vdu_digits table --model mnist-ddpm --out data/results/vdu-fs-digits.json
+    python -m fdunlearn.vdu_digits trajectory --model mnist-ddpm --digit 7 --out data/results/vdu-fs-trajectory.json
+    python -m fdunlearn.vdu_digits relearn --model mnist-ddpm --digit 7 --out data/results/vdu-fs-relearn.json
+
+``--variants`` picks the rows (``VARIANTS``); ``--digits`` the classes, in the order they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from fdunlearn import config, ddpm, models, unlearn, vdu_study
+
+# name -> UnlearnConfig fields: the rows a table can hold
+VARIANTS: dict[str, dict] = {
+    "vdu-fs": {"method": "vdu-fs"},
+    "vdu-fs-filtered": {"method": "vdu-fs", "replay_filter": True},
+    "vdu": {"method": "vdu", "prior": "checkpoints"},
+    "vdu-fisher": {"method": "vdu", "prior": "fisher"},
+    "ga": {"method": "ga"},
+    "l2": {"method": "l2"},
+    "salun": {"method": "salun"},
+}
+LABELS = {"vdu-fs": "vdu-fs (function-space prior)", "vdu-fs-filtered": "vdu-fs, forget-like replay dropped",
+          "vdu": "VDU, checkpoint prior (the paper)", "vdu-fisher": "VDU, Fisher prior",
+          "ga": "gradient ascent", "l2": "L2 to the pretrained weights", "salun": "SalUn-style masked ascent + L2"}
+BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)
+FAST = vdu_study.Budget(8, 3, (0,), eta=1.0)
+TRAJECTORY_EVERY = 10
+TRAJECTORY_SAMPLES = 256
+
+
+def _check_variants(variants: tuple[str, ...]) -> None:
+    bad = [v for v in variants if v not in VARIANTS]
+    if bad or not variants:
+        raise ValueError(f"unknown variant {bad[0] if bad else ''!r}; accepted: {', '.join(VARIANTS)}")
+
+
+def _check_digits(digits: tuple[int, ...]) -> None:
+    bad = [d for d in digits if not 0 <= d <= 9]
+    if bad or not digits or len(set(digits)) != len(digits):
+        raise ValueError(f"bad digit list {list(digits)}; accepted: distinct classes in 0..9")
+
+
+def _budget(n_samples: int | None) -> vdu_study.Budget:
+    b = config.pick(BUDGET, FAST)
+    if n_samples is not None and n_samples < 2:
+        raise ValueError(f"n_samples={n_samples}; accepted: an integer >= 2")
+    return dataclasses.replace(b, n_samples=n_samples or b.n_samples)
+
+
+def _settings(experiment: str, model: str, dataset: str, b: vdu_study.Budget, cfg: unlearn.UnlearnConfig,
+              **extra) -> dict:
+    return {"experiment": experiment, "model": str(model), "dataset": dataset, "budget": dataclasses.asdict(b),
+            "base_config": dataclasses.asdict(cfg), "mode": config.mode(), **extra}
+
+
+def _unlearn_and_score(model: str, cfg: unlearn.UnlearnConfig, dataset: str, b: vdu_study.Budget) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.time()
+        folder = unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False)
+        seconds = time.time() - t0
+        unet, scheduler, rec = models.load_ddpm(folder)
+    row = vdu_study.score(unet, scheduler, dataset, cfg.forget_class, b, cfg.seed)
+    return row | {"unlearn_seconds": round(seconds, 1), "steps_run": rec["steps_run"], "replay": rec.get("replay"),
+                  "config": dataclasses.asdict(cfg)}
+
+
+def table(model: str, out: str | Path, variants: tuple[str, ...] = ("vdu-fs",), digits: tuple[int, ...] = tuple(
+          range(10)), base_cfg: unlearn.UnlearnConfig | None = None, n_samples: int | None = None) -> Path:
+    """Run (or resume) the all-digits table; the pretrained model is sampled once per seed and scored per digit."""
+    _check_variants(variants)
+    _check_digits(digits)
+    cfg0 = base_cfg or unlearn.UnlearnConfig()
+    dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
+    b = _budget(n_samples)
+    results = vdu_study.Results(out, _settings("digits", model, dataset, b, cfg0, variants=list(variants),
+                                               digits=list(digits)))
+    base_images: dict[int, torch.Tensor] = {}
+    for digit in digits:
+        for seed in b.seeds:
+            base = results.get(f"base/digit={digit}/seed={seed}")
+            if base is None:
+                if seed not in base_images:
+                    unet, scheduler, _ = models.load_ddpm(model)
+                    base_images[seed] = ddpm.sample(unet, scheduler, b.n_samples, seed=1000 + seed,
+                                                    steps=b.ddim_steps, progress=False, eta=b.eta)
+                base = {"key": f"base/digit={digit}/seed={seed}", "variant": "pretrained", "digit": digit,
+                        "seed": seed, **vdu_study.score_images(base_images[seed], dataset, digit, b)}
+                results.add(base)
+            for v in variants:
+                key = f"{v}/digit={digit}/seed={seed}"
+                if results.get(key) is not None:
+                    continue
+                print(f"[vdu_digits] {key}", flush=True)
+                cfg = dataclasses.replace(cfg0, forget_class=digit, seed=seed, **VARIANTS[v])
+                row = {"key": key, "variant": v, "digit": digit, "seed": seed,
+                       **_unlearn_and_score(model, cfg, dataset, b)}
+                row["pul"] = vdu_study.pul(base["forget_share"], row["forget_share"])
+                row["fid_remaining_rise"] = row["fid_remaining"] / base["fid_remaining"] - 1
+                results.add(row)
+    return Path(out)
+
+
+def trajectory(model: str, out: str | Path, digit: int = 7, variants: tuple[str, ...] = ("vdu-fs", "vdu"),
+               every: int = TRAJECTORY_EVERY, seed: int = 0, base_cfg: unlearn.UnlearnConfig | None = None,
+               n_samples: int | None = None) -> Path:
+    """Forget share and FID every ``every`` optimiser steps of one run per variant (step 0: the pretrained model)."""
+    _check_variants(variants)
+    _check_digits((digit,))
+    if every < 1:
+        raise ValueError(f"every={every}; accepted: an integer >= 1")
+    cfg0 = base_cfg or unlearn.UnlearnConfig()
+    dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
+    b = dataclasses.replace(_budget(n_samples or config.pick(TRAJECTORY_SAMPLES, None)), seeds=(seed,))
+    results = vdu_study.Results(out, _settings("trajectory", model, dataset, b, cfg0, variants=list(variants),
+                                               digit=digit, every=every))
+    unet, scheduler, _ = models.load_ddpm(model)
+    if results.get(f"base/step=0/seed={seed}") is None:
+        results.add({"key": f"base/step=0/seed={seed}", "variant": "pretrained", "step": 0, "seed": seed,
+                     **vdu_study.score(unet, scheduler, dataset, digit, b, seed)})
+    for v in variants:
+        cfg = dataclasses.replace(cfg0, forget_class=digit, seed=seed, **VARIANTS[v])
+        if results.get(f"{v}/step={cfg.steps}/seed={seed}") is not None:
+            continue
+        snapshots: dict[int, dict[str, torch.Tensor]] = {}
+
+        def keep(step: int, net, snaps=snapshots) -> None:
+            if step % every == 0:
+                snaps[step] = {k: t.detach().clone() for k, t in net.state_dict().items()}
+
+        print(f"[vdu_digits] trajectory {v}", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False, on_step=keep)
+        for step, state in sorted(snapshots.items()):
+            unet.load_state_dict(state)
+            results.add({"key": f"{v}/step={step}/seed={seed}", "variant": v, "step": step, "seed": seed,
+                         **vdu_study.score(unet, scheduler, dataset, digit, b, seed)})
+    return Path(out)
+
+
+def relearn(model: str, out: str | Path, digit: int = 7, variant: str = "vdu-fs",
+            base_cfg: unlearn.UnlearnConfig | None = None, n_samples: int | None = None) -> Path:
+    """Lesson 03's relearning check (``vdu_study.relearn_study``) for one variant: fine-tune on forget images."""
+    _check_variants((variant,))
+    _check_digits((digit,))
+    cfg = dataclasses.replace(base_cfg or unlearn.UnlearnConfig(), forget_class=digit, **VARIANTS[variant])
+    dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
+    b = _budget(n_samples or config.pick(TRAJECTORY_SAMPLES, None))
+    results = vdu_study.Results(out, _settings("relearn", model, dataset, b, cfg, variant=variant, digit=digit))
+    for seed in b.seeds:
+        vdu_study.relearn_study(results, model, cfg, dataset, b, seed)
+    return Path(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fdunlearn.vdu_digits", description=__doc__.splitlines()[0])
+    p.add_argument("experiment", choices=("table", "trajectory", "relearn"))
+    p.add_argument("--model", default="mnist-ddpm")
+    p.add_argument("--out", required=True, help="results JSON (resumed when it exists)")
+    p.add_argument("--variants", help=f"rows, comma-separated, from: {', '.join(VARIANTS)}")
+    p.add_argument("--digits", help="table: classes in the order they run (default 0..9)")
+    p.add_argument("--digit", type=int, default=7, help="trajectory/relearn: the class to forget (default 7)")
+    p.add_argument("--n-samples", type=int, help="samples scored per model")
+    p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
+    args = p.parse_args(argv)
+    config.device()
+    try:
+        cfg = unlearn.UnlearnConfig()
+        if args.steps is not None:
+            cfg = dataclasses.replace(cfg, steps=args.steps)
+        if config.is_fast():
+            cfg = dataclasses.replace(cfg, n_forget=4, batch_size=4, replay_n=8, steps=args.steps or 2)
+        variants = tuple(v.strip() for v in args.variants.split(",")) if args.variants else None
+        if args.experiment == "table":
+            digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else tuple(range(10))
+            path = table(args.model, args.out, variants or ("vdu-fs",), digits, cfg, args.n_samples)
+        elif args.experiment == "trajectory":
+            path = trajectory(args.model, args.out, args.digit, variants or ("vdu-fs", "vdu"),
+                              base_cfg=cfg, n_samples=args.n_samples)
+        else:
+            path = relearn(args.model, args.out, args.digit, (variants or ("vdu-fs",))[0], cfg, args.n_samples)
+        print(f"wrote {path}")
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

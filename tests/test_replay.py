@@ -1,0 +1,90 @@
+"""vdu-fs's function-space prior: the replay set, the forget-like filter, the stability term."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from fdunlearn import models, replay, unlearn
+from fdunlearn.cli import main
+
+CFG = unlearn.UnlearnConfig(method="vdu-fs", n_forget=8, steps=3, batch_size=4, replay_n=6)
+
+
+def test_replay_set_is_drawn_once_and_cached(fast_ddpm):
+    unet, sched, rec = models.load_ddpm(fast_ddpm)
+    a, first = replay.replay_set(unet, sched, rec["sha256"], 3, seed=5, steps=2)
+    b, second = replay.replay_set(unet, sched, rec["sha256"], 3, seed=5, steps=2)
+    assert a.shape == (3, 1, 32, 32) and torch.equal(a, b)
+    assert not first["cached"] and second["cached"] and second["seed"] == 5 and second["n"] == 3
+    assert replay.cache_path(rec["sha256"], 3, 5, 2).is_file()
+    with pytest.raises(ValueError, match="replay count n=0; accepted: an integer >= 1"):
+        replay.replay_set(unet, sched, rec["sha256"], 0, seed=5)
+
+
+def test_forget_like_flags_what_sits_among_the_forget_images():
+    g = torch.Generator().manual_seed(0)
+    forget = torch.randn(20, 1, 4, 4, generator=g) * 0.1 + 1.0  # a tight cluster around +1
+    others = torch.randn(30, 1, 4, 4, generator=g) * 0.1 - 1.0  # the rest of the replay set, around -1
+    alike = torch.randn(5, 1, 4, 4, generator=g) * 0.1 + 1.0
+    mask = replay.forget_like(torch.cat([others, alike]), forget)
+    assert not mask[:30].any() and mask[30:].all()
+
+
+def test_function_stability_is_zero_for_the_frozen_copy_and_grows_away(fast_ddpm):
+    unet, sched, _ = models.load_ddpm(fast_ddpm)
+    frozen = replay.frozen_copy(unet)
+    x = torch.zeros(2, 1, 32, 32)
+    assert replay.function_stability(unet, frozen, sched, x, torch.Generator().manual_seed(0)).item() == 0.0
+    with torch.no_grad():
+        unet.conv_out.bias.add_(0.1)
+    s = replay.function_stability(unet, frozen, sched, x, torch.Generator().manual_seed(0)).item()
+    assert s == pytest.approx(0.01, rel=1e-4)  # every eps prediction moved by 0.1
+    assert not any(p.requires_grad for p in frozen.parameters())
+
+
+@pytest.mark.parametrize("filtered", [False, True])
+def test_vdu_fs_writes_a_model_and_records_its_replay(fast_ddpm, tmp_path, filtered):
+    cfg = dataclasses.replace(CFG, replay_filter=filtered)
+    rec = models.read_record(unlearn.unlearn(fast_ddpm, cfg, tmp_path / "m", progress=False))
+    assert rec["unlearn"]["method"] == "vdu-fs" and rec["steps_run"] == 3
+    assert rec["replay"]["n"] == 6 and rec["replay"]["seed"] == 0
+    assert ("kept" in rec["replay"]) == filtered
+    assert all(e["stability"] >= 0 for e in rec["log"])
+
+
+def test_the_function_prior_holds_the_model_back(fast_ddpm, tmp_path):
+    """Same forget images and steps: a heavy function-space prior moves the outputs less than none."""
+    unet0, sched, _ = models.load_ddpm(fast_ddpm)
+    x = torch.randn(4, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    t = torch.full((4,), 500)
+    moved = {}
+    for w in (0.0, 1000.0):
+        cfg = dataclasses.replace(CFG, fs_weight=w, steps=4, lr=1e-2)
+        unet, _, _ = models.load_ddpm(unlearn.unlearn(fast_ddpm, cfg, tmp_path / f"w{w}", progress=False))
+        moved[w] = (unet(x, t).sample - unet0(x, t).sample).pow(2).mean().item()
+    assert moved[1000.0] < moved[0.0]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("fs_weight", -1.0, r"fs_weight=-1.0; accepted: a finite number >= 0"),
+    ("fs_weight", float("nan"), r"fs_weight=nan"),
+    ("replay_n", 0, r"replay_n=0; accepted: an integer >= 1"),
+    ("lr", 0.0, r"lr=0.0; accepted: a finite number > 0"),
+])
+def test_bad_vdu_fs_settings_are_named(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        unlearn.check(dataclasses.replace(CFG, **{field: value}), n_available=100)
+
+
+def test_cli_vdu_fs_and_its_refusals(fast_ddpm, tmp_path, capsys):
+    base = ["unlearn", "--model", str(fast_ddpm), "--forget-class", "3", "--n-forget", "4", "--seed", "0"]
+    assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "a"), "--replay-n", "4", "--steps", "1",
+                 "--fs-weight", "3"]) == 0
+    assert models.read_record(tmp_path / "a")["unlearn"]["fs_weight"] == 3.0
+    assert main([*base, "--method", "vdu", "--out", str(tmp_path / "b"), "--fs-weight", "3"]) == 2
+    assert "apply to --method vdu-fs only, not 'vdu'" in capsys.readouterr().err
+    assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "c"), "--gamma", "0.5"]) == 2
+    assert "--gamma applies to --method vdu" in capsys.readouterr().err
+    assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "d"), "--replay-n", "0"]) == 2
+    assert "replay_n=0" in capsys.readouterr().err

@@ -1,0 +1,44 @@
+import json
+
+import pytest
+
+from fdunlearn import unlearn, vdu_digits
+
+CFG = unlearn.UnlearnConfig(steps=2, n_forget=4, batch_size=4, replay_n=4)
+
+
+def test_table_scores_the_base_once_per_seed_and_resumes(fast_ddpm, tmp_path):
+    out = tmp_path / "t.json"
+    vdu_digits.table(str(fast_ddpm), out, ("vdu-fs", "ga"), (3, 7), CFG)
+    data = json.loads(out.read_text())
+    keys = [r["key"] for r in data["rows"]]
+    assert keys == ["base/digit=3/seed=0", "vdu-fs/digit=3/seed=0", "ga/digit=3/seed=0",
+                    "base/digit=7/seed=0", "vdu-fs/digit=7/seed=0", "ga/digit=7/seed=0"]
+    base3, base7 = data["rows"][0], data["rows"][3]
+    assert base3["grid_png"] == base7["grid_png"] and base3["class_share"] == base7["class_share"]
+    fs = data["rows"][1]
+    assert fs["config"]["method"] == "vdu-fs" and fs["config"]["forget_class"] == 3 and fs["replay"]["n"] == 4
+    assert fs["pul"] == pytest.approx(100 * (base3["forget_share"] - fs["forget_share"]) / base3["forget_share"]) \
+        if base3["forget_share"] > 0 else fs["pul"] is None
+    vdu_digits.table(str(fast_ddpm), out, ("vdu-fs", "ga"), (3, 7), CFG)
+    assert json.loads(out.read_text()) == data
+
+
+def test_trajectory_scores_every_snapshot(fast_ddpm, tmp_path):
+    out = tmp_path / "traj.json"
+    vdu_digits.trajectory(str(fast_ddpm), out, 7, ("vdu-fs",), every=1, base_cfg=CFG)
+    steps = [(r["variant"], r["step"]) for r in json.loads(out.read_text())["rows"]]
+    assert steps == [("pretrained", 0), ("vdu-fs", 1), ("vdu-fs", 2)]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["table", "--variants", "nope"], "unknown variant 'nope'; accepted: vdu-fs"),
+    (["table", "--digits", "3,11"], r"bad digit list \[3, 11\]; accepted: distinct classes in 0..9"),
+    (["trajectory", "--digit", "12"], r"bad digit list \[12\]"),
+    (["table", "--n-samples", "1"], "n_samples=1; accepted: an integer >= 2"),
+])
+def test_bad_arguments_name_the_value(args, message, tmp_path, capsys, fast_ddpm):
+    import re
+
+    assert vdu_digits.main([*args, "--model", str(fast_ddpm), "--out", str(tmp_path / "x.json")]) == 2
+    assert re.search(message, capsys.readouterr().err)

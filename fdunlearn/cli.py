@@ -114,8 +114,8 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         weighting=args.weighting, steps=args.steps or config.pick(defaults.steps, 3),
         stop_factor=args.stop_factor, lr=defaults.lr if args.lr is None else args.lr,
         fs_weight=defaults.fs_weight if args.fs_weight is None else args.fs_weight,
-        replay_n=config.pick(defaults.replay_n, 8) if args.replay_n is None else args.replay_n, replay_filter=args.replay_filter,
-        prior_weight=args.prior_weight)
+        replay_n=config.pick(defaults.replay_n, 8) if args.replay_n is None else args.replay_n,
+        replay_filter=args.replay_filter, prior_weight=args.prior_weight)
     if args.method != "vdu-fs" and (args.fs_weight is not None or args.replay_n is not None or args.replay_filter
                                     or args.prior_weight):
         raise ValueError(f"--fs-weight, --replay-n, --replay-filter and --prior-weight apply to --method vdu-fs "

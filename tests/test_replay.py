@@ -55,7 +55,7 @@ def test_vdu_fs_writes_a_model_and_records_its_replay(fast_ddpm, tmp_path, filte
 
 def test_the_function_prior_holds_the_model_back(fast_ddpm, tmp_path):
     """Same forget images and steps: a heavy function-space prior moves the outputs less than none."""
-    unet0, sched, _ = models.load_ddpm(fast_ddpm)
+    unet0, _, _ = models.load_ddpm(fast_ddpm)
     x = torch.randn(4, 1, 32, 32, generator=torch.Generator().manual_seed(1))
     t = torch.full((4,), 500)
     moved = {}

@@ -13,6 +13,10 @@ os.environ.setdefault("FDUNLEARN_FAST", "1")
 torch.set_num_threads(min(2, config.cpu_threads()))
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: executes whole notebooks; runs in make test, -m 'not slow' skips it")
+
+
 @pytest.fixture(autouse=True)
 def _fast_mode(monkeypatch, tmp_path):
     monkeypatch.setenv("FDUNLEARN_FAST", "1")

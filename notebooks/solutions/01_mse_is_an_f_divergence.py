@@ -14,20 +14,8 @@ from fdunlearn import divergences, losses
 
 
 # ----------------------------------------------------------------------------- exercise 1
-def hellinger_closed_form(delta: torch.Tensor) -> torch.Tensor:
-    """Squared Hellinger (f-GAN generator (sqrt(u) - 1)^2) between N(mu_1, s^2 I) and N(mu_2, s^2 I).
-
-    D_f = E_q[(sqrt(p/q) - 1)^2] = E_q[p/q] - 2 E_q[sqrt(p/q)] + 1 = 2 (1 - BC), BC = int sqrt(p q) dx.
-    sqrt(p q) = N(x; mu_1, s^2 I)^(1/2) N(x; mu_2, s^2 I)^(1/2); completing the square,
-    -(||x - mu_1||^2 + ||x - mu_2||^2) / (4 s^2) = -||x - m||^2 / (2 s^2) - ||mu_1 - mu_2||^2 / (8 s^2)
-    with m = (mu_1 + mu_2) / 2, so BC = exp(-delta / 8) (the remaining integral is that of a density).
-    """
-    return 2.0 * (1.0 - torch.exp(-delta / 8.0))
-
-
-# ----------------------------------------------------------------------------- exercise 2
 def kappa_from_betas(betas: torch.Tensor, t: int, variance: str = "beta") -> float:
-    """kappa_t = beta_t^2 / (sigma_t^2 alpha_t (1 - alphabar_t)) for the diffusers index t (paper t + 1)."""
+    """Exercise 1: kappa_t = beta_t^2 / (sigma_t^2 alpha_t (1 - alphabar_t)) for the diffusers index t (paper t + 1)."""
     betas = betas.double()
     alpha = 1.0 - betas
     alpha_bar = torch.cumprod(alpha, dim=0)
@@ -41,9 +29,21 @@ def kappa_from_betas(betas: torch.Tensor, t: int, variance: str = "beta") -> flo
     return float(betas[t] ** 2 / (sigma2 * alpha[t] * (1.0 - alpha_bar[t])))
 
 
+# ----------------------------------------------------------------------------- exercise 2
+def hellinger_closed_form(delta: torch.Tensor) -> torch.Tensor:
+    """Exercise 2: squared Hellinger (f-GAN generator (sqrt(u) - 1)^2) between N(mu_1, s^2 I) and N(mu_2, s^2 I).
+
+    D_f = E_q[(sqrt(p/q) - 1)^2] = E_q[p/q] - 2 E_q[sqrt(p/q)] + 1 = 2 (1 - BC), BC = int sqrt(p q) dx.
+    sqrt(p q) = N(x; mu_1, s^2 I)^(1/2) N(x; mu_2, s^2 I)^(1/2); completing the square,
+    -(||x - mu_1||^2 + ||x - mu_2||^2) / (4 s^2) = -||x - m||^2 / (2 s^2) - ||mu_1 - mu_2||^2 / (8 s^2)
+    with m = (mu_1 + mu_2) / 2, so BC = exp(-delta / 8) (the remaining integral is that of a density).
+    """
+    return 2.0 * (1.0 - torch.exp(-delta / 8.0))
+
+
 # ----------------------------------------------------------------------------- exercise 3
 def reference_multipliers(m: torch.Tensor, s: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample factors c such that grad(loss) = c * grad(m), for the reference Hellinger and chi^2 losses.
+    """Exercise 3: per-sample factors c with grad(loss) = c * grad(m), for the reference Hellinger and chi^2 losses.
 
     d/dm [-exp(-m / (8 s^2))] = exp(-m / (8 s^2)) / (8 s^2);   d/dm [exp(m / s^2)] = exp(m / s^2) / s^2.
     """
@@ -52,7 +52,7 @@ def reference_multipliers(m: torch.Tensor, s: float = 1.0) -> tuple[torch.Tensor
 
 # ----------------------------------------------------------------------------- exercise 4
 def neyman_conjugate(t: torch.Tensor) -> torch.Tensor:
-    """f*(t) = sup_{u > 0} (t u - (1 - u)^2 / u) for t < 1.
+    """Exercise 4: f*(t) = sup_{u > 0} (t u - (1 - u)^2 / u) for t < 1.
 
     f(u) = u - 2 + 1/u, f'(u) = 1 - 1/u^2 = t gives u* = (1 - t)^(-1/2), and
     f*(t) = t u* - u* + 2 - 1/u* = -(1 - t) u* + 2 - sqrt(1 - t) = 2 - 2 sqrt(1 - t).

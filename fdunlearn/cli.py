@@ -116,9 +116,9 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         fs_weight=defaults.fs_weight if args.fs_weight is None else args.fs_weight,
         replay_n=config.pick(defaults.replay_n, 8) if args.replay_n is None else args.replay_n,
         replay_filter=args.replay_filter, prior_weight=args.prior_weight)
-    if args.method != "vdu-fs" and (args.fs_weight is not None or args.replay_n is not None or args.replay_filter
-                                    or args.prior_weight):
-        raise ValueError(f"--fs-weight, --replay-n, --replay-filter and --prior-weight apply to --method vdu-fs "
+    if args.method != "vdu-fs" and (args.fs_weight is not None or args.replay_n is not None
+                                    or not args.replay_filter or args.prior_weight):
+        raise ValueError(f"--fs-weight, --replay-n, --no-replay-filter and --prior-weight apply to --method vdu-fs "
                          f"only, not {args.method!r}")
     if args.method in ("vdu-fs", "ga") and args.gamma is not None:
         raise ValueError(f"--gamma applies to --method vdu, l2 and salun, not {args.method!r} "
@@ -188,8 +188,9 @@ def parser() -> argparse.ArgumentParser:
                    f"(default {unlearn.UnlearnConfig.fs_weight:g})")
     u.add_argument("--replay-n", type=int, help="vdu-fs: samples of the pretrained model to replay "
                    f"(default {unlearn.UnlearnConfig.replay_n})")
-    u.add_argument("--replay-filter", action="store_true", help="vdu-fs: drop replay samples that look like the "
-                   "forget images (uses the forget images only)")
+    u.add_argument("--no-replay-filter", dest="replay_filter", action="store_false",
+                   help="vdu-fs: keep every replay sample (default: drop those that look like the forget images, "
+                   "judged from the forget images and the replay set alone)")
     u.add_argument("--prior-weight", type=float, default=0.0, help="vdu-fs: add VDU's weight prior with this weight")
     u.set_defaults(func=cmd_unlearn)
 

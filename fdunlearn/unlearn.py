@@ -82,7 +82,7 @@ class UnlearnConfig:
     fs_weight: float = 10.0  # lambda on S_fs; the plasticity term has weight 1
     replay_n: int = 512  # samples of the pretrained model, drawn once and cached
     replay_seed: int = 0  # their seed (the same replay set for every run on one model)
-    replay_filter: bool = False  # drop replay samples that look like D_f (uses D_f only)
+    replay_filter: bool = True  # drop replay samples that look like D_f (uses D_f and the replay set only)
     prior_weight: float = 0.0  # optional weight of VDU's parameter-space prior on top of S_fs
 
 

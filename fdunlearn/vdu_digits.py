@@ -27,15 +27,16 @@ from fdunlearn import config, ddpm, models, unlearn, vdu_study
 
 # name -> UnlearnConfig fields: the rows a table can hold
 VARIANTS: dict[str, dict] = {
-    "vdu-fs": {"method": "vdu-fs"},
-    "vdu-fs-filtered": {"method": "vdu-fs", "replay_filter": True},
+    "vdu-fs": {"method": "vdu-fs", "replay_filter": True},
+    "vdu-fs-unfiltered": {"method": "vdu-fs", "replay_filter": False},
     "vdu": {"method": "vdu", "prior": "checkpoints"},
     "vdu-fisher": {"method": "vdu", "prior": "fisher"},
     "ga": {"method": "ga"},
     "l2": {"method": "l2"},
     "salun": {"method": "salun"},
 }
-LABELS = {"vdu-fs": "vdu-fs (function-space prior)", "vdu-fs-filtered": "vdu-fs, forget-like replay dropped",
+LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
+          "vdu-fs-unfiltered": "vdu-fs, whole replay set (no filter)",
           "vdu": "VDU, checkpoint prior (the paper)", "vdu-fisher": "VDU, Fisher prior",
           "ga": "gradient ascent", "l2": "L2 to the pretrained weights", "salun": "SalUn-style masked ascent + L2"}
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)

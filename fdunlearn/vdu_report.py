@@ -12,7 +12,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from fdunlearn import config, vdu_study
+from fdunlearn import config, vdu_digits, vdu_study
 
 RESULTS_DIR = config.REPO_ROOT / "data" / "results"
 COMMANDS = {  # the commands that made the shipped results (budgets sized for a 2-core CPU; see lesson 03)
@@ -34,6 +34,15 @@ COMMANDS = {  # the commands that made the shipped results (budgets sized for a 
     "vdu-mnist-wide-gamma": "gamma --model runs/mnist-ddpm-wide --forget-class 7 --gammas 0.7,0.8,0.85,0.875,0.9 "
                             "--n-samples 128",
 }
+# lesson 03's vdu-fs studies (``python -m fdunlearn.vdu_digits``): 1,000 samples, DDIM 25, eta 1, 3 seeds
+FS_COMMANDS = {
+    "vdu-fs-digits": "table --model mnist-ddpm --digits 7,3,0,1,2,4,5,6,8,9",
+    "vdu-fs-baselines": "table --model mnist-ddpm --digits 7,3 --variants vdu,ga,l2,salun",
+    "vdu-fs-unfiltered": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-unfiltered",
+    "vdu-fs-trajectory": "trajectory --model mnist-ddpm --digit 7 --variants vdu-fs,vdu",
+    "vdu-fs-relearn": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs",
+    "vdu-fs-cifar10": "table --model cifar10-ddpm --digits 6 --variants vdu-fs,vdu --n-samples 256",
+}
 # The issue's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,
         "unlearn_seconds": 120.0}
@@ -48,20 +57,20 @@ LABELS = {("vdu", "checkpoints"): "VDU, checkpoint prior (the paper)",
 
 def command(name: str) -> str:
     """The full command line that makes the shipped results file ``name``."""
+    if name in FS_COMMANDS:
+        return f"python -m fdunlearn.vdu_digits {FS_COMMANDS[name]} --out data/results/{name}.json"
     if name not in COMMANDS:
-        raise ValueError(f"unknown results {name!r}; accepted: {', '.join(COMMANDS)}")
+        raise ValueError(f"unknown results {name!r}; accepted: {', '.join([*COMMANDS, *FS_COMMANDS])}")
     return f"python -m fdunlearn.vdu_study {COMMANDS[name]} --out data/results/{name}.json"
 
 
 def load(name: str, folder: Path | None = None) -> dict:
     """One results file (``name`` as in ``COMMANDS``, from ``folder`` or ``RESULTS_DIR``); a clear error with the
     command that makes it when it is missing."""
-    if name not in COMMANDS:
-        raise ValueError(f"unknown results {name!r}; accepted: {', '.join(COMMANDS)}")
+    made_by = command(name)  # names the accepted files when ``name`` is unknown
     path = Path(folder or RESULTS_DIR) / f"{name}.json"
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; make it with: python -m fdunlearn.vdu_study {COMMANDS[name]} "
-                                f"--out {path}")
+        raise FileNotFoundError(f"{path} is missing; make it with: {made_by}")
     return json.loads(path.read_text())
 
 
@@ -137,3 +146,63 @@ def plot_sweep(ax: plt.Axes, results: dict, by: str, field: str, scale: float = 
 def base_value(results: dict, field: str) -> tuple[float, float]:
     """Mean and sd over seeds of the pretrained model's ``field`` (the reference line in every plot)."""
     return _stats([r for r in results["rows"] if r.get("method") == "pretrained"], field)
+
+
+# ----------------------------------------------------------------------------- vdu-fs: digits x variants
+def digit_rows(results: dict) -> dict[tuple[str, int], dict]:
+    """Per (variant, digit), ``pretrained`` included: mean and sd over seeds of ``FIELDS``."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for r in results["rows"]:
+        groups.setdefault((r["variant"], r["digit"]), []).append(r)
+    return {k: {f: _stats(rows, f) for f in FIELDS} | {"n_seeds": len(rows)} for k, rows in groups.items()}
+
+
+def digits_markdown(*files: dict, variants: tuple[str, ...] | None = None) -> str:
+    """One line per digit and variant (pretrained first) over one or more ``vdu_digits table`` files."""
+    stats: dict[tuple[str, int], dict] = {}
+    for results in files:
+        stats |= digit_rows(results)
+    b = files[0]["settings"]["budget"]
+    head = (f"| digit | method ({b['n_samples']} samples, DDIM {b['ddim_steps']}, eta {b['eta']:g}) | seeds "
+            "| forget share % | PUL % | FID remaining | FID rise % | confident % | other digits min–max % | time (s) "
+            "| bars |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    digits = sorted({d for _, d in stats})
+    names = variants or tuple(dict.fromkeys(v for v, _ in stats if v != "pretrained"))
+    for d in digits:
+        for v in ("pretrained", *names):
+            if (v, d) not in stats:
+                continue
+            s = stats[v, d]
+            met = "" if v == "pretrained" else ("all met" if all(check_bars(s).values()) else
+                                                 "missed: " + ", ".join(k for k, ok in check_bars(s).items()
+                                                                        if not ok))
+            lines.append(f"| {d} | {vdu_digits.LABELS.get(v, v)} | {s['n_seeds']} | {_pm(s['forget_share'], 100)} "
+                         f"| {_pm(s['pul'], 1, 0)} | {_pm(s['fid_remaining'])} "
+                         f"| {_pm(s['fid_remaining_rise'], 100, 0)} "
+                         f"| {_pm(s['confident_share'], 100)} "
+                         f"| {100 * s['other_min'][0]:.1f}–{100 * s['other_max'][0]:.1f} "
+                         f"| {_pm(s['unlearn_seconds'], 1, 0)} | {met} |")
+    return "\n".join(lines)
+
+
+def digits_bars(results: dict, variant: str = "vdu-fs") -> dict[int, dict[str, bool]]:
+    """The bar checks of one variant, per digit (on the means over seeds)."""
+    return {d: check_bars(s) for (v, d), s in sorted(digit_rows(results).items(), key=lambda kv: kv[0][1])
+            if v == variant}
+
+
+def plot_trajectory(axes, results: dict) -> None:
+    """Forget share and FID on the remaining digits against the optimiser step, one line per variant."""
+    rows = results["rows"]
+    base = next(r for r in rows if r["variant"] == "pretrained")
+    for v in dict.fromkeys(r["variant"] for r in rows if r["variant"] != "pretrained"):
+        mine = sorted((r for r in rows if r["variant"] == v), key=lambda r: r["step"])
+        steps = [0] + [r["step"] for r in mine]
+        for ax, field, scale in ((axes[0], "forget_share", 100), (axes[1], "fid_remaining", 1)):
+            ax.plot(steps, [scale * base[field]] + [scale * r[field] for r in mine], marker="o",
+                    label=vdu_digits.LABELS.get(v, v))
+    axes[0].set(xlabel="optimiser step", ylabel=f"share of {results['settings']['digit']}s (%)")
+    axes[1].set(xlabel="optimiser step", ylabel="FID on the other digits", yscale="log")
+    axes[0].axhline(100 * BARS["forget_share"], color="k", ls=":", lw=1, label="bar (1%)")
+    axes[0].legend(fontsize=8)

@@ -207,6 +207,55 @@ def _check_ddim_step(fn: Callable[..., Any]) -> None:
                                ddim.step(eps, t_now, x_t, eta=0.0).prev_sample)
 
 
+# ----------------------------------------------------------------------------- lesson 03
+_L03 = "03_vdu_class_unlearning"
+
+
+@exercise(_L03, 1, "stability_term")
+def _check_stability_term(fn: Callable[..., Any]) -> None:
+    from fdunlearn import unlearn
+
+    g = _generator()
+    net = torch.nn.Linear(4, 3)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    mu = {n: p.detach() + 0.1 * torch.randn(p.shape, generator=g) for n, p in net.named_parameters()}
+    var = {n: torch.rand(p.shape, generator=g) + 0.5 for n, p in net.named_parameters()}
+    torch.testing.assert_close(torch.as_tensor(fn(net, mu, var)), unlearn.stability(net, mu, var))
+
+
+@exercise(_L03, 2, "pul")
+def _check_pul(fn: Callable[..., Any]) -> None:
+    from fdunlearn import vdu_study
+
+    for base, share in [(0.1, 0.01), (0.1, 0.2), (0.0, 0.0), (0.25, 0.0)]:
+        got, expected = fn(base, share), vdu_study.pul(base, share)
+        assert (got is None) == (expected is None), f"pul({base}, {share}) = {got}, expected {expected}"
+        assert expected is None or math.isclose(got, expected, abs_tol=1e-9), f"pul({base}, {share}) = {got}"
+
+
+@exercise(_L03, 3, "saliency_mask")
+def _check_saliency_mask(fn: Callable[..., Any]) -> None:
+    grads = {"a": torch.tensor([0.1, -3.0, 0.2]), "b": torch.tensor([[2.0, -0.05], [0.3, 1.0]])}
+    masks = fn(grads, 3 / 7)
+    assert masks["a"].tolist() == [0.0, 1.0, 0.0], f"mask of 'a': {masks['a'].tolist()}, expected [0, 1, 0]"
+    assert masks["b"].tolist() == [[1.0, 0.0], [0.0, 1.0]], f"mask of 'b': {masks['b'].tolist()}"
+
+
+@exercise(_L03, 4, "forget_like_mask")
+def _check_forget_like_mask(fn: Callable[..., Any]) -> None:
+    from fdunlearn import replay
+
+    g = _generator()
+    forget = torch.randn(20, 1, 4, 4, generator=g) * 0.3 + 1.0
+    pool = torch.cat([torch.randn(40, 1, 4, 4, generator=g) * 0.3 - 1.0, torch.randn(10, 1, 4, 4, generator=g) + 0.5])
+    got = torch.as_tensor(fn(pool, forget, 5, 1.1)).bool()
+    expected = replay.forget_like(pool, forget, k=5, ratio=1.1)
+    assert torch.equal(got, expected), f"flags {got.nonzero().flatten().tolist()}, expected " \
+                                       f"{expected.nonzero().flatten().tolist()}"
+
+
 # ----------------------------------------------------------------------------- lesson 04
 _L04 = "04_concept_erasure_minisd"
 

@@ -89,8 +89,8 @@ def table(model: str, out: str | Path, variants: tuple[str, ...] = ("vdu-fs",), 
     cfg0 = base_cfg or unlearn.UnlearnConfig()
     dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
     b = _budget(n_samples)
-    results = vdu_study.Results(out, _settings("digits", model, dataset, b, cfg0, variants=list(variants),
-                                               digits=list(digits)))
+    # rows carry their variant and digit, so one file can grow by more digits or variants later
+    results = vdu_study.Results(out, _settings("digits", model, dataset, b, cfg0))
     base_images: dict[int, torch.Tensor] = {}
     for digit in digits:
         for seed in b.seeds:
@@ -128,8 +128,7 @@ def trajectory(model: str, out: str | Path, digit: int = 7, variants: tuple[str,
     cfg0 = base_cfg or unlearn.UnlearnConfig()
     dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
     b = dataclasses.replace(_budget(n_samples or config.pick(TRAJECTORY_SAMPLES, None)), seeds=(seed,))
-    results = vdu_study.Results(out, _settings("trajectory", model, dataset, b, cfg0, variants=list(variants),
-                                               digit=digit, every=every))
+    results = vdu_study.Results(out, _settings("trajectory", model, dataset, b, cfg0, digit=digit, every=every))
     unet, scheduler, _ = models.load_ddpm(model)
     if results.get(f"base/step=0/seed={seed}") is None:
         results.add({"key": f"base/step=0/seed={seed}", "variant": "pretrained", "step": 0, "seed": seed,

@@ -206,3 +206,21 @@ def plot_trajectory(axes, results: dict) -> None:
     axes[1].set(xlabel="optimiser step", ylabel="FID on the other digits", yscale="log")
     axes[0].axhline(100 * BARS["forget_share"], color="k", ls=":", lw=1, label="bar (1%)")
     axes[0].legend(fontsize=8)
+
+
+def digits_heatmap(ax, results: dict, variants: tuple[str, ...] = ("pretrained", "vdu-fs")) -> None:
+    """Forget share (%) per digit (columns) and variant (rows), mean over seeds, annotated."""
+    import numpy as np
+
+    stats = digit_rows(results)
+    digits = sorted({d for _, d in stats})
+    grid = np.array([[100 * stats[v, d]["forget_share"][0] if (v, d) in stats else np.nan for d in digits]
+                     for v in variants])
+    ax.imshow(grid, cmap="magma_r", vmin=0, vmax=max(16.0, float(np.nanmax(grid))), aspect="auto")
+    for i, j in np.ndindex(grid.shape):
+        if not np.isnan(grid[i, j]):
+            ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=9,
+                    color="white" if grid[i, j] > 8 else "black")
+    ax.set(xticks=range(len(digits)), xticklabels=digits, yticks=range(len(variants)),
+           yticklabels=[vdu_digits.LABELS.get(v, v).split(" (")[0] for v in variants], xlabel="digit forgotten",
+           title="share of the forgotten digit among 1,000 samples (%)")

@@ -25,6 +25,16 @@ def saliency_mask(grads: dict[str, torch.Tensor], fraction: float) -> dict[str, 
     return {n: (g.abs() >= threshold).float() for n, g in grads.items()}
 
 
+def forget_like_mask(replay: torch.Tensor, x_forget: torch.Tensor, k: int, ratio: float) -> torch.Tensor:
+    """Exercise 4: flag replay samples whose k nearest forget images are at most ``ratio`` x as far as their k
+    nearest other replay samples (pixel distances, a sample is not its own neighbour)."""
+    to_forget = torch.cdist(replay.flatten(1), x_forget.flatten(1)).topk(k, dim=1, largest=False).values.mean(1)
+    d = torch.cdist(replay.flatten(1), replay.flatten(1))
+    d.fill_diagonal_(float("inf"))
+    to_replay = d.topk(k, dim=1, largest=False).values.mean(1)
+    return to_forget <= ratio * to_replay
+
+
 def main() -> None:
     torch.manual_seed(0)
     net = torch.nn.Linear(4, 3)
@@ -37,6 +47,10 @@ def main() -> None:
     grads = {"a": torch.tensor([0.1, -3.0, 0.2]), "b": torch.tensor([[2.0, -0.05], [0.3, 1.0]])}
     masks = saliency_mask(grads, 3 / 7)
     assert masks["a"].tolist() == [0.0, 1.0, 0.0] and masks["b"].tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    from fdunlearn import exercises
+
+    for fn in (stability_term, pul, saliency_mask, forget_like_mask):
+        exercises.check(fn)
     print("all lesson 03 solutions check out")
 
 

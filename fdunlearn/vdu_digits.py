@@ -82,18 +82,24 @@ def _unlearn_and_score(model: str, cfg: unlearn.UnlearnConfig, dataset: str, b: 
 
 
 def table(model: str, out: str | Path, variants: tuple[str, ...] = ("vdu-fs",), digits: tuple[int, ...] = tuple(
-          range(10)), base_cfg: unlearn.UnlearnConfig | None = None, n_samples: int | None = None) -> Path:
-    """Run (or resume) the all-digits table; the pretrained model is sampled once per seed and scored per digit."""
+          range(10)), base_cfg: unlearn.UnlearnConfig | None = None, n_samples: int | None = None,
+          seeds: tuple[int, ...] | None = None) -> Path:
+    """Run (or resume) the all-digits table; the pretrained model is sampled once per seed and scored per digit.
+
+    ``seeds`` runs a subset of the budget's seeds (e.g. seed 0 of every digit first); the file stays one table."""
     _check_variants(variants)
     _check_digits(digits)
     cfg0 = base_cfg or unlearn.UnlearnConfig()
     dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
     b = _budget(n_samples)
+    bad = [s for s in seeds or () if s not in b.seeds]
+    if bad:
+        raise ValueError(f"seed {bad[0]} is not one of the table's seeds; accepted: {', '.join(map(str, b.seeds))}")
     # rows carry their variant and digit, so one file can grow by more digits or variants later
     results = vdu_study.Results(out, _settings("digits", model, dataset, b, cfg0))
     base_images: dict[int, torch.Tensor] = {}
     for digit in digits:
-        for seed in b.seeds:
+        for seed in seeds or b.seeds:
             base = results.get(f"base/digit={digit}/seed={seed}")
             if base is None:
                 if seed not in base_images:
@@ -177,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--digit", type=int, default=7, help="trajectory/relearn: the class to forget (default 7)")
     p.add_argument("--n-samples", type=int, help="samples scored per model")
     p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
+    p.add_argument("--seeds", help="table: run only these of the seeds 0,1,2 (comma-separated)")
     args = p.parse_args(argv)
     config.device()
     try:
@@ -188,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         variants = tuple(v.strip() for v in args.variants.split(",")) if args.variants else None
         if args.experiment == "table":
             digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else tuple(range(10))
-            path = table(args.model, args.out, variants or ("vdu-fs",), digits, cfg, args.n_samples)
+            seeds = tuple(int(x) for x in args.seeds.split(",")) if args.seeds else None
+            path = table(args.model, args.out, variants or ("vdu-fs",), digits, cfg, args.n_samples, seeds)
         elif args.experiment == "trajectory":
             path = trajectory(args.model, args.out, args.digit, variants or ("vdu-fs", "vdu"),
                               base_cfg=cfg, n_samples=args.n_samples)

@@ -69,3 +69,44 @@ def test_command_names_the_study_and_the_results_file():
     assert vdu_report.command("vdu-mnist-n").endswith("vdu-mnist-n.json")
     with pytest.raises(ValueError, match="accepted: vdu-mnist-table"):
         vdu_report.command("vdu-nothing")
+
+
+def _digit_rows():
+    rows = []
+    for d in (3, 7):
+        for seed in (0, 1):
+            rows.append(_row("pretrained", None, seed, 0.1, 0.0) | {"variant": "pretrained", "digit": d})
+            ok = d == 3
+            rows.append(_row("vdu-fs", None, seed, 0.004 if ok else 0.03, 0.05) | {"variant": "vdu-fs", "digit": d})
+    return {"settings": {"budget": {"n_samples": 1000, "ddim_steps": 25, "eta": 1.0, "seeds": [0, 1]}}, "rows": rows}
+
+
+def test_digits_table_has_a_line_per_digit_and_variant_with_its_bars():
+    text = vdu_report.digits_markdown(_digit_rows())
+    lines = text.splitlines()
+    assert "1000 samples, DDIM 25, eta 1" in lines[0] and len(lines) == 2 + 4
+    assert "| 3 | vdu-fs" in text and "all met" in lines[3]
+    assert "missed: forget share <= 1%" in lines[5]
+    bars = vdu_report.digits_bars(_digit_rows())
+    assert list(bars) == [3, 7] and all(bars[3].values()) and not bars[7]["forget share <= 1%"]
+
+
+def test_digits_heatmap_and_trajectory_plot_draw(tmp_path):
+    fig, ax = plt.subplots()
+    vdu_report.digits_heatmap(ax, _digit_rows())
+    assert [t.get_text() for t in ax.texts] == ["10.0", "10.0", "0.4", "3.0"]
+    traj = {"settings": {"digit": 7}, "rows": [
+        {"variant": "pretrained", "step": 0, "forget_share": 0.1, "fid_remaining": 5.0},
+        {"variant": "vdu-fs", "step": 10, "forget_share": 0.05, "fid_remaining": 6.0},
+        {"variant": "vdu-fs", "step": 20, "forget_share": 0.01, "fid_remaining": 6.5}]}
+    fig, axes = plt.subplots(1, 2)
+    vdu_report.plot_trajectory(axes, traj)
+    (line,) = [ln for ln in axes[0].lines if ln.get_label().startswith("vdu-fs")]
+    assert list(line.get_xdata()) == [0, 10, 20] and list(line.get_ydata()) == [10.0, 5.0, 1.0]
+    plt.close("all")
+
+
+def test_vdu_fs_results_name_their_command():
+    assert vdu_report.command("vdu-fs-digits").startswith("python -m fdunlearn.vdu_digits table --model mnist-ddpm")
+    with pytest.raises(ValueError, match="accepted: .*vdu-fs-digits"):
+        vdu_report.command("nope")

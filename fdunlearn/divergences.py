@@ -11,13 +11,13 @@ Each member of the registry carries (Nowozin, Cseke, Tomioka 2016, "f-GAN", Tabl
 - ``activation(v)``   the output activation g_f: R -> dom f* of an f-GAN critic;
 - ``gaussian(delta)`` the closed form between two Gaussians with the SAME covariance,
   N(mu_1, sigma^2 I) and N(mu_2, sigma^2 I), which depends only on
-  delta = ||mu_1 - mu_2||^2 / sigma^2  (../shared/DESIGN.md). Every closed form here is symmetric
+  delta = ||mu_1 - mu_2||^2 / sigma^2  (docs/derivations.md). Every closed form here is symmetric
   in P and Q, so the argument order does not matter for it.
 
 Conventions (say them, because papers differ by constant factors):
 
 - ``hellinger`` is the f-GAN squared Hellinger, f(u) = (sqrt(u) - 1)^2, so its closed form is
-  2 (1 - exp(-delta/8)) = 2 (1 - BC). DESIGN.md and the unlearning paper write
+  2 (1 - exp(-delta/8)) = 2 (1 - BC). The unlearning paper (Novello et al.) writes
   H^2 = 1 - BC = 1 - exp(-delta/8), exactly half of it; the minimiser and the gradient direction are the same.
 - ``alpha`` is Amari's alpha-divergence in the form f(u) = (u^a - 1 - a (u - 1)) / (a (a - 1)),
   defined for every real a other than 0 and 1 (its limits there are reverse KL and KL). Special cases:

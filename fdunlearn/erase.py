@@ -1,7 +1,7 @@
 """Concept erasure in any `diffusers.StableDiffusionPipeline` with f-divergence losses (MiniSD and SD alike).
 
-The objective (Novello et al. 2025, DESIGN.md). Erase a target concept c* by pulling the fine-tuned model's reverse
-step at c* onto the ORIGINAL model's reverse step at an anchor concept c:
+The objective (Novello et al. 2025; docs/derivations.md, docs/reference-code.md). Erase a target concept c* by
+pulling the fine-tuned model's reverse step at c* onto the ORIGINAL model's reverse step at an anchor concept c:
 
     min_theta  E_{x0, t, x_t} D_f( p_orig(x_{t-1} | x_t, c) || p_theta(x_{t-1} | x_t, c*) ),
 
@@ -18,7 +18,7 @@ Two objectives, which estimate different things:
   ``losses.closed_form_loss``): with the reference scaling phi(m / s^2), m = mean over latent elements of
   (eps_theta(x_t, c*, t) - eps_orig(x_t, c, t))^2: mse -> m (Concept Ablation), kl -> m / 2, hellinger
   -> -exp(-m/8), pearson_chi2 -> exp(m), alpha -> (1 - exp(-a(1-a) m/2)) / (a(1-a)); ``scaling="exact"`` uses
-  delta = kappa_t ||d eps||^2 instead (DESIGN.md). It is a per-x_t divergence averaged over x_t, and it is zero
+  delta = kappa_t ||d eps||^2 instead (docs/derivations.md). A per-x_t divergence averaged over x_t, and it is zero
   only when the two predictions coincide at every x_t, pair by pair.
 * **Variational** (``variational=True``, f-GAN, Nowozin et al. 2016, Eq. 6). A critic V (``erase_step.PatchCritic``:
   three spectral-normalised convolutions, one score per 6x6 patch) sees eps-PREDICTIONS only, as in the reference:

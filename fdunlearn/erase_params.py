@@ -7,13 +7,13 @@ Parameter groups (names as in diffusers' ``UNet2DConditionModel``, identical in 
 - ``"cross-attn"``: everything in ``attn2`` (queries, keys, values, output projection);
 - ``"unet"``: every UNet weight.
 
-The frozen model. The erasure target is the ORIGINAL model's prediction eps_orig(x_t, c, t) (DESIGN.md). Only
-the trainable group differs between the original and the model in training, so instead of a second UNet we keep
-a copy of the group's original values (for "kv" on Stable Diffusion v1: 19 M of 860 M parameters) and run the
-same UNet with those values swapped in for the call, through ``torch.func.functional_call``: it substitutes the
-given tensors for the named parameters during one forward and puts the trained ones back afterwards, with no
-weight copied and no module duplicated. Only for the ``"unet"`` group is the copy as large as the UNet's weights
-(never its activations, optimizer state or module structure).
+The frozen model. The erasure target is the ORIGINAL model's prediction eps_orig(x_t, c, t)
+(docs/reference-code.md). Only the trainable group differs between the original and the model in training, so
+instead of a second UNet we keep a copy of the group's original values (for "kv" on Stable Diffusion v1: 19 M of
+860 M parameters) and run the same UNet with those values swapped in for the call, through
+``torch.func.functional_call``: it substitutes the given tensors for the named parameters during one forward and
+puts the trained ones back afterwards, with no weight copied and no module duplicated. Only for the ``"unet"`` group
+is the copy as large as the UNet's weights (never its activations, optimizer state or module structure).
 """
 
 from __future__ import annotations

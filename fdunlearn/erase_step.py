@@ -49,7 +49,7 @@ def crop(x: Tensor, border: int) -> Tensor:
 
 
 class ClosedForm:
-    """mean over the batch of phi(x): ``losses.closed_form_loss`` (lesson 01; DESIGN.md's closed forms)."""
+    """mean over the batch of phi(x): ``losses.closed_form_loss`` (lesson 01; docs/derivations.md)."""
 
     def __init__(self, divergence: str, params: dict[str, float], *, scaling: str, temperature: float,
                  scheduler) -> None:
@@ -88,7 +88,7 @@ class Variational:
     ``critic_update`` takes ``inner_steps`` Adam steps maximising E_P[g_f(V)] - E_Q[f*(g_f(V))] on detached
     predictions and returns the bound after them (the critic's divergence estimate); ``generator_loss`` is
     -E_Q[f*(g_f(V))] with the critic frozen (requires_grad off), so the generator's backward leaves no
-    gradient in the critic (the leak DESIGN.md warns about cannot happen).
+    gradient in the critic (the leak of the reference code, docs/reference-code.md, cannot happen).
     """
 
     def __init__(self, divergence: str, params: dict[str, float], channels: int, *, width: int = 64,

@@ -7,9 +7,10 @@ an interrupted study resumes where it stopped (finished rows are skipped)::
 
     python -m fdunlearn.erase_study --out data/results/erasure_minisd.json
 
-The objective is the paper's (Novello et al. 2025, DESIGN.md): min D_f(p_orig(x_{t-1}|x_t, c) || p_theta(x_{t-1}|x_t,
-c*)), closed form phi(m / s^2) with the reference scaling (or delta = kappa_t ||d eps||^2 for ``exact KL``), or the
-f-GAN bound with a critic on eps-predictions (``variational``). ``METHODS`` are the rows of the paper's table.
+The objective is the paper's (Novello et al. 2025, docs/derivations.md):
+min D_f(p_orig(x_{t-1}|x_t, c) || p_theta(x_{t-1}|x_t, c*)), closed form phi(m / s^2) with the reference scaling
+(or delta = kappa_t ||d eps||^2 for ``exact KL``), or the f-GAN bound with a critic on eps-predictions
+(``variational``). ``METHODS`` are the rows of the paper's table.
 
 Scores of one pipeline (``score``), all from images sampled with DDIM and guidance, read by the lesson-02
 ``mnist-classifier``:

@@ -1,6 +1,6 @@
 """Unlearning losses for eps-prediction diffusion models, built from the f-divergence registry.
 
-The erasure objective (Novello et al. 2025, ../shared/DESIGN.md) pulls the fine-tuned model's reverse
+The erasure objective (Novello et al. 2025; docs/derivations.md) pulls the fine-tuned model's reverse
 step at the target concept c* onto the frozen model's reverse step at the anchor c:
 
     min D_f( p_orig(x_{t-1} | x_t, c) || p_new(x_{t-1} | x_t, c*) ).
@@ -30,7 +30,7 @@ Two scalings of the closed-form loss:
 - ``"reference"``: the reference implementation's losses on the per-sample MEAN m of squared differences
   (m = ||d eps||^2 / D) and a temperature s: mse -> m, hellinger -> -exp(-m/(8 s^2)),
   pearson_chi2 -> exp(m/s^2); any other member -> its closed form at m/s^2 (KL -> m/(2 s^2)).
-  m is O(0.01 .. 1), so every multiplier stays O(1). Up to a constant, hellinger there is DESIGN.md's
+  m is O(0.01 .. 1), so every multiplier stays O(1). Up to a constant, hellinger there is the paper's
   1 - BC (half the registry's f-GAN convention) and pearson_chi2 is chi^2 + 1.
 
 Per sample every loss is phi(x) with x = delta or m/s^2, hence grad = phi'(x) * grad x: the same direction
@@ -119,7 +119,7 @@ def reverse_variance(scheduler, t: int | Tensor, variance: str = "beta") -> Tens
 
 
 def kappa(scheduler, t: int | Tensor, variance: str = "beta", dtype: torch.dtype = torch.float32) -> Tensor:
-    """kappa_t = beta_t^2 / (sigma_t^2 alpha_t (1 - alphabar_t)), so delta = kappa_t ||d eps||^2 (DESIGN.md).
+    """kappa_t = beta_t^2 / (sigma_t^2 alpha_t (1 - alphabar_t)), so delta = kappa_t ||d eps||^2 (docs/derivations.md).
 
     ``t`` holds diffusers indices (paper t = index + 1). With ``variance="beta"`` this is
     beta_t / (alpha_t (1 - alphabar_t)); with ``"beta_tilde"`` it is beta_t / (alpha_t (1 - alphabar_{t-1})),

@@ -164,7 +164,7 @@ def build_scheduler() -> DDIMScheduler:
     """Stable Diffusion v1's schedule (T = 1000, scaled-linear betas 0.00085..0.012), DDIM, eta = 0.
 
     ``clip_sample=False``: clipping the predicted x0 to [-1, 1] is for pixels; on latents it ruins
-    DDIM samples (see ../shared/DESIGN.md).
+    DDIM samples (docs/conventions.md).
     """
     return DDIMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
                          beta_schedule="scaled_linear", prediction_type="epsilon", clip_sample=False,

@@ -5,9 +5,10 @@ Novello et al. (2025) erase concepts from Stable Diffusion v1.4; this module loa
 Hugging Face id, or any local ``save_pretrained`` folder, as a plain ``diffusers.StableDiffusionPipeline``: the
 eraser (``fdunlearn.erase``) takes it as it takes MiniSD.
 
-Offline by default (DESIGN.md): the weights are read from the Hugging Face cache, and downloaded only when the user
-opts in with ``FDUNLEARN_ONLINE=1``. When they cannot be had, or when there is no CUDA GPU for a real Stable
-Diffusion, ``load`` raises ``Unavailable`` at once, with a message that says what is missing and what to do.
+Offline by default (docs/conventions.md): the weights are read from the Hugging Face cache, and downloaded only when
+the user opts in with ``FDUNLEARN_ONLINE=1`` (set before or after importing fdunlearn: it is read again before each
+download). When they cannot be had, or when there is no CUDA GPU for a real Stable Diffusion, ``load`` raises
+``Unavailable`` at once, with a message that says what is missing and what to do.
 ``load_with_fallback`` walks the lesson's chain instead: the requested model, then ``"tiny-sd"`` (``tiny_sd``: the
 same classes, tiny and random, built offline in seconds), then ``"minisd"`` (the course's trained CPU model), and
 reports why each earlier link was skipped. The identical erasure code then runs end to end in CI.
@@ -78,6 +79,7 @@ def hub_folder(repo: str, revision: str | None, what: str, ignore: list[str] | N
     ``FDUNLEARN_ONLINE=1``. Raises ``Unavailable`` naming the repository, the revision and the way out."""
     from huggingface_hub import snapshot_download
 
+    config.apply_offline_default()  # FDUNLEARN_ONLINE may have been set after the import
     online = config.is_online()
     try:
         return Path(snapshot_download(repo, revision=revision, local_files_only=not online,

@@ -34,3 +34,39 @@ def test_cpu_threads_honours_omp_num_threads(monkeypatch):
     for bad in ["", "0", "two"]:
         monkeypatch.setenv("OMP_NUM_THREADS", bad)
         assert config.cpu_threads() == (os.cpu_count() or 1)
+
+
+def test_online_switch_works_when_set_after_the_import(monkeypatch):
+    import huggingface_hub.constants as hub
+
+    monkeypatch.setattr(config, "_set_here", set())
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", hub.HF_HUB_OFFLINE)
+    for var in (*config._HF_OFFLINE_VARS, "FDUNLEARN_ONLINE", "FDUNLEARN_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    config.apply_offline_default()
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and hub.HF_HUB_OFFLINE
+    monkeypatch.setenv("FDUNLEARN_ONLINE", "1")  # as a notebook cell would, long after `import fdunlearn`
+    config.apply_offline_default()
+    assert "HF_HUB_OFFLINE" not in os.environ and not hub.HF_HUB_OFFLINE
+    monkeypatch.setenv("FDUNLEARN_OFFLINE", "1")  # forbids every download, whatever FDUNLEARN_ONLINE says
+    assert not config.is_online()
+    config.apply_offline_default()
+    assert hub.HF_HUB_OFFLINE
+
+
+def test_a_users_own_offline_setting_is_kept(monkeypatch):
+    import huggingface_hub.constants as hub
+
+    monkeypatch.setattr(config, "_set_here", set())
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", hub.HF_HUB_OFFLINE)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("FDUNLEARN_ONLINE", "1")
+    monkeypatch.delenv("FDUNLEARN_OFFLINE", raising=False)
+    config.apply_offline_default()
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and hub.HF_HUB_OFFLINE
+
+
+def test_display_path_is_relative(monkeypatch, tmp_path):
+    monkeypatch.setenv("FDUNLEARN_DATA", str(tmp_path))
+    assert config.display_path(config.REPO_ROOT / "data" / "downloads") == "data/downloads"
+    assert config.display_path(tmp_path / "cifar10" / "x.npz") == "$FDUNLEARN_DATA/cifar10/x.npz"

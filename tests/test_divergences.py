@@ -85,7 +85,7 @@ def test_closed_form_matches_monte_carlo(name, params, deltas, dim, sigma):
 
 
 def test_monte_carlo_check_has_power():
-    """The same check rejects DESIGN.md's convention 1 - exp(-delta/8) for the f-GAN generator."""
+    """The same check rejects the unlearning paper's convention 1 - exp(-delta/8) for the f-GAN generator."""
     div = D.get("hellinger")
     mc, se = _monte_carlo(div, 1.0, 3, 0.5, n=200_000, seed=7)
     assert abs(mc - float(div.gaussian(torch.tensor(1.0)))) < 5 * se

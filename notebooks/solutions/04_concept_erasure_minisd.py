@@ -10,7 +10,7 @@ from fdunlearn import captions, losses
 def hellinger_erasure_loss(eps_new: torch.Tensor, eps_anchor: torch.Tensor) -> torch.Tensor:
     """Exercise 1: the reference-scaled closed-form Hellinger loss per sample, -exp(-m / 8) with m the mean over
     latent elements of (eps_new - eps_anchor)^2 (1 - BC of two equal-variance Gaussians, up to the constant 1;
-    DESIGN.md). The anchor prediction is a target: no gradient flows into it."""
+    docs/derivations.md). The anchor prediction is a target: no gradient flows into it."""
     m = (eps_new - eps_anchor.detach()).pow(2).flatten(1).mean(1)
     return -torch.exp(-m / 8.0)
 

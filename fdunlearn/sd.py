@@ -9,9 +9,10 @@ Offline by default (docs/conventions.md): the weights are read from the Hugging 
 the user opts in with ``FDUNLEARN_ONLINE=1`` (set before or after importing fdunlearn: it is read again before each
 download). When they cannot be had, or when there is no CUDA GPU for a real Stable Diffusion, ``load`` raises
 ``Unavailable`` at once, with a message that says what is missing and what to do.
-``load_with_fallback`` walks the lesson's chain instead: the requested model, then ``"tiny-sd"`` (``tiny_sd``: the
-same classes, tiny and random, built offline in seconds), then ``"minisd"`` (the course's trained CPU model), and
-reports why each earlier link was skipped. The identical erasure code then runs end to end in CI.
+``load_with_fallback`` walks the lesson's chain instead: the requested model, then ``"minisd"`` (the course's trained
+CPU model, shipped in ``data/checkpoints/``: without a GPU a student still sees a real erasure, of digits), then
+``"tiny-sd"`` (``tiny_sd``: Stable Diffusion's classes, tiny and randomly initialised, built offline in seconds: for
+tests of the code path, its images are noise), and reports why each earlier link was skipped.
 
 Memory savers (for a 16 GB GPU): ``dtype="fp16"`` (frozen weights in half precision; ``erase`` keeps the trained
 K/V in float32 and runs under autocast), ``attention="sdpa"`` (PyTorch's fused attention, diffusers' default) or
@@ -34,7 +35,7 @@ MODELS = {
     "sd21": ("stabilityai/stable-diffusion-2-1", "5cae40e6a2745ae2b01ad92ae5043f95f23644d6"),
     "sd21-base": ("stabilityai/stable-diffusion-2-1-base", "5ede9e4bf3e3fd1cb0ef2f7a3fff13ee514fdf06"),
 }
-FALLBACKS = ("tiny-sd", "minisd")  # offline stand-ins, in the lesson's order
+FALLBACKS = ("minisd", "tiny-sd")  # offline stand-ins, in the lesson's order: trained first, random last
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 ATTENTION = ("sdpa", "slicing", "classic")
 # what a pipeline needs; the root .ckpt files, the safety checker and Flax/ONNX weights are skipped

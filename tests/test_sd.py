@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fdunlearn import sd
+from fdunlearn import config, models, sd
 
 
 def test_pinned_models_have_full_commit_revisions():
@@ -30,7 +30,7 @@ def test_full_size_model_without_gpu_names_both_problems(monkeypatch):
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    ({"name": "stable-diffusion"}, "accepted: sd14, sd21, sd21-base, tiny-sd, minisd"),
+    ({"name": "stable-diffusion"}, "accepted: sd14, sd21, sd21-base, minisd, tiny-sd"),
     ({"name": "sd14", "dtype": "fp8"}, "accepted: auto, fp32, fp16, bf16"),
     ({"name": "sd14", "dtype": "fp16", "device": "cpu"}, "needs a CUDA GPU"),
     ({"name": "sd14", "attention": "flash", "allow_cpu": True}, "accepted: sdpa, slicing, classic"),
@@ -45,12 +45,27 @@ def test_folder_without_model_index_is_refused(tmp_path):
         sd.weights_folder(str(tmp_path))
 
 
-def test_fallback_chain_says_why_and_gives_a_stable_diffusion_structured_pipeline(monkeypatch, one_thread):
+def test_the_fallback_is_the_trained_minisd(monkeypatch, one_thread):
     monkeypatch.delenv("FDUNLEARN_ONLINE", raising=False)
     loaded = sd.load_with_fallback("nobody-here/no-such-model-fdunlearn", device="cpu")
-    assert loaded.name == "tiny-sd" and loaded.is_fallback and not loaded.is_real
-    assert "nobody-here/no-such-model-fdunlearn" in loaded.skipped
-    assert "using 'tiny-sd'" in loaded.describe()
+    assert loaded.name == "minisd" and loaded.is_fallback and not loaded.is_real
+    assert list(loaded.skipped) == ["nobody-here/no-such-model-fdunlearn"]
+    assert "using 'minisd'" in loaded.describe()
+    assert type(loaded.pipe).__name__ == "StableDiffusionPipeline"
+    assert models.read_record(models.resolve("minisd"))["kind"] == "pipeline"  # the shipped, trained weights
+
+
+def test_without_minisd_the_chain_ends_with_tiny_sd_and_says_why(monkeypatch, tmp_path, one_thread):
+    monkeypatch.delenv("FDUNLEARN_ONLINE", raising=False)
+    monkeypatch.setattr(config, "CHECKPOINT_DIR", tmp_path)  # a clone whose checkpoints are missing
+    loaded = sd.load_with_fallback("nobody-here/no-such-model-fdunlearn", device="cpu")
+    assert loaded.name == "tiny-sd" and "shipped model 'minisd' is missing" in loaded.skipped["minisd"]
+    assert "minisd: skipped" in loaded.describe() and "using 'tiny-sd'" in loaded.describe()
+
+
+def test_tiny_sd_stays_available_for_structure_tests(one_thread):
+    loaded = sd.load_with_fallback("tiny-sd", device="cpu")
+    assert (loaded.name, loaded.is_fallback, loaded.is_real) == ("tiny-sd", False, False)
     assert type(loaded.pipe).__name__ == "StableDiffusionPipeline"
     assert type(loaded.pipe.text_encoder).__name__ == "CLIPTextModel"
 

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from fdunlearn import erase_params, erase_step, io, tiny_sd
+from fdunlearn import erase_params, erase_step, io, tiny_sd, validate
 
 # Stable Diffusion v1.4's UNet (CompVis/stable-diffusion-v1-4, unet/config.json), 859.5 M parameters
 SD14_UNET = {
@@ -50,35 +50,48 @@ class Row:
     peak_gib: float | None  # None on the CPU
 
 
+MAX_BATCH, MAX_LATENT, MAX_STEPS = 1024, 512, 100_000
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse and check the options; warns when the full-size UNet would run on a CPU."""
-    p = argparse.ArgumentParser(prog="python -m fdunlearn bench", description=__doc__.splitlines()[0])
+    """Parse and check the options (ValueError naming the bad one); warns when the full-size UNet would run on a
+    CPU. ``--json`` is checked here, before any work: not a folder, writable, and not an existing file unless
+    ``--overwrite``."""
+    p = validate.ArgumentParser(prog="python -m fdunlearn bench", description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cuda or cpu")
     p.add_argument("--tiny", action="store_true", help="a scaled-down UNet of the same structure (CI)")
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--latent", type=int, help="latent size (default 64: 512x512 images; --tiny: 8)")
-    p.add_argument("--steps", type=int, default=10, help="timed steps per method")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps per method first")
+    p.add_argument("--batch", type=validate.integer(1, MAX_BATCH), default=4, help=f"1..{MAX_BATCH} (default 4)")
+    p.add_argument("--latent", type=validate.integer(8, MAX_LATENT),
+                   help=f"latent size, a multiple of 8 in 8..{MAX_LATENT} (default 64: 512x512 images; --tiny: 8)")
+    p.add_argument("--steps", type=validate.integer(1, MAX_STEPS), default=10,
+                   help=f"timed steps per method, 1..{MAX_STEPS} (default 10)")
+    p.add_argument("--warmup", type=validate.integer(0, MAX_STEPS), default=2,
+                   help=f"untimed steps per method first, 0..{MAX_STEPS} (default 2)")
     p.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto",
                    help="fp16/bf16: frozen weights in that dtype, K/V float32, autocast (auto: fp16 on CUDA)")
     p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--attention", choices=("sdpa", "classic"), default="sdpa",
                    help="torch scaled_dot_product_attention (diffusers' default) or the classic processor")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--seed", type=validate.seed, default=0)
+    p.add_argument("--json", help="also write the results to this JSON file (refused when it exists, unless "
+                   "--overwrite; a folder or an unwritable place is refused before the benchmark runs)")
+    p.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
     args = p.parse_args(argv)
     if args.device not in ("cuda", "cpu"):
         raise ValueError(f"unknown device {args.device!r}; accepted: cuda, cpu")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but no CUDA GPU is available; accepted here: cpu (with --tiny)")
-    for key in ("batch", "steps"):
-        if getattr(args, key) < 1:
-            raise ValueError(f"--{key} {getattr(args, key)}; accepted: an integer >= 1")
     if args.precision == "auto":
         args.precision = "fp16" if args.device == "cuda" else "fp32"
     if args.device == "cpu" and args.precision == "fp16":
         raise ValueError("--precision fp16 needs CUDA; accepted on the CPU: fp32, bf16")
-    args.latent = args.latent or (tiny_sd.TINY_UNET["sample_size"] if args.tiny else 64)
+    if args.latent is None:
+        args.latent = tiny_sd.TINY_UNET["sample_size"] if args.tiny else 64
+    elif args.latent % 8:
+        raise ValueError(f"--latent {args.latent}; accepted: a multiple of 8 in 8..{MAX_LATENT} (the UNet halves it "
+                         "three times)")
+    if args.json is not None:
+        args.json = str(validate.output_file(args.json, suffix=".json", overwrite=args.overwrite, option="--json"))
     if args.device == "cpu" and not args.tiny:
         warnings.warn("the full Stable Diffusion v1.4 UNet (860 M parameters) on the CPU is slow: expect minutes "
                       "per step; pass --tiny for a quick check or run it on a CUDA GPU", UserWarning, stacklevel=2)
@@ -153,12 +166,12 @@ def format_table(rows: list[Row], header: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; print the table (and write ``--json``). Returns 0, or 2 on bad options."""
-    try:
-        args = parse(argv)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    """Run the benchmark; print the table (and write ``--json``). Returns 0, or 2 with ``error: ...`` on bad
+    options (every option and the ``--json`` path are checked before the benchmark runs)."""
+    return validate.run(lambda: _run(parse(argv)))
+
+
+def _run(args: argparse.Namespace) -> None:
     from diffusers import DDPMScheduler
 
     scheduler = DDPMScheduler(**{k: v for k, v in tiny_sd.SD_SCHEDULE.items()
@@ -177,7 +190,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         io.write_json(io.record(kind="bench", options=vars(args), n_parameters=n_params, n_trainable=n_kv,
                                 rows=[asdict(r) for r in rows]), args.json)
-    return 0
 
 
 if __name__ == "__main__":

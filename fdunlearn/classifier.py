@@ -106,9 +106,18 @@ def accuracy(model: nn.Module, split: data.ImageData) -> float:
     return (probs.argmax(-1) == split.labels).float().mean().item()
 
 
+def _is_classifier_folder(folder: Path) -> bool:
+    try:
+        return io.read_json(folder / "record.json").get("kind") == "classifier"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def train(recipe: ClassifierRecipe, out: str | Path, seed: int = 0, progress: bool = True) -> Path:
     """Train on the fixed train split, report held-out accuracy, write a model folder to ``out``."""
-    out = Path(out)
+    from fdunlearn import validate
+
+    out = validate.output_folder(out, previous=_is_classifier_folder, what="a classifier folder (it is replaced)")
     device = config.device()
     g = config.seed_everything(seed)
     tr, held = data.load(recipe.dataset, "train"), data.load(recipe.dataset, "heldout")
@@ -150,8 +159,18 @@ def load(name_or_dir: str | Path) -> SmallCNN:
 
     folder = models.resolve(name_or_dir, kind="classifier")
     rec = models.read_record(folder)
-    io.verify_sha256(folder / WEIGHTS, rec["sha256"])
-    recipe = ClassifierRecipe(**{**rec["recipe"], "widths": tuple(rec["recipe"]["widths"])})
-    model = build(recipe)
-    model.load_state_dict(io.load_tensors(folder / WEIGHTS))
+    if rec.get("kind") != "classifier":
+        raise ValueError(f"model {str(name_or_dir)!r} is a {rec.get('kind')!r} folder, not a classifier; accepted: "
+                         "mnist-classifier, cifar10-classifier or a folder written by `train --recipe "
+                         "mnist-classifier`")
+    models.require(folder, WEIGHTS)
+    io.verify_sha256(folder / WEIGHTS, models.expected_sha256(folder, rec))
+    try:
+        recipe = ClassifierRecipe(**{**rec["recipe"], "widths": tuple(rec["recipe"]["widths"])})
+        model = build(recipe)
+        model.load_state_dict(io.load_tensors(folder / WEIGHTS))
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise ValueError(f"{folder / 'record.json'}: its 'recipe' does not describe the weights in "
+                         f"{folder / WEIGHTS} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+                         "rerun the command that wrote the folder") from None
     return model.to(config.device()).eval()

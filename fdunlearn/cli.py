@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
-from fdunlearn import captions, classifier, config, ddpm, io, metrics, minisd, models, samples, unlearn
+from fdunlearn import captions, classifier, config, ddpm, io, metrics, minisd, models, samples, unlearn, validate
 
 TRAIN_RECIPES = (*ddpm.RECIPES, *classifier.RECIPES, *minisd.RECIPES)
 PARAM_GROUPS = ("kv", "cross-attn", "unet")
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+# Stated maxima of the command line (validate.py refuses anything outside, naming the range, before any work)
+MAX_TRAIN_STEPS = 1_000_000
+MAX_SAMPLES = 1_000_000  # and at most SAMPLE_MEMORY_SHARE of this machine's memory for the images
+SAMPLE_MEMORY_SHARE = 0.5
+MAX_GUIDANCE = 50.0
+MAX_FACTOR = 1e6
+count = validate.integer  # readable argparse types: argparse names them by the accepted range
 
 
 def _classes(text: str) -> list[int]:
@@ -29,19 +31,38 @@ def _classes(text: str) -> list[int]:
                                          "comma-separated (e.g. 0,1,2)") from err
 
 
+_classes.__name__ = "class list"
+
+
+def _stored_seed(out: str) -> int | None:
+    """The seed an interrupted training run in ``out`` was started with (None when there is none)."""
+    state = Path(out) / ddpm.STATE_FILE
+    if not state.is_file():
+        return None
+    seed = io.read_metadata(state).get("seed")
+    return int(seed) if seed is not None and seed.isdigit() else None
+
+
 def cmd_train(args: argparse.Namespace) -> None:
+    is_classifier = args.recipe in classifier.RECIPES
+    if is_classifier and (args.steps or args.resume):
+        raise ValueError(f"--steps and --resume apply to DDPM and MiniSD recipes, not {args.recipe!r} "
+                         "(a classifier trains for its recipe's epochs in one go)")
+    seed = args.seed
+    if seed is None:
+        seed = (_stored_seed(args.out) if args.resume else None) or 0
     if args.recipe in ddpm.RECIPES:
         recipe = ddpm.get_recipe(args.recipe)
         if args.steps:
             recipe = replace(recipe, steps=args.steps)
-        ddpm.train(recipe, args.out, seed=args.seed, resume=args.resume)
+        ddpm.train(recipe, args.out, seed=seed, resume=args.resume)
     elif args.recipe in minisd.RECIPES:
         recipe = minisd.get_recipe(args.recipe)
         if args.steps:  # --steps sets the denoiser phase; the autoencoder phase keeps its length
             recipe = replace(recipe, unet_steps=args.steps)
-        minisd.train(recipe, args.out, seed=args.seed, resume=args.resume)
+        minisd.train(recipe, args.out, seed=seed, resume=args.resume)
     else:
-        classifier.train(classifier.get_recipe(args.recipe), args.out, seed=args.seed)
+        classifier.train(classifier.get_recipe(args.recipe), args.out, seed=seed)
     print(f"wrote {args.out}")
 
 
@@ -54,32 +75,64 @@ def _load_text_to_image(model: str, kind: str):
     return minisd.load_pipeline(model)
 
 
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_sample_memory(n: int, channels: int, size: int = 32) -> None:
+    """Refuse ``n`` samples whose images would not fit in SAMPLE_MEMORY_SHARE of this machine's memory (the
+    initial noise, the float images and the uint8 copy are all held at once: about 5 float copies)."""
+    per_image = 5 * 4 * channels * size * size
+    total = _memory_bytes()
+    if total is None:
+        return
+    limit = int(SAMPLE_MEMORY_SHARE * total)
+    if n * per_image > limit:
+        raise ValueError(f"--n {n} needs about {n * per_image / 2**30:.1f} GiB of memory for the images; the limit is "
+                         f"{limit / 2**30:.1f} GiB ({SAMPLE_MEMORY_SHARE:.0%} of this machine's "
+                         f"{total / 2**30:.1f} GiB); accepted: --n up to {limit // per_image} here (write several "
+                         "files with different --seed for more)")
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     from fdunlearn import erase
 
+    out = validate.output_file(args.out, suffix=".npz", overwrite=args.overwrite)
     folder = models.resolve(args.model)
     rec = models.read_record(folder)
     kind = rec.get("kind")
     accepted = ("ddpm", "pipeline", erase.KIND)
     if kind not in accepted:
         raise ValueError(f"model {args.model!r} is a {kind!r} folder; `sample` accepts: {', '.join(accepted)}")
-    t0 = time.time()
     if kind == "ddpm":
         if args.prompt is not None:
             raise ValueError("--prompt applies to text-to-image models only; this model is unconditional")
+        if args.guidance is not None:
+            raise ValueError(f"--guidance {args.guidance:g} applies to text-to-image models only; this model is an "
+                             "unconditional DDPM (it has no prompt to guide towards)")
         eta = ddpm.DDIM_ETA if args.eta is None else args.eta
-        if not 0.0 <= eta <= 1.0:
-            raise ValueError(f"--eta {eta!r}: DDIM's eta must be in [0, 1] (0 deterministic, 1 DDPM-like)")
-        unet, scheduler, rec = models.load_ddpm(args.model)
-        images = ddpm.sample(unet, scheduler, args.n, seed=args.seed, steps=args.steps, eta=eta)
-        extra = dict(dataset=rec["recipe"]["dataset"], data_source=rec.get("data_source"), eta=eta)
-        prompts = None
+        dataset = (rec.get("recipe") or {}).get("dataset") if isinstance(rec.get("recipe"), dict) else None
+        if dataset not in samples.EXPECTED_SHAPE:
+            raise ValueError(f"{folder / 'record.json'} names no dataset (recipe.dataset is {dataset!r}); accepted: "
+                             f"{', '.join(samples.EXPECTED_SHAPE)}; rerun the command that wrote the folder")
+        check_sample_memory(args.n, samples.EXPECTED_SHAPE[dataset][2])
     else:
         if args.eta is not None:
             raise ValueError("--eta applies to unconditional DDPMs only; text-to-image models sample with eta = 0")
         if args.prompt is None or not args.prompt.strip():
             raise ValueError(f"--prompt {args.prompt!r}: a text-to-image model needs a non-empty prompt, "
                              "e.g. --prompt 'a handwritten seven'")
+        check_sample_memory(args.n, 1)
+    t0 = time.time()
+    if kind == "ddpm":
+        unet, scheduler, rec = models.load_ddpm(args.model)
+        images = ddpm.sample(unet, scheduler, args.n, seed=args.seed, steps=args.steps, eta=eta)
+        extra = dict(dataset=rec["recipe"]["dataset"], data_source=rec.get("data_source"), eta=eta)
+        prompts = None
+    else:
         pipe = _load_text_to_image(args.model, kind)
         guidance = args.guidance if args.guidance is not None else minisd.RECIPES["minisd"].guidance
         images = minisd.generate(pipe, args.prompt, args.n, seed=args.seed, steps=args.steps, guidance=guidance,
@@ -89,24 +142,38 @@ def cmd_sample(args: argparse.Namespace) -> None:
     seconds = time.time() - t0
     record = io.record(kind="samples", model=str(args.model), model_sha256=rec.get("sha256"), n=args.n,
                        seed=args.seed, ddim_steps=args.steps, seconds=round(seconds, 1), **extra)
-    samples.save(args.out, images, record, prompts=prompts)
-    print(f"wrote {args.n} samples to {args.out} in {seconds:.1f} s")
+    samples.save(out, images, record, prompts=prompts)
+    print(f"wrote {args.n} samples to {out} in {seconds:.1f} s")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     images, _ = samples.load(args.samples, args.dataset)
+    if len(images) < metrics.MIN_IMAGES:
+        raise ValueError(f"{args.samples} holds {len(images)} image(s) to evaluate; accepted: at least "
+                         f"{metrics.MIN_IMAGES} (FID and KID compare two distributions)")
     report = metrics.evaluate(args.dataset, images, args.classes)
-    print(json.dumps(report, indent=2) if args.json else metrics.format_report(report))
+    print(metrics.to_json(report, indent=2) if args.json else metrics.format_report(report))
 
 
-def _unit_interval(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"gamma={text} out of range; accepted: 0 <= gamma <= 1")
-    return value
+def _is_unlearn_output(folder: Path) -> bool:
+    try:
+        rec = models.read_record(folder)
+    except (OSError, ValueError):
+        return False
+    return rec.get("kind") == "ddpm" and "unlearn" in rec
 
 
 def cmd_unlearn(args: argparse.Namespace) -> None:
+    if args.method != "vdu-fs" and (args.fs_weight is not None or args.replay_n is not None
+                                    or not args.replay_filter or args.prior_weight):
+        raise ValueError(f"--fs-weight, --replay-n, --no-replay-filter and --prior-weight apply to --method vdu-fs "
+                         f"only, not {args.method!r}")
+    if args.method in ("vdu-fs", "ga") and args.gamma is not None:
+        raise ValueError(f"--gamma applies to --method vdu, l2 and salun, not {args.method!r} "
+                         "(vdu-fs weighs its stability term with --fs-weight)")
+    folder = models.resolve(args.model, kind="ddpm")
+    validate.output_folder(args.out, previous=_is_unlearn_output, inputs={"--model": folder},
+                           what="a previous `unlearn` output (it is replaced)")
     defaults = unlearn.UnlearnConfig()
     cfg = unlearn.UnlearnConfig(
         method=args.method, forget_class=args.forget_class, n_forget=args.n_forget, seed=args.seed,
@@ -116,13 +183,6 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         fs_weight=defaults.fs_weight if args.fs_weight is None else args.fs_weight,
         replay_n=config.pick(defaults.replay_n, 8) if args.replay_n is None else args.replay_n,
         replay_filter=args.replay_filter, prior_weight=args.prior_weight)
-    if args.method != "vdu-fs" and (args.fs_weight is not None or args.replay_n is not None
-                                    or not args.replay_filter or args.prior_weight):
-        raise ValueError(f"--fs-weight, --replay-n, --no-replay-filter and --prior-weight apply to --method vdu-fs "
-                         f"only, not {args.method!r}")
-    if args.method in ("vdu-fs", "ga") and args.gamma is not None:
-        raise ValueError(f"--gamma applies to --method vdu, l2 and salun, not {args.method!r} "
-                         "(vdu-fs weighs its stability term with --fs-weight)")
     out = unlearn.unlearn(args.model, cfg, args.out)
     print(f"wrote {out}")
 
@@ -130,10 +190,21 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
 def cmd_erase(args: argparse.Namespace) -> None:
     from fdunlearn import erase
 
-    kind = models.read_record(models.resolve(args.model)).get("kind")
+    keys = [captions.digit_of(t) if captions.digit_of(t) is not None else captions.check_concept(t)
+            for t in args.target]  # "seven" and "7" are one concept
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            first = args.target[keys.index(key)]
+            raise ValueError(f"--target {args.target[i]!r} given twice (as {first!r} and {args.target[i]!r}); "
+                             "accepted: distinct concepts")
+    folder = models.resolve(args.model)
+    kind = models.read_record(folder).get("kind")
     if kind not in ("pipeline", erase.KIND):
         raise ValueError(f"model {args.model!r} is a {kind!r} folder; `erase` accepts: minisd, a folder written by "
                          "`train --recipe minisd`, or an erasure of one")
+    out = Path(args.out).expanduser()
+    validate.output_folder(out, inputs={"--model": folder}, what="an interrupted erasure to --resume",
+                           previous=lambda f: (f / erase.STATE_FILE).exists() or (f / "record.json").exists())
     concepts = [erase.Concept(*map(tuple, captions.pairs(target, args.anchor)), name=target) for target in args.target]
     overrides = {k: v for k, v in dict(steps=args.steps, lr=args.lr).items() if v is not None}
     if config.is_fast():  # tiny sizes for tests and CI
@@ -141,72 +212,100 @@ def cmd_erase(args: argparse.Namespace) -> None:
     overrides.setdefault("steps", erase.MINISD_STEPS)  # MiniSD's default length (the reference's 500 is too short)
     cfg = erase.EraseConfig(divergence=args.divergence, alpha=args.alpha, variational=args.variational,
                             params=args.params, seed=args.seed, **overrides)
+    erase.check(cfg)
+    erase._prepare_out(out, args.resume)  # all checked before the pipeline is loaded
     pipe = _load_text_to_image(args.model, kind)
-    result = erase.erase(pipe, concepts, cfg, out=args.out, base=str(args.model), resume=args.resume)
+    result = erase.erase(pipe, concepts, cfg, out=out, base=str(args.model), resume=args.resume)
     print(f"wrote {result.folder} ({cfg.label()}, {cfg.steps} steps, {result.seconds:.0f} s)")
 
 
+OUT_FILE = "refused when it exists, unless --overwrite; a folder, or a place that cannot be written, is refused"
+OUT_FOLDER = ("a new or empty folder, {}; a folder holding other files, a file, or a folder equal to, inside or "
+              "around --model is refused before any work")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m fdunlearn", description=__doc__)
+    p = validate.ArgumentParser(prog="python -m fdunlearn", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a DDPM or a classifier from a recipe")
     t.add_argument("--recipe", required=True, choices=TRAIN_RECIPES)
-    t.add_argument("--out", required=True, help="output model folder")
-    t.add_argument("--steps", type=_positive, help="override the recipe's number of steps (DDPM)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    t.add_argument("--out", required=True, help="output model folder: a new or empty folder, a run of the same "
+                   "recipe and seed to --resume, or a classifier folder (replaced); a file, or a folder holding other "
+                   "files, is refused before any work")
+    t.add_argument("--steps", type=count(1, MAX_TRAIN_STEPS),
+                   help=f"override the recipe's number of steps (DDPM; MiniSD: the denoiser phase), "
+                   f"1..{MAX_TRAIN_STEPS}")
+    t.add_argument("--seed", type=validate.seed, help="default 0; with --resume, the interrupted run's seed")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out (same recipe and seed)")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="generate images into an .npz sample file")
     s.add_argument("--model", required=True, help=f"shipped name ({', '.join(models.SHIPPED)}) or folder")
-    s.add_argument("--n", type=_positive, required=True)
-    s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--out", required=True, help="output .npz file")
-    s.add_argument("--steps", type=_positive, default=50, help="DDIM steps (default 50)")
-    s.add_argument("--eta", type=float, help=f"DDIM eta for DDPMs, 0..1 (default {ddpm.DDIM_ETA:g}: fresh noise "
-                   "every step; 0: deterministic)")
+    s.add_argument("--n", type=count(1, MAX_SAMPLES), required=True,
+                   help=f"number of images, 1..{MAX_SAMPLES} and at most {SAMPLE_MEMORY_SHARE:.0%} of this machine's "
+                   "memory for them")
+    s.add_argument("--seed", type=validate.seed, required=True)
+    s.add_argument("--out", required=True, help=f"output .npz file; {OUT_FILE}")
+    s.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    s.add_argument("--steps", type=count(1, ddpm.T_STEPS), default=50,
+                   help=f"DDIM steps, 1..{ddpm.T_STEPS} (default 50)")
+    s.add_argument("--eta", type=validate.real(0.0, 1.0), help=f"DDIM eta for DDPMs, 0..1 (default {ddpm.DDIM_ETA:g}: "
+                   "fresh noise every step; 0: deterministic)")
     s.add_argument("--prompt", help="text prompt (text-to-image models)")
-    s.add_argument("--guidance", type=float, help="classifier-free guidance scale (text-to-image; default 3)")
+    s.add_argument("--guidance", type=validate.real(1.0, MAX_GUIDANCE),
+                   help=f"classifier-free guidance scale, text-to-image only: 1 (none)..{MAX_GUIDANCE:g} (default 3)")
     s.set_defaults(func=cmd_sample)
 
     u = sub.add_parser("unlearn", help="make a DDPM forget a class from a few of its images")
     u.add_argument("--model", required=True, help="mnist-ddpm, cifar10-ddpm or a DDPM model folder")
     u.add_argument("--method", required=True, choices=unlearn.METHODS)
-    u.add_argument("--forget-class", required=True, type=int, help="class to forget, 0..9")
-    u.add_argument("--n-forget", required=True, type=int, help="number of forget images available")
-    u.add_argument("--seed", type=int, required=True)
-    u.add_argument("--out", required=True, help="output model folder")
-    u.add_argument("--gamma", type=_unit_interval, help="VDU trade-off in [0, 1] (default 0.7)")
+    u.add_argument("--forget-class", required=True, type=count(0, 9), help="class to forget, 0..9")
+    u.add_argument("--n-forget", required=True, type=count(1, 100_000),
+                   help="number of forget images available (at most the class's training images)")
+    u.add_argument("--seed", type=validate.seed, required=True)
+    u.add_argument("--out", required=True, help="output model folder: " + OUT_FOLDER.format(
+        "or a previous `unlearn` output (replaced)"))
+    u.add_argument("--gamma", type=validate.real(0.0, 1.0), help="VDU trade-off in [0, 1] (default 0.7)")
     u.add_argument("--prior", choices=unlearn.PRIORS, default="checkpoints")
     u.add_argument("--weighting", choices=unlearn.WEIGHTINGS, default=unlearn.UnlearnConfig.weighting,
                    help="C_t: ELBO weights or 1 (default uniform)")
-    u.add_argument("--steps", type=_positive, help="optimizer steps (default 100)")
-    u.add_argument("--stop-factor", type=float, help="stop when the forget loss exceeds this x its start")
-    u.add_argument("--lr", type=float, help=f"Adam learning rate (default {unlearn.UnlearnConfig.lr:g})")
-    u.add_argument("--fs-weight", type=float, help="vdu-fs: weight lambda of the function-space stability term "
-                   f"(default {unlearn.UnlearnConfig.fs_weight:g})")
-    u.add_argument("--replay-n", type=int, help="vdu-fs: samples of the pretrained model to replay "
+    u.add_argument("--steps", type=count(1, MAX_TRAIN_STEPS),
+                   help=f"optimizer steps, 1..{MAX_TRAIN_STEPS} (default 100)")
+    u.add_argument("--stop-factor", type=validate.real(1.0, MAX_FACTOR),
+                   help=f"stop when the forget loss exceeds this x its start, 1..{MAX_FACTOR:g}")
+    u.add_argument("--lr", type=validate.real(0.0, 1.0, lo_open=True),
+                   help=f"Adam learning rate in (0, 1] (default {unlearn.UnlearnConfig.lr:g})")
+    u.add_argument("--fs-weight", type=validate.real(0.0, MAX_FACTOR),
+                   help="vdu-fs: weight lambda of the function-space stability term, "
+                   f"0..{MAX_FACTOR:g} (default {unlearn.UnlearnConfig.fs_weight:g})")
+    u.add_argument("--replay-n", type=count(1, 100_000), help="vdu-fs: samples of the pretrained model to replay "
                    f"(default {unlearn.UnlearnConfig.replay_n})")
     u.add_argument("--no-replay-filter", dest="replay_filter", action="store_false",
                    help="vdu-fs: keep every replay sample (default: drop those that look like the forget images, "
                    "judged from the forget images and the replay set alone)")
-    u.add_argument("--prior-weight", type=float, default=0.0, help="vdu-fs: add VDU's weight prior with this weight")
+    u.add_argument("--prior-weight", type=validate.real(0.0, MAX_FACTOR), default=0.0,
+                   help=f"vdu-fs: add VDU's weight prior with this weight, 0..{MAX_FACTOR:g}")
     u.set_defaults(func=cmd_unlearn)
+
+    from fdunlearn import erase
 
     r = sub.add_parser("erase", help="erase concepts from a text-to-image model with an f-divergence loss")
     r.add_argument("--model", required=True, help="minisd, a MiniSD folder, or an erasure folder")
-    r.add_argument("--target", required=True, action="append", help=f"concept to erase (repeatable): "
+    r.add_argument("--target", required=True, action="append", help=f"concept to erase (repeatable, distinct): "
                    f"{', '.join(captions.CONCEPTS)}")
     r.add_argument("--anchor", required=True, help="concept the targets are mapped to (e.g. digit, or plain for thick)")
     r.add_argument("--divergence", default="mse", help="mse, kl, hellinger, pearson_chi2, alpha, jensen_shannon ...")
-    r.add_argument("--alpha", type=float, help="the alpha-divergence's parameter")
+    r.add_argument("--alpha", type=validate.real(), help="the alpha-divergence's parameter (finite, not 0 or 1)")
     r.add_argument("--variational", action="store_true", help="f-GAN bound with a critic instead of the closed form")
     r.add_argument("--params", choices=PARAM_GROUPS, default="kv", help="trainable group (default: attn2 K/V)")
-    r.add_argument("--steps", type=_positive, help="optimizer steps (default 1000 on MiniSD: measured in lesson 04)")
-    r.add_argument("--lr", type=float, help="learning rate per sample (default 7e-5, times the batch size)")
-    r.add_argument("--seed", type=int, required=True)
-    r.add_argument("--out", required=True, help="output erasure folder")
+    r.add_argument("--steps", type=count(1, erase.MAX_STEPS),
+                   help=f"optimizer steps, 1..{erase.MAX_STEPS} (default 1000 on MiniSD: measured in lesson 04)")
+    r.add_argument("--lr", type=validate.real(0.0, erase.MAX_LR, lo_open=True),
+                   help=f"learning rate per sample in (0, {erase.MAX_LR:g}] (default 7e-5, times the batch size)")
+    r.add_argument("--seed", type=validate.seed, required=True)
+    r.add_argument("--out", required=True, help="output erasure folder: " + OUT_FOLDER.format(
+        "or an interrupted erasure to --resume (a finished one is never replaced)"))
     r.add_argument("--resume", action="store_true", help="continue an interrupted erasure in --out")
     r.set_defaults(func=cmd_erase)
 
@@ -220,9 +319,10 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="score a sample file with the evaluation kit")
     e.add_argument("--dataset", required=True, choices=("mnist", "cifar10"))
-    e.add_argument("--samples", required=True, help="an .npz sample file")
+    e.add_argument("--samples", required=True, help=f"an .npz sample file (at least {metrics.MIN_IMAGES} images)")
     e.add_argument("--classes", type=_classes, help="restrict FID/KID to these classes, e.g. 0,1,2")
-    e.add_argument("--json", action="store_true", help="print the full report as JSON")
+    e.add_argument("--json", action="store_true",
+                   help="print the full report as JSON (null where FID/KID is undefined)")
     e.set_defaults(func=cmd_evaluate)
     return p
 
@@ -247,20 +347,17 @@ PASS_THROUGH = {"bench": "bench", "sd-table": "sd_table"}  # commands with their
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; 0 on success, 2 with one ``error: ...`` line on stderr for bad input (never a traceback)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in PASS_THROUGH:  # argparse's REMAINDER would refuse their leading --options
         import importlib
 
         return importlib.import_module(f"fdunlearn.{PASS_THROUGH[argv[0]]}").main(argv[1:])
-    args = parser().parse_args(argv)
-    config.device()
-    try:
+
+    def body() -> None:
+        args = parser().parse_args(argv)
+        config.device()
         args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: nothing half-written was left behind; rerun with --resume to continue",
-              file=sys.stderr)
-        return 130
-    return 0
+
+    return validate.run(body, interrupted="interrupted: nothing half-written was left behind; rerun with --resume "
+                        "to continue")

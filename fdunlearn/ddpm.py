@@ -129,12 +129,14 @@ def _save_state(out: Path, step: int, recipe: DDPMRecipe, seed: int, unet: UNet2
     io.save_tensors(tensors, out / STATE_FILE, metadata=meta)
 
 
+# What a resumed run must share with the run it continues (the schedule fields may change: a run can be extended)
+ARCHITECTURE = ("name", "dataset", "block_out_channels", "down_block_types", "up_block_types", "layers_per_block",
+                "norm_num_groups", "beta_schedule")
+
+
 def _load_state(out: Path, unet: UNet2DModel, ema: UNet2DModel, opt: torch.optim.Optimizer,
                 gens: dict[str, torch.Generator]) -> tuple[int, dict[str, torch.Tensor], int]:
-    from safetensors import safe_open
-
-    with safe_open(str(out / STATE_FILE), "pt") as f:
-        meta = f.metadata()
+    meta = io.read_metadata(out / STATE_FILE)
     tensors = io.load_tensors(out / STATE_FILE)
     unet.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
@@ -165,7 +167,9 @@ def train(recipe: DDPMRecipe, out: str | Path, seed: int = 0, resume: bool = Fal
     ``stop_after`` ends the run early (as an interruption would) after that many total steps,
     leaving a checkpoint to resume from; the final export happens only at ``recipe.steps``.
     """
-    out = io.run_folder(out, STATE_FILE, resume)
+    out = io.run_folder(out, STATE_FILE, resume, kind="ddpm")
+    if resume and (out / STATE_FILE).exists():  # checked before any work
+        io.check_resume(out / STATE_FILE, asdict(recipe), seed, ARCHITECTURE)
     device = config.device()
     config.seed_everything(seed)
     train_data = data.load(recipe.dataset, "train")

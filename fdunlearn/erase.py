@@ -51,7 +51,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from fdunlearn import config, divergences, erase_anchors, erase_folder, erase_params, erase_step, io, losses
+from fdunlearn import config, divergences, erase_anchors, erase_folder, erase_params, erase_step, io, losses, validate
 from fdunlearn.erase_folder import KIND, WEIGHTS_FILE, apply, load_erased, read_log, read_weights
 from fdunlearn.erase_state import STATE_FILE, load_state, save_state
 
@@ -132,6 +132,13 @@ class EraseResult:
 
 
 # ----------------------------------------------------------------------------- validation
+MAX_STEPS = 1_000_000
+MAX_LR = 1.0  # per sample; the default is 7e-5
+MAX_GUIDANCE = 50.0
+LIMITS = {"steps": MAX_STEPS, "batch_size": 4096, "n_anchor_images": 100_000, "anchor_steps": 1000,
+          "anchor_batch_size": 4096, "critic_steps": 1000, "critic_width": 65_536, "checkpoint_every": MAX_STEPS}
+
+
 def check(cfg: EraseConfig) -> None:
     """Raise a ValueError naming the bad value and the accepted ones."""
     names = divergences.names() if cfg.variational else closed_form_names()
@@ -151,16 +158,18 @@ def check(cfg: EraseConfig) -> None:
     for key, accepted in choices.items():
         if getattr(cfg, key) not in accepted:
             raise ValueError(f"unknown {key} {getattr(cfg, key)!r}; accepted: {', '.join(accepted)}")
-    for key in ("steps", "batch_size", "n_anchor_images", "anchor_steps", "anchor_batch_size", "critic_steps",
-                "critic_width", "checkpoint_every"):
-        if not (isinstance(getattr(cfg, key), int) and getattr(cfg, key) >= 1):
-            raise ValueError(f"{key}={getattr(cfg, key)!r}; accepted: an integer >= 1")
+    for key, hi in LIMITS.items():
+        validate.check_integer(key, getattr(cfg, key), 1, hi)
     for key in ("critic_warmup", "border"):
-        if not (isinstance(getattr(cfg, key), int) and getattr(cfg, key) >= 0):
-            raise ValueError(f"{key}={getattr(cfg, key)!r}; accepted: an integer >= 0")
-    for key in ("lr", "temperature", "critic_lr"):
-        if not getattr(cfg, key) > 0:
-            raise ValueError(f"{key}={getattr(cfg, key)!r}; accepted: a number > 0")
+        validate.check_integer(key, getattr(cfg, key), 0, MAX_STEPS if key == "critic_warmup" else 64)
+    validate.check_integer("seed", cfg.seed, 0, validate.SEED_MAX)
+    for key in ("lr", "critic_lr"):
+        validate.check_real(key, getattr(cfg, key), 0.0, MAX_LR, lo_open=True)
+    validate.check_real("temperature", cfg.temperature, 0.0, None, lo_open=True)
+    validate.check_real("guidance_scale", cfg.guidance_scale, 0.0, MAX_GUIDANCE)
+    validate.check_real("weight_decay", cfg.weight_decay, 0.0, None)
+    if cfg.max_grad_norm is not None:
+        validate.check_real("max_grad_norm", cfg.max_grad_norm, 0.0, None, lo_open=True)
 
 
 def _prompt_list(value: Sequence[str], what: str, k: int) -> tuple[str, ...]:
@@ -280,6 +289,10 @@ def _prepare_out(out: Path | None, resume: bool) -> None:
         raise FileExistsError(f"{out} already holds a finished model folder; choose another output folder")
     if (out / STATE_FILE).exists() and not resume:
         raise FileExistsError(f"{out} holds an interrupted erasure; pass resume=True (--resume) to continue it")
+    validate.output_folder(out, previous=lambda f: (f / STATE_FILE).exists(),
+                           what="an interrupted erasure to resume (--resume)")
+    if resume and (out / STATE_FILE).exists():
+        io.read_metadata(out / STATE_FILE)  # a truncated checkpoint is refused before the anchors are made
 
 
 def erase(pipe, concepts: Concept | tuple | Sequence[Concept | tuple], cfg: EraseConfig | None = None, *,

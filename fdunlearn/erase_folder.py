@@ -29,7 +29,14 @@ WEIGHTS_FILE = "erased_weights.safetensors"
 
 
 def write(out: Path, weights: dict[str, torch.Tensor], record: dict[str, Any]) -> None:
-    """Only the changed weights + record.json (written last, so a folder with a record is complete)."""
+    """Only the changed weights + record.json (written last, so a folder with a record is complete).
+
+    Refuses (ValueError, nothing written) weights that are not all finite: a diverged erasure is not a model.
+    """
+    bad = [n for n, v in weights.items() if not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"the erasure diverged: {len(bad)} weight tensor(s) hold NaN or infinity (first: {bad[0]}); "
+                         f"nothing was written to {out}; accepted: a smaller learning rate (--lr)")
     io.save_tensors({f"unet.{n}": v for n, v in weights.items()}, out / WEIGHTS_FILE,
                     metadata={"kind": KIND, "base_sha256": record["base_sha256"]})
     record["sha256"] = io.sha256(out / WEIGHTS_FILE)
@@ -37,16 +44,31 @@ def write(out: Path, weights: dict[str, torch.Tensor], record: dict[str, Any]) -
     (out / STATE_FILE).unlink(missing_ok=True)
 
 
-def read_weights(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The UNet weights stored in an erasure folder (names without the ``unet.`` prefix) and its record."""
+def check_folder(folder: str | Path) -> tuple[dict[str, Any], Path]:
+    """The record of an erasure folder and its weights file, checked (kind, fields, files) without reading them."""
     folder = Path(folder)
     if not (folder / "record.json").is_file():
         raise ValueError(f"{folder} is not a model folder (no record.json); accepted: a folder written by erase")
     rec = models.read_record(folder)
     if rec.get("kind") != KIND:
         raise ValueError(f"{folder} is a {rec.get('kind')!r} model folder; accepted: a {KIND!r} folder")
-    io.verify_sha256(folder / rec["weights_file"], rec["sha256"])
-    tensors = io.load_tensors(folder / rec["weights_file"])
+    name = rec.get("weights_file", WEIGHTS_FILE)
+    if not (isinstance(name, str) and name and Path(name).name == name):
+        raise ValueError(f"{folder / 'record.json'}: 'weights_file' is {name!r}; accepted: a file name inside the "
+                         f"folder ({WEIGHTS_FILE})")
+    if not isinstance(rec.get("base_sha256"), str):
+        raise ValueError(f"{folder / 'record.json'} has no 'base_sha256' (the base pipeline's fingerprint); the "
+                         "record is incomplete or was edited; rerun the erasure")
+    models.require(folder, name)
+    models.expected_sha256(folder, rec)
+    return rec, folder / name
+
+
+def read_weights(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The UNet weights stored in an erasure folder (names without the ``unet.`` prefix) and its record."""
+    rec, weights = check_folder(folder)
+    io.verify_sha256(weights, rec["sha256"])
+    tensors = io.load_tensors(weights)
     return {k.removeprefix("unet."): v for k, v in tensors.items() if k.startswith("unet.")}, rec
 
 
@@ -68,20 +90,44 @@ def apply(pipe, source: str | Path | dict[str, torch.Tensor], verify: bool = Tru
     return erase_params.apply_weights(pipe.unet, weights)
 
 
+MAX_CHAIN = 32  # erasures of erasures: more than this is a mistake, not a workflow
+
+
+def base_chain(folder: str | Path) -> list[Path]:
+    """The erasure folders from ``folder`` down to the first base that is not an erasure (checked first: a chain
+    that loops or is too long is a ValueError naming it, before any model is loaded)."""
+    chain = [Path(folder)]
+    while True:
+        rec = models.read_record(chain[-1])
+        base = rec.get("base_model")
+        if base is not None and not isinstance(base, str):
+            raise ValueError(f"{chain[-1] / 'record.json'}: 'base_model' is {base!r}; accepted: a model name or "
+                             "folder")
+        base_path = Path(base).expanduser() if base else None
+        if base_path is None or not (base_path / "record.json").is_file() or \
+                models.read_record(base_path).get("kind") != KIND:
+            return chain
+        if any(base_path.resolve() == p.resolve() for p in chain):
+            loop = " -> ".join(str(p) for p in [*chain, base_path])
+            raise ValueError(f"the erasure {folder} has a base chain that loops ({loop}); accepted: a base_model that "
+                             "is a pipeline or an erasure of one, never the folder itself")
+        if len(chain) >= MAX_CHAIN:
+            raise ValueError(f"the erasure {folder} is an erasure of more than {MAX_CHAIN} erasures; accepted: at "
+                             f"most {MAX_CHAIN}")
+        chain.append(base_path)
+
+
 def load_erased(folder: str | Path, base_pipe_loader: Callable[[str | None], Any], verify: bool = True):
     """Load the base pipeline with ``base_pipe_loader(record["base_model"])`` and apply the erasure to it.
 
-    A base that is itself an erasure folder is loaded first (erasures chain).
+    A base that is itself an erasure folder is loaded first (erasures chain; a loop is refused).
     """
-    _, rec = read_weights(folder)
-    base = rec.get("base_model")
-    base_path = Path(base) if base else None
-    if base_path is not None and (base_path / "record.json").is_file() and \
-            models.read_record(base_path).get("kind") == KIND:
-        pipe = load_erased(base_path, base_pipe_loader, verify)
-    else:
-        pipe = base_pipe_loader(base)
-    apply(pipe, folder, verify=verify)
+    chain = base_chain(folder)
+    for link in chain:
+        check_folder(link)  # every record and weights file checked before the base is loaded
+    pipe = base_pipe_loader(models.read_record(chain[-1]).get("base_model"))
+    for link in reversed(chain):
+        apply(pipe, link, verify=verify)
     return pipe
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
 
 from fdunlearn import io
 
@@ -53,8 +52,10 @@ def save_state(path: Path, step: int, identity: dict[str, Any], step_fn, g: torc
 
 def load_state(path: Path, identity: dict[str, Any], step_fn, g: torch.Generator) -> tuple[int, list[dict]]:
     """Restore a checkpoint into ``step_fn`` and ``g``; returns (step, log). ValueError if the run differs."""
-    with safe_open(str(path), "pt") as f:
-        meta = f.metadata()
+    meta = io.read_metadata(path)
+    if not {"identity", "step", "log"} <= set(meta):
+        raise ValueError(f"{path} is not an erasure checkpoint (its metadata lacks the run's identity); accepted: a "
+                         "file written by an interrupted erasure")
     if json.loads(meta["identity"]) != json.loads(json.dumps(identity, sort_keys=True)):
         raise ValueError(f"{path} was written by a different erasure (settings, concepts or base pipeline "
                          "differ); accepted: resume with the same settings, or choose another output folder")

@@ -37,7 +37,6 @@ Bars (issue 6): base target >= 90%; after erasure target <= anchor_share + 3 poi
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import sys
@@ -50,7 +49,7 @@ from pathlib import Path
 
 import torch
 
-from fdunlearn import captions, config, data, erase, metrics, minisd
+from fdunlearn import captions, config, data, erase, io, metrics, minisd, validate
 from fdunlearn import classifier as clf
 from fdunlearn.vdu_study import Results, encode_grid, thumbnail
 
@@ -365,6 +364,18 @@ class _Study:
         return row
 
 
+def check_results_file(out: str | Path, option: str = "--out") -> Path:
+    """Before any work: ``out`` is a new JSON file in a writable place, or a results file of this study (resumed);
+    a folder, or a file that is not such a results file, is refused naming it."""
+    out = validate.output_file(out, suffix=".json", resume=True, option=option)
+    if out.exists():
+        old = io.read_json(out, "erase_study results file")
+        if not (isinstance(old, dict) and isinstance(old.get("rows"), list) and isinstance(old.get("settings"), dict)):
+            raise ValueError(f"{option} {out} is not a results file of erase_study (no 'settings' and 'rows'); "
+                             "accepted: a new .json path, or a results file to resume")
+    return out
+
+
 def study(out: str | Path, model: str = "minisd", phases: tuple[str, ...] = PHASES, b: Budget | None = None,
           cache_dir: str | Path | None = None, progress: bool = False) -> Path:
     """Run (or resume) the study into ``out``; ``phases`` limits it to some of ``PHASES``."""
@@ -372,6 +383,7 @@ def study(out: str | Path, model: str = "minisd", phases: tuple[str, ...] = PHAS
     if bad or not phases:
         raise ValueError(f"unknown phase(s) {bad or list(phases)!r}; accepted: {', '.join(PHASES)}")
     b = b or budget()
+    check_results_file(out)
     results = Results(out, _settings(model, b))
     with tempfile.TemporaryDirectory() as tmp:
         s = _Study(model, results, b, Path(cache_dir or tmp), progress)
@@ -538,12 +550,10 @@ def claims(summary: dict, task: str = "generic", steps: int | None = None, which
 
 def load(path: str | Path) -> dict:
     """A results file written by ``study``; FileNotFoundError with the command that writes it."""
-    import json
-
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not path.is_dir():
         raise FileNotFoundError(f"{path} not found; write it with: python -m fdunlearn.erase_study --out {path}")
-    return json.loads(path.read_text())
+    return io.read_json(path, "erase_study results file")
 
 
 def iter_rows(results: dict, **match) -> Iterator[dict]:
@@ -554,22 +564,25 @@ def iter_rows(results: dict, **match) -> Iterator[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fdunlearn.erase_study", description=__doc__.splitlines()[0])
-    p.add_argument("--out", required=True, help="results JSON (resumed when it exists)")
+    p = validate.ArgumentParser(prog="python -m fdunlearn.erase_study", description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, help="results .json (resumed when it is one; a folder or another file is "
+                   "refused before any work)")
     p.add_argument("--model", default="minisd", help="minisd or a MiniSD model folder")
     p.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of: {', '.join(PHASES)}")
     p.add_argument("--cache-dir", help="anchor-image cache (default: a temporary folder)")
     p.add_argument("--progress", action="store_true", help="progress bars for each erasure")
-    args = p.parse_args(argv)
-    config.device()
-    try:
+
+    def body() -> None:
+        args = p.parse_args(argv)
+        config.device()
         phases = tuple(x.strip() for x in args.phases.split(",") if x.strip())
+        if args.cache_dir is not None:
+            validate.output_folder(args.cache_dir, option="--cache-dir",
+                                   previous=lambda f: True)  # a cache may hold anything; only a file is refused
         out = study(args.out, args.model, phases, cache_dir=args.cache_dir, progress=args.progress)
         print(f"wrote {out}")
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+
+    return validate.run(body)
 
 
 if __name__ == "__main__":

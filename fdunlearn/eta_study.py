@@ -15,9 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-from fdunlearn import config, ddpm, io, metrics, models
+from fdunlearn import config, ddpm, io, metrics, models, validate
 
 ETAS = (0.0, 0.5, 1.0)
 SEEDS = (0, 1)
@@ -71,27 +70,56 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + f"\n\n{s['n']} samples per seed, DDIM {s['ddim_steps']} steps, model `{s['model']}`."
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fdunlearn.eta_study", description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="mnist-ddpm", help=f"a DDPM: {', '.join(models.SHIPPED)} or a folder")
-    p.add_argument("--out", required=True, help="output .json")
-    p.add_argument("--n", type=int, default=1000)
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--etas", default=",".join(f"{e:g}" for e in ETAS), help="comma-separated, each in [0, 1]")
-    p.add_argument("--seeds", default=",".join(map(str, SEEDS)))
-    args = p.parse_args(argv)
+MAX_N, MAX_SEEDS = 100_000, 100
+
+
+def _etas(text: str) -> tuple[float, ...]:
     try:
-        etas = tuple(float(e) for e in args.etas.split(","))
-        seeds = tuple(int(s) for s in args.seeds.split(","))
-        if args.n < 1 or args.steps < 1:
-            raise ValueError(f"--n and --steps must be positive, got {args.n} and {args.steps}")
-        result = measure(args.model, etas, seeds, args.n, args.steps)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    io.write_json(result, Path(args.out))
-    print(markdown(result))
-    return 0
+        etas = tuple(float(e) for e in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; accepted: comma-separated numbers in [0, 1]") from None
+    for eta in etas:
+        if not 0.0 <= eta <= 1.0:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"eta must be in [0, 1], got {eta!r} (in {text!r})")
+    return etas
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    parse = validate.seed
+    seeds = tuple(parse(s) for s in text.split(","))
+    if len(seeds) > MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"got {len(seeds)} seeds; accepted: at most {MAX_SEEDS}")
+    try:
+        validate.distinct("seed", seeds)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return seeds
+
+
+_etas.__name__, _seeds.__name__ = "comma-separated etas in [0, 1]", "comma-separated seeds"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = validate.ArgumentParser(prog="python -m fdunlearn.eta_study", description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="mnist-ddpm", help=f"a DDPM: {', '.join(models.SHIPPED)} or a folder")
+    p.add_argument("--out", required=True, help="output .json (refused when it exists, unless --overwrite; a folder "
+                   "or an unwritable place is refused before any work)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--n", type=validate.integer(1, MAX_N), default=1000, help=f"samples per (eta, seed), 1..{MAX_N}")
+    p.add_argument("--steps", type=validate.integer(1, ddpm.T_STEPS), default=50,
+                   help=f"DDIM steps, 1..{ddpm.T_STEPS}")
+    p.add_argument("--etas", type=_etas, default=ETAS, help="comma-separated, each in [0, 1]")
+    p.add_argument("--seeds", type=_seeds, default=SEEDS, help="comma-separated seeds, distinct")
+
+    def body() -> None:
+        args = p.parse_args(argv)
+        out = validate.output_file(args.out, suffix=".json", overwrite=args.overwrite)
+        validate.distinct("eta", args.etas)
+        result = measure(args.model, args.etas, args.seeds, args.n, args.steps)
+        io.write_json(result, out)
+        print(markdown(result))
+
+    return validate.run(body)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ The numbers are therefore comparable within this course, not with published FIDs
 
 from __future__ import annotations
 
+import json
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -22,6 +24,7 @@ CONFIDENT = 0.9  # a sample is "confidently recognised" when its top class proba
 KID_SUBSET = 100  # KID subset size; capped by the smaller side so a few hundred images work
 KID_SUBSETS = 50
 KID_SEED = 0
+MIN_IMAGES = 2
 
 
 class _Features(nn.Module):
@@ -82,6 +85,9 @@ def evaluate(dataset: str, images: torch.Tensor, classes: Sequence[int] | None =
     """
     data.check_name(dataset)
     classes = check_classes(classes)
+    if len(images) < MIN_IMAGES:
+        raise ValueError(f"{len(images)} image(s) to evaluate; accepted: at least {MIN_IMAGES} (FID and KID compare "
+                         "two distributions)")
     model = model or clf.load(f"{dataset}-classifier")
     real = real or data.load(dataset, "heldout", verbose=False)
     probs, _ = clf.predict(model, images)
@@ -108,6 +114,20 @@ def real_reference(dataset: str, n: int, classes: Sequence[int] | None = None, s
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(train), generator=g)[:n]
     return evaluate(dataset, train.images[idx], classes)
+
+
+def to_json(report: dict, **kwargs) -> str:
+    """A report as strict JSON: NaN and infinity (FID/KID of fewer than 2 images in ``classes``) become null."""
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(report), allow_nan=False, **kwargs)
 
 
 def format_report(report: dict, names: Sequence[str] | None = None) -> str:

@@ -232,12 +232,14 @@ def _save_state(out: Path, step: int, recipe: MiniSDRecipe, seed: int, parts: di
     io.save_tensors(tensors, out / STATE_FILE, metadata=meta)
 
 
+# What a resumed run must share with the run it continues (the number of denoiser steps may change)
+ARCHITECTURE = ("name", "vae_channels", "vae_norm_groups", "latent_channels", "unet_channels", "unet_layers",
+                "unet_norm_groups", "attention_heads", "max_images")
+
+
 def _load_state(out: Path, parts: dict[str, torch.nn.Module], opts: dict[str, torch.optim.Optimizer],
                 gens: dict[str, torch.Generator]) -> int:
-    from safetensors import safe_open
-
-    with safe_open(str(out / STATE_FILE), "pt") as f:
-        meta = f.metadata()
+    meta = io.read_metadata(out / STATE_FILE)
     tensors = io.load_tensors(out / STATE_FILE)
     for name, m in parts.items():
         m.load_state_dict({k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(f"{name}.")})
@@ -301,7 +303,9 @@ def train(recipe: MiniSDRecipe, out: str | Path, seed: int = 0, resume: bool = F
     ``stop_after`` ends the run (as an interruption would) after that many total steps, VAE steps
     counted first; the model folder is exported only when both phases are done.
     """
-    out = io.run_folder(out, STATE_FILE, resume)
+    out = io.run_folder(out, STATE_FILE, resume, kind="pipeline")
+    if resume and (out / STATE_FILE).exists():  # checked before any work
+        io.check_resume(out / STATE_FILE, asdict(recipe), seed, ARCHITECTURE)
     device = config.device()
     config.seed_everything(seed)
     train_data = data.load("mnist", "train")
@@ -447,13 +451,15 @@ def load_pipeline(name_or_dir: str | Path = "minisd"):
     if rec.get("kind") != "pipeline":
         raise ValueError(f"model {str(name_or_dir)!r} is a {rec.get('kind')!r} folder, not a text-to-image "
                          f"pipeline; accepted: minisd or a folder written by `train --recipe minisd`")
+    models.require(folder, *(f"{part}/{name}" for part in ("unet", "vae") for name in ("config.json", WEIGHTS)),
+                   "scheduler/scheduler_config.json")
     for part in ("unet", "vae"):
-        io.verify_sha256(folder / part / WEIGHTS, rec["sha256"][part])
+        io.verify_sha256(folder / part / WEIGHTS, models.expected_sha256(folder, rec, part))
+    vae, unet = models.load_part(AutoencoderKL, folder, "vae"), models.load_part(UNet2DConditionModel, folder, "unet")
+    scheduler = models.load_part(DDIMScheduler, folder, "scheduler")
     tokenizer, text_encoder = load_text_encoder()
     pipe = StableDiffusionPipeline(
-        vae=AutoencoderKL.from_pretrained(folder / "vae"), text_encoder=text_encoder, tokenizer=tokenizer,
-        unet=UNet2DConditionModel.from_pretrained(folder / "unet"),
-        scheduler=DDIMScheduler.from_pretrained(folder / "scheduler"),
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
         safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     return pipe.to(config.device())
 

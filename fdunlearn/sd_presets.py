@@ -23,12 +23,11 @@ paper's table: MSE, Hellinger, chi^2 (closed forms) and variational Hellinger.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fdunlearn import config, erase
+from fdunlearn import config, erase, io
 
 PROMPT_DIR = config.REPO_ROOT / "data" / "prompts"
 SPLITS = ("train", "eval")
@@ -119,7 +118,9 @@ def load_prompts(family: str, folder: str | None = None) -> dict[str, tuple[str,
     if not path.is_file():
         known = sorted(p.stem for p in Path(folder or PROMPT_DIR).glob("*.json"))
         raise FileNotFoundError(f"no prompt file {path}; accepted families: {', '.join(known) or '(none)'}")
-    raw = json.loads(path.read_text())
+    raw = io.read_json(path, "prompt file")
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path} is not a prompt file: a JSON object with 'train' and 'eval' lists was expected")
     out = {}
     for split in SPLITS:
         items = raw.get(split)

@@ -19,12 +19,11 @@ the others and scores the whole table.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from fdunlearn import config, erase, io, sd, sd_eval, sd_presets
+from fdunlearn import config, erase, io, sd, sd_eval, sd_presets, validate
 
 IMAGES_FILE, RESULTS_FILE = "images.npz", "results.json"
+LIMITS = {"n_per_prompt": 1000, "eval_steps": 1000, "eval_batch": 4096}  # stated maxima (validate.py)
+MAX_GUIDANCE = 50.0
+DTYPES = ("auto", *sd.DTYPES)
+
+
+def is_table_folder(folder: Path) -> bool:
+    """True for a folder written by ``run`` (finished or interrupted): it may be resumed."""
+    return (folder / RESULTS_FILE).is_file() or (folder / "rows").is_dir()
 
 
 @dataclass
@@ -66,9 +73,18 @@ class TableConfig:
             sd_presets.divergence(m)
         if not self.methods:
             raise ValueError(f"no methods; accepted: {', '.join(sd_presets.DIVERGENCES)}")
-        for key in ("n_per_prompt", "eval_steps", "eval_batch"):
-            if not (isinstance(getattr(self, key), int) and getattr(self, key) >= 1):
-                raise ValueError(f"{key}={getattr(self, key)!r}; accepted: an integer >= 1")
+        for key, hi in LIMITS.items():
+            validate.check_integer(key, getattr(self, key), 1, hi)
+        if self.n_eval_prompts is not None:
+            available = min(len(pairs) for p in self.presets
+                            for pairs in sd_presets.eval_prompts(p, self.anchor).values())
+            validate.check_integer("n_eval_prompts", self.n_eval_prompts, 1, available)
+        validate.check_real("guidance", self.guidance, 1.0, MAX_GUIDANCE)
+        validate.check_integer("seed", self.seed, 0, validate.SEED_MAX)
+        if self.dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {self.dtype!r}; accepted: {', '.join(DTYPES)}")
+        if self.attention not in sd.ATTENTION:
+            raise ValueError(f"unknown attention {self.attention!r}; accepted: {', '.join(sd.ATTENTION)}")
         self.erase_config(self.methods[0])
 
     def erase_config(self, method: str) -> erase.EraseConfig:
@@ -132,7 +148,7 @@ def run(cfg: TableConfig, out: str | Path, *, loaded: sd.Loaded | None = None, c
         progress: bool = True) -> dict[str, Any]:
     """Build the table in ``out`` (resumable); returns the results dict that ``results.json`` holds."""
     cfg.check()
-    out = Path(out)
+    out = validate.output_folder(out, previous=is_table_folder, what="a table folder written by sd-table (resumed)")
     rank, world, state = _distributed()
     if clip is None and rank == 0 and cfg.clip != "tiny":  # fail early, before hours of erasure
         clip = sd_eval.load_clip(cfg.clip)
@@ -237,34 +253,51 @@ def load_results(folder: str | Path) -> Results:
     if not (folder / RESULTS_FILE).is_file():
         raise FileNotFoundError(f"{folder} holds no {RESULTS_FILE}; accepted: a folder written by "
                                 "`python -m fdunlearn sd-table --out DIR`")
-    info = json.loads((folder / RESULTS_FILE).read_text())
+    info = io.read_json(folder / RESULTS_FILE, "sd-table results file")
+    if not isinstance(info, dict) or not {"pairs", "config", "methods", "rows"} <= set(info):
+        raise ValueError(f"{folder / RESULTS_FILE} is not an sd-table results file (it lacks pairs, config, methods "
+                         "or rows); rerun `python -m fdunlearn sd-table --out DIR` to rewrite it")
+    if not (folder / IMAGES_FILE).is_file():
+        raise FileNotFoundError(f"{folder} holds no {IMAGES_FILE}; rerun `python -m fdunlearn sd-table --out "
+                                f"{folder}` to rewrite it")
     images: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(folder / IMAGES_FILE) as d:
-        for key in d.files:
-            method, role = key.split("/", 1)
-            images.setdefault(method, {})[role] = d[key]
+    try:
+        with np.load(folder / IMAGES_FILE, allow_pickle=False) as d:
+            for key in d.files:
+                method, role = key.split("/", 1)
+                images.setdefault(method, {})[role] = d[key]
+    except (EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError) as err:
+        raise ValueError(f"{folder / IMAGES_FILE} is not a readable image archive, it is truncated or corrupt "
+                         f"({type(err).__name__}: {err}); rerun sd-table to rewrite it") from None
     return Results(info, images)
 
 
 def parse(argv: list[str] | None = None) -> tuple[TableConfig, str]:
-    p = argparse.ArgumentParser(prog="python -m fdunlearn sd-table", description=__doc__.splitlines()[0])
+    """The table's settings and output folder; every option checked (ValueError naming it) before any work."""
+    p = validate.ArgumentParser(prog="python -m fdunlearn sd-table", description=__doc__.splitlines()[0])
     p.add_argument("--model", default="sd14", help=f"{sd.accepted_names()}")
     p.add_argument("--preset", action="append", help=f"concept to erase, repeatable: {', '.join(sd_presets.PRESETS)}")
     p.add_argument("--anchor", default="superclass", help=f"{', '.join(sd_presets.ANCHOR_KINDS)}")
     p.add_argument("--settings", default="reference", help=f"{', '.join(sd_presets.SETTINGS)}")
     p.add_argument("--method", action="append", help=f"table row, repeatable (default all): "
                    f"{', '.join(sd_presets.DIVERGENCES)}")
-    p.add_argument("--n-eval-prompts", type=int, help="evaluation prompts per role (default: all 20)")
-    p.add_argument("--n-per-prompt", type=int, default=5)
-    p.add_argument("--eval-steps", type=int, default=25)
-    p.add_argument("--eval-batch", type=int, default=8)
-    p.add_argument("--steps", type=int, help="override the settings' erasure steps")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-eval-prompts", type=validate.integer(1, 1000),
+                   help="evaluation prompts per role, 1..the preset's (20 each; default: all)")
+    p.add_argument("--n-per-prompt", type=validate.integer(1, LIMITS["n_per_prompt"]), default=5,
+                   help=f"images per evaluation prompt, 1..{LIMITS['n_per_prompt']} (default 5)")
+    p.add_argument("--eval-steps", type=validate.integer(1, LIMITS["eval_steps"]), default=25,
+                   help=f"sampler steps, 1..{LIMITS['eval_steps']} (default 25)")
+    p.add_argument("--eval-batch", type=validate.integer(1, LIMITS["eval_batch"]), default=8,
+                   help=f"1..{LIMITS['eval_batch']} (default 8)")
+    p.add_argument("--steps", type=validate.integer(1, erase.MAX_STEPS),
+                   help=f"override the settings' erasure steps, 1..{erase.MAX_STEPS}")
+    p.add_argument("--seed", type=validate.seed, default=0)
     p.add_argument("--clip", default=sd_eval.CLIP_ID, help="CLIP id or folder, or 'tiny' (random: code path only)")
-    p.add_argument("--dtype", default="auto", help="auto (fp16 on CUDA), fp32, fp16, bf16")
-    p.add_argument("--attention", default="sdpa", help=f"{', '.join(sd.ATTENTION)}")
+    p.add_argument("--dtype", default="auto", choices=DTYPES, help="auto (fp16 on CUDA), fp32, fp16, bf16")
+    p.add_argument("--attention", default="sdpa", choices=sd.ATTENTION, help=f"{', '.join(sd.ATTENTION)}")
     p.add_argument("--gradient-checkpointing", action="store_true")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="output folder: new, empty, or a table folder written by sd-table "
+                   "(resumed: the rows already made are kept); a file or a folder holding other files is refused")
     a = p.parse_args(argv)
     cfg = TableConfig(model=a.model, presets=tuple(a.preset or ["van_gogh"]), anchor=a.anchor, settings=a.settings,
                       methods=tuple(a.method or sd_presets.DIVERGENCES), n_eval_prompts=a.n_eval_prompts,
@@ -273,22 +306,21 @@ def parse(argv: list[str] | None = None) -> tuple[TableConfig, str]:
                       gradient_checkpointing=a.gradient_checkpointing,
                       overrides={"steps": a.steps} if a.steps else {})
     cfg.check()
+    validate.output_folder(a.out, previous=is_table_folder, what="a table folder written by sd-table (resumed)")
     return cfg, a.out
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the table; print it. Returns 0, or 2 with a one-line error (bad option, weights or GPU missing)."""
-    try:
+    def body() -> None:
         cfg, out = parse(argv)
         config.device()
         results = run(cfg, out)
-    except (ValueError, FileNotFoundError, FileExistsError, sd.Unavailable) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if results:
-        print(load_results(out).table())
-        print(f"wrote {out} ({results['seconds']:.0f} s)")
-    return 0
+        if results:
+            print(load_results(out).table())
+            print(f"wrote {out} ({results['seconds']:.0f} s)")
+
+    return validate.run(body, errors=(sd.Unavailable,))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def test_full_size_on_cpu_warns_that_it_is_slow():
 @pytest.mark.parametrize(("argv", "match"), [
     (["--device", "tpu", "--tiny"], "unknown device 'tpu'; accepted: cuda, cpu"),
     (["--device", "cpu", "--tiny", "--precision", "fp16"], "fp16 needs CUDA"),
-    (["--device", "cpu", "--tiny", "--batch", "0"], "--batch 0"),
+    (["--device", "cpu", "--tiny", "--batch", "0"], "--batch: got '0'"),
 ])
 def test_bad_options_exit_2_naming_the_problem(capsys, argv, match):
     assert bench.main(argv) == 2

@@ -118,7 +118,7 @@ def test_multi_concept_roles():
     (["--anchor", "far"], "unknown anchor kind 'far'"),
     (["--method", "KL"], "accepted: MSE, Hellinger"),
     (["--settings", "slow"], "unknown settings preset"),
-    (["--n-per-prompt", "0"], "n_per_prompt=0"),
+    (["--n-per-prompt", "0"], "--n-per-prompt: got '0'"),
     (["--model", "no-such-model"], "unknown model"),
 ])
 def test_cli_bad_values_exit_2_with_the_accepted_ones(tmp_path, capsys, argv, match):

@@ -227,7 +227,7 @@ def fetch(name: str, root: str | Path | None = None, full: bool = False) -> Path
         raise DataUnavailable(f"{label} is not on this machine and FDUNLEARN_OFFLINE=1 forbids downloading it. "
                               + _options(name, full))
     print(f"[fdunlearn.data] downloading {label} once with torchvision (about {DOWNLOAD_MB[name]} MB) into "
-          f"{config.display_path(root)}/ (FDUNLEARN_OFFLINE=1 forbids this)", flush=True)
+          f"{config.display_path(root)}/ (set FDUNLEARN_OFFLINE=1 to forbid downloads)", flush=True)
     try:
         root.mkdir(parents=True, exist_ok=True)
         _dataset_class(name)(str(root), train=False, download=True)  # one archive holds both splits

@@ -71,9 +71,10 @@ def display_path(path: str | Path) -> str:
     """``path`` for printing and for stored notebook outputs: relative to the repository root when inside it,
     ``$FDUNLEARN_DATA/...`` when inside that folder, else as given (never a user's home folder by accident)."""
     path = Path(path)
-    for base, prefix in ((REPO_ROOT, ""), (data_dir(), "$FDUNLEARN_DATA/")):
+    for base, prefix in ((REPO_ROOT, "."), (data_dir(), "$FDUNLEARN_DATA")):
         if base is not None and path.is_relative_to(base):
-            return prefix + path.relative_to(base).as_posix()
+            rel = path.relative_to(base).as_posix()
+            return prefix if rel == "." else rel if prefix == "." else f"{prefix}/{rel}"
     return str(path)
 
 

@@ -70,3 +70,4 @@ def test_display_path_is_relative(monkeypatch, tmp_path):
     monkeypatch.setenv("FDUNLEARN_DATA", str(tmp_path))
     assert config.display_path(config.REPO_ROOT / "data" / "downloads") == "data/downloads"
     assert config.display_path(tmp_path / "cifar10" / "x.npz") == "$FDUNLEARN_DATA/cifar10/x.npz"
+    assert config.display_path(tmp_path) == "$FDUNLEARN_DATA" and config.display_path(config.REPO_ROOT) == "."

@@ -202,3 +202,13 @@ def test_lesson_00_report_names_the_source_without_absolute_paths(no_cifar, monk
         "will be downloaded on first use (about 170 MB) into data/downloads-test-absent/"
     for status in environment.checkpoints().values():
         assert status.startswith(("present at data/checkpoints/", "missing: rebuild with"))
+
+
+def test_full_torchvision_files_under_fdunlearn_data_come_first(no_cifar, monkeypatch):
+    _subset_npz(data.CIFAR_NPZ)  # even with an offline copy of the course's set
+    (no_cifar / "full" / "cifar-10-batches-py").mkdir(parents=True)
+    monkeypatch.setenv("FDUNLEARN_DATA", str(no_cifar / "full"))
+    src = data.source_for("cifar10")
+    assert (src.kind, src.full, src.describe()) == ("torchvision", True, "full torchvision files at $FDUNLEARN_DATA")
+    train = data.load("cifar10", "train")
+    assert (len(train), train.source) == (10 * PER_CLASS, "torchvision-cifar10") and FakeCIFAR10.calls == [False]

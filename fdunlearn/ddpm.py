@@ -170,6 +170,7 @@ def train(recipe: DDPMRecipe, out: str | Path, seed: int = 0, resume: bool = Fal
     out = io.run_folder(out, STATE_FILE, resume, kind="ddpm")
     if resume and (out / STATE_FILE).exists():  # checked before any work
         io.check_resume(out / STATE_FILE, asdict(recipe), seed, ARCHITECTURE)
+        read_log(out)  # a damaged log, too
     device = config.device()
     config.seed_everything(seed)
     train_data = data.load(recipe.dataset, "train")

@@ -183,15 +183,34 @@ def truncate_jsonl(path: str | Path, step: int) -> None:
     """Drop the lines logged after ``step`` (a resumed run rewrites them), atomically."""
     path = Path(path)
     if path.exists():
-        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        kept = [line for line, entry in zip(lines, _parse_jsonl(path, lines), strict=True) if entry["step"] <= step]
         with atomic_path(path) as tmp:
             tmp.write_text("".join(line + "\n" for line in kept))
 
 
+def _parse_jsonl(path: Path, lines: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for i, line in enumerate(lines, 1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}, line {i}, is not valid JSON ({err.msg}); accepted: one JSON object per line, "
+                             "as training writes them") from None
+        if not (isinstance(entry, dict) and isinstance(entry.get("step"), int)):
+            raise ValueError(f"{path}, line {i}, is not a log entry (no integer 'step'); accepted: one JSON object "
+                             "per line, as training writes them")
+        out.append(entry)
+    return out
+
+
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Every line of a JSON-lines file, or [] when there is none."""
+    """Every line of a JSON-lines log (each with an integer ``step``), or [] when there is none; a line that is not
+    such an entry is a ValueError naming the file and the line."""
     path = Path(path)
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    if not path.exists():
+        return []
+    return _parse_jsonl(path, [line for line in path.read_text().splitlines() if line.strip()])
 
 
 def sha256(path: str | Path) -> str:

@@ -306,6 +306,7 @@ def train(recipe: MiniSDRecipe, out: str | Path, seed: int = 0, resume: bool = F
     out = io.run_folder(out, STATE_FILE, resume, kind="pipeline")
     if resume and (out / STATE_FILE).exists():  # checked before any work
         io.check_resume(out / STATE_FILE, asdict(recipe), seed, ARCHITECTURE)
+        read_log(out)  # a damaged log, too
     device = config.device()
     config.seed_everything(seed)
     train_data = data.load("mnist", "train")

@@ -349,6 +349,8 @@ TRAIN_RUNS = {
     "a state without a recipe": (lambda d: _state(d / "run", drop=("recipe",)),
                                  ["--recipe", "mnist-ddpm", "--resume"], "is not a training checkpoint"),
     "a run without --resume": (lambda d: _state(d / "run"), ["--recipe", "mnist-ddpm"], "pass resume=True"),
+    "a damaged log": (lambda d: (_state(d / "run"), (d / "run" / ddpm.LOG_FILE).write_text('{"step": 3}\n{oops\n')),
+                      ["--recipe", "mnist-ddpm", "--resume"], "train_log.jsonl, line 2, is not valid JSON"),
     "a minisd state for another width": (
         lambda d: _state(d / "run", recipe=minisd.MiniSDRecipe()), ["--recipe", "minisd", "--resume"],
         "unet_channels"),
@@ -359,10 +361,9 @@ TRAIN_RUNS = {
 def test_train_refuses_to_resume_another_run(capsys, tmp_path, case):
     make, args, needle = TRAIN_RUNS[case]
     make(tmp_path)
-    before = (tmp_path / "run" / ddpm.STATE_FILE).read_bytes()
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
     refused(capsys, cli.main, ["train", "--out", tmp_path / "run", *args], needle)
-    assert (tmp_path / "run" / ddpm.STATE_FILE).read_bytes() == before
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [ddpm.STATE_FILE]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
 
 
 @pytest.mark.parametrize("args", [["--steps", "5"], ["--resume"]])

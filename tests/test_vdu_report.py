@@ -92,14 +92,14 @@ def test_digits_table_has_a_line_per_digit_and_variant_with_its_bars():
 
 
 def test_digits_heatmap_and_trajectory_plot_draw(tmp_path):
-    fig, ax = plt.subplots()
+    _fig, ax = plt.subplots()
     vdu_report.digits_heatmap(ax, _digit_rows())
     assert [t.get_text() for t in ax.texts] == ["10.0", "10.0", "0.4", "3.0"]
     traj = {"settings": {"digit": 7}, "rows": [
         {"variant": "pretrained", "step": 0, "forget_share": 0.1, "fid_remaining": 5.0},
         {"variant": "vdu-fs", "step": 10, "forget_share": 0.05, "fid_remaining": 6.0},
         {"variant": "vdu-fs", "step": 20, "forget_share": 0.01, "fid_remaining": 6.5}]}
-    fig, axes = plt.subplots(1, 2)
+    _fig, axes = plt.subplots(1, 2)
     vdu_report.plot_trajectory(axes, traj)
     (line,) = [ln for ln in axes[0].lines if ln.get_label().startswith("vdu-fs")]
     assert list(line.get_xdata()) == [0, 10, 20] and list(line.get_ydata()) == [10.0, 5.0, 1.0]
@@ -108,5 +108,5 @@ def test_digits_heatmap_and_trajectory_plot_draw(tmp_path):
 
 def test_vdu_fs_results_name_their_command():
     assert vdu_report.command("vdu-fs-digits").startswith("python -m fdunlearn.vdu_digits table --model mnist-ddpm")
-    with pytest.raises(ValueError, match="accepted: .*vdu-fs-digits"):
+    with pytest.raises(ValueError, match=r"accepted: .*vdu-fs-digits"):
         vdu_report.command("nope")

@@ -7,7 +7,8 @@ eta = 0 is the deterministic ODE, eta = 1 adds DDPM's posterior noise at every s
 
     python -m fdunlearn.eta_study --model mnist-ddpm --out data/results/sampler-eta-mnist.json
 
-to score ``--n`` samples per (eta, seed) with the evaluation kit and write one row each.
+to score ``--n`` samples per (eta, seed) with the evaluation kit and write one row each (an existing ``--out`` is
+replaced only with ``--overwrite``; every option and the output path are checked before any sampling).
 """
 
 from __future__ import annotations

@@ -87,4 +87,4 @@ def test_cli_vdu_fs_and_its_refusals(fast_ddpm, tmp_path, capsys):
     assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "c"), "--gamma", "0.5"]) == 2
     assert "--gamma applies to --method vdu" in capsys.readouterr().err
     assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "d"), "--replay-n", "0"]) == 2
-    assert "replay_n=0" in capsys.readouterr().err
+    assert "--replay-n: got '0'" in capsys.readouterr().err

@@ -96,7 +96,12 @@ def attempted(answer: Any) -> bool:
     return True
 
 
-def check(answer: Any, name: str | None = None) -> bool:
+def check(answer: Any, name: str | None = None) -> None:
+    """What a notebook's exercise cell calls: ``grade`` without a return value (a cell's last line shows nothing)."""
+    grade(answer, name)
+
+
+def grade(answer: Any, name: str | None = None) -> bool:
     """Print "not attempted yet" while ``answer`` is a placeholder, else run its registered checker.
 
     ``name`` defaults to ``answer.__name__``. Returns True when the answer passed, False when not attempted; a wrong

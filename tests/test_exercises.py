@@ -87,13 +87,13 @@ def test_check_prints_not_attempted_without_calling_the_stub(capsys):
     def q_sample(x0, eps, t, alpha_bar):
         raise NotImplementedError
 
-    assert exercises.check(q_sample) is False
+    assert exercises.grade(q_sample) is False
     assert capsys.readouterr().out == ("exercise 1: not attempted yet — see the solution in "
                                        "notebooks/solutions/02_ddpm_mnist_cifar.py (function q_sample)\n")
 
 
 def test_check_runs_the_checker_on_an_answer(capsys):
-    assert exercises.check(_q_sample, name="q_sample") is True
+    assert exercises.grade(_q_sample, name="q_sample") is True
     assert capsys.readouterr().out == "exercise 1: correct\n"
 
 
@@ -111,7 +111,7 @@ def test_unnumbered_exercise_and_plain_assert(capsys):
     def erasure_pairs(target_digit, anchor_digit):
         return [], []
 
-    assert exercises.check(..., name="clip_accuracy_from_embeddings") is False
+    assert exercises.grade(..., name="clip_accuracy_from_embeddings") is False
     assert capsys.readouterr().out.startswith("exercise: not attempted yet")
     with pytest.raises(AssertionError, match="exercise 2: erasure_pairs does not pass its check yet: erasure_pairs"):
         exercises.check(erasure_pairs)

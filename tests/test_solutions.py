@@ -19,7 +19,7 @@ def test_solution_file_runs(path):
 @pytest.mark.parametrize("ex", EXERCISES, ids=[f"{ex.notebook[:2]}-{ex.name}" for ex in EXERCISES])
 def test_solution_passes_the_notebook_check(ex, capsys):
     solution = runpy.run_path(str(config.REPO_ROOT / ex.solution_file))[ex.name]
-    assert exercises.check(solution) is True
+    assert exercises.grade(solution) is True
     assert capsys.readouterr().out == f"{ex.label}: correct\n"
 
 

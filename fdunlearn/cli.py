@@ -273,7 +273,8 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--steps", type=count(1, MAX_TRAIN_STEPS),
                    help=f"optimizer steps, 1..{MAX_TRAIN_STEPS} (default 100)")
     u.add_argument("--stop-factor", type=validate.real(1.0, MAX_FACTOR),
-                   help=f"stop when the forget loss exceeds this x its start, 1..{MAX_FACTOR:g}")
+                   help=f"stop when the forget loss exceeds this x its start, 1..{MAX_FACTOR:g} (default: never; "
+                   f"vdu-fs: {unlearn.FS_STOP_FACTOR:g})")
     u.add_argument("--lr", type=validate.real(0.0, 1.0, lo_open=True),
                    help=f"Adam learning rate in (0, 1] (default {unlearn.UnlearnConfig.lr:g})")
     u.add_argument("--fs-weight", type=validate.real(0.0, MAX_FACTOR),

@@ -34,7 +34,9 @@ implementation makes where the paper leaves them open (all recorded in the outpu
 (``fdunlearn.replay``): L = fs_weight * S_fs - P (+ prior_weight * the weight prior), with S_fs the mean
 squared difference between the new and the frozen pretrained model's noise predictions on noised samples
 of the pretrained model itself. Under Adam only the ratio of the two terms matters, so fs_weight = lambda
-is VDU's gamma = lambda / (1 + lambda) with the other stability term.
+is VDU's gamma = lambda / (1 + lambda) with the other stability term. The plasticity term still has no floor:
+on some seeds the model starts to come apart after ~80 steps, which shows first as a jump of the forget loss, so
+vdu-fs stops once its running forget loss exceeds ``FS_STOP_FACTOR`` x its start (``stop_at``).
 
 Baselines on the same footing (same forget images, optimiser, steps): ``ga`` (gamma = 0,
 gradient ascent alone), ``l2`` (equal variances: plain L2 to the pretrained weights) and
@@ -76,7 +78,8 @@ class UnlearnConfig:
     lr: float = 1e-4
     batch_size: int = 32
     var_floor: float = 1e-2  # sigma*^2 >= var_floor x median(sigma*^2)
-    stop_factor: float | None = None  # stop once the forget loss exceeds this x its start value
+    stop_factor: float | None = None  # stop once the running forget loss exceeds this x its start (None: never,
+    # except vdu-fs, which stops at FS_STOP_FACTOR: see ``stop_at``)
     salun_fraction: float = 0.5  # share of weights SalUn updates
     # vdu-fs only: the function-space stability term (fdunlearn.replay)
     fs_weight: float = 10.0  # lambda on S_fs; the plasticity term has weight 1
@@ -84,6 +87,18 @@ class UnlearnConfig:
     replay_seed: int = 0  # their seed (the same replay set for every run on one model)
     replay_filter: bool = True  # drop replay samples that look like D_f (uses D_f and the replay set only)
     prior_weight: float = 0.0  # optional weight of VDU's parameter-space prior on top of S_fs
+
+
+# vdu-fs's runaway guard. On mnist-ddpm its forget loss stays near its start while the class fades, then on some
+# seeds jumps within ten steps as the model starts to come apart (lesson 03, section 7): stop as that jump begins.
+FS_STOP_FACTOR = 1.5
+
+
+def stop_at(cfg: UnlearnConfig) -> float | None:
+    """The stop factor a run uses: ``cfg.stop_factor``, or ``FS_STOP_FACTOR`` for vdu-fs when it is None."""
+    if cfg.stop_factor is None and cfg.method == "vdu-fs":
+        return FS_STOP_FACTOR
+    return cfg.stop_factor
 
 
 def check(cfg: UnlearnConfig, n_available: int) -> None:
@@ -259,7 +274,7 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
     opt = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
     with torch.no_grad():
         start = forget_loss(unet, scheduler, x_forget[:64], torch.Generator().manual_seed(1), None).item()
-    log, running, t0 = [], start, time.time()
+    log, running, t0, stop = [], start, time.time(), stop_at(cfg)
     bar = tqdm(range(cfg.steps), desc=f"unlearn {cfg.method}", disable=not progress)
     for step in bar:
         idx = torch.randint(0, len(x_forget), (min(cfg.batch_size, len(x_forget)),), generator=g)
@@ -284,7 +299,7 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
         bar.set_postfix(forget=f"{running:.3f}")
         if on_step is not None:
             on_step(step + 1, unet)
-        if cfg.stop_factor is not None and running > cfg.stop_factor * start:
+        if stop is not None and running > stop * start:
             break
     bar.close()
     unet.eval().requires_grad_(False)
@@ -296,7 +311,7 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
                                 recipe=base["recipe"], data_source=base.get("data_source"),
                                 unlearn=asdict(cfg), steps_run=len(log), forget_loss_start=start,
                                 seconds=round(time.time() - t0, 1), forget_indices=chosen.tolist(), log=log,
-                                replay=None if fs is None else fs["record"],
+                                replay=None if fs is None else fs["record"], stop_factor_used=stop,
                                 sha256=io.sha256(tmp / "unet" / "diffusion_pytorch_model.safetensors")),
                       tmp / "record.json")
     return out

@@ -88,3 +88,9 @@ def test_cli_vdu_fs_and_its_refusals(fast_ddpm, tmp_path, capsys):
     assert "--gamma applies to --method vdu" in capsys.readouterr().err
     assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "d"), "--replay-n", "0"]) == 2
     assert "--replay-n: got '0'" in capsys.readouterr().err
+
+
+def test_vdu_fs_stops_at_its_runaway_guard_unless_told_otherwise():
+    assert unlearn.stop_at(CFG) == unlearn.FS_STOP_FACTOR
+    assert unlearn.stop_at(dataclasses.replace(CFG, stop_factor=3.0)) == 3.0
+    assert unlearn.stop_at(dataclasses.replace(CFG, method="vdu")) is None

@@ -206,7 +206,10 @@ def cmd_erase(args: argparse.Namespace) -> None:
     validate.output_folder(out, inputs={"--model": folder}, what="an interrupted erasure to --resume",
                            previous=lambda f: (f / erase.STATE_FILE).exists() or (f / "record.json").exists())
     concepts = [erase.Concept(*map(tuple, captions.pairs(target, args.anchor)), name=target) for target in args.target]
-    overrides = {k: v for k, v in dict(steps=args.steps, lr=args.lr).items() if v is not None}
+    preset = ERASE_PRESETS[args.preset] if args.preset else {}
+    given = dict(steps=args.steps, lr=args.lr, scaling=args.scaling, temperature=args.temperature, border=args.border,
+                 weight_decay=args.weight_decay, optimizer=args.optimizer, critic=args.critic)
+    overrides = preset | {k: v for k, v in given.items() if v is not None}  # explicit options win over the preset
     if config.is_fast():  # tiny sizes for tests and CI
         overrides = dict(steps=3, n_anchor_images=8, anchor_steps=3) | overrides
     overrides.setdefault("steps", erase.MINISD_STEPS)  # MiniSD's default length (the reference's 500 is too short)
@@ -218,6 +221,12 @@ def cmd_erase(args: argparse.Namespace) -> None:
     result = erase.erase(pipe, concepts, cfg, out=out, base=str(args.model), resume=args.resume)
     print(f"wrote {result.folder} ({cfg.label()}, {cfg.steps} steps, {result.seconds:.0f} s)")
 
+
+# `erase --preset NAME`: EraseConfig fields set together (explicit options win)
+ERASE_PRESETS = {
+    # the paper's reference code (docs/reference-code.md): its closed-form argument, AdamW weight decay, border mask
+    "reference-code": dict(scaling="reference-code", weight_decay=1e-2, border=1),
+}
 
 OUT_FILE = "refused when it exists, unless --overwrite; a folder, or a place that cannot be written, is refused"
 OUT_FOLDER = ("a new or empty folder, {}; a folder holding other files, a file, or a folder equal to, inside or "
@@ -289,7 +298,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"vdu-fs: add VDU's weight prior with this weight, 0..{MAX_FACTOR:g}")
     u.set_defaults(func=cmd_unlearn)
 
-    from fdunlearn import erase
+    from fdunlearn import erase, erase_step, losses
 
     r = sub.add_parser("erase", help="erase concepts from a text-to-image model with an f-divergence loss")
     r.add_argument("--model", required=True, help="minisd, a MiniSD folder, or an erasure folder")
@@ -304,6 +313,25 @@ def parser() -> argparse.ArgumentParser:
                    help=f"optimizer steps, 1..{erase.MAX_STEPS} (default 1000 on MiniSD: measured in lesson 04)")
     r.add_argument("--lr", type=validate.real(0.0, erase.MAX_LR, lo_open=True),
                    help=f"learning rate per sample in (0, {erase.MAX_LR:g}] (default 7e-5, times the batch size)")
+    r.add_argument("--scaling", choices=losses.SCALINGS,
+                   help="closed form's argument: reference (default: m/s^2, m = per-element mean squared gap), "
+                   "reference-code (the paper's code: x = C m, summed over latent channels and averaged over the "
+                   "border-masked pixels; mse, hellinger, pearson_chi2 only), exact (delta = kappa_t ||d eps||^2)")
+    r.add_argument("--temperature", type=validate.real(0.0, None, lo_open=True),
+                   help="temperature s > 0 of the closed forms (argument / s^2; default 1; mse ignores it)")
+    r.add_argument("--border", type=count(0, 64, what="an integer in 0..64"),
+                   help="latent pixels masked out of the loss on each side, 0..64 (default 0; the reference code: 1)")
+    r.add_argument("--weight-decay", type=validate.real(0.0, None),
+                   help="decoupled weight decay >= 0 (default 0; the reference code's AdamW: 1e-2)")
+    r.add_argument("--optimizer", choices=erase_step.OPTIMIZERS,
+                   help="adam (default: AdamW, a constant factor on the loss cancels) or sgd (plain SGD without "
+                   "momentum at --lr: the divergence's gradient magnitude reaches the weights)")
+    r.add_argument("--critic", choices=erase_step.CRITICS,
+                   help="variational only: fixed (default) or leaky (reproduce the reference code's bug: the "
+                   "generator's gradient leaks into the critic's next update)")
+    r.add_argument("--preset", choices=tuple(ERASE_PRESETS),
+                   help="reference-code = --scaling reference-code --weight-decay 1e-2 --border 1 (the paper's "
+                   "code; add --steps 500 for its length); explicit options override the preset")
     r.add_argument("--seed", type=validate.seed, required=True)
     r.add_argument("--out", required=True, help="output erasure folder: " + OUT_FOLDER.format(
         "or an interrupted erasure to --resume (a finished one is never replaced)"))

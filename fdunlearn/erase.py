@@ -18,8 +18,11 @@ Two objectives, which estimate different things:
   ``losses.closed_form_loss``): with the reference scaling phi(m / s^2), m = mean over latent elements of
   (eps_theta(x_t, c*, t) - eps_orig(x_t, c, t))^2: mse -> m (Concept Ablation), kl -> m / 2, hellinger
   -> -exp(-m/8), pearson_chi2 -> exp(m), alpha -> (1 - exp(-a(1-a) m/2)) / (a(1-a)); ``scaling="exact"`` uses
-  delta = kappa_t ||d eps||^2 instead (docs/derivations.md). A per-x_t divergence averaged over x_t, and it is zero
-  only when the two predictions coincide at every x_t, pair by pair.
+  delta = kappa_t ||d eps||^2 instead (docs/derivations.md); ``scaling="reference-code"`` the reference code's own
+  argument x = C m (summed over the C latent channels, averaged over the border-masked pixels: mse, hellinger and
+  pearson_chi2 only; with ``border=1`` and ``weight_decay=1e-2`` it is the reference code's run,
+  docs/reference-code.md). A per-x_t divergence averaged over x_t, and it is zero only when the two predictions
+  coincide at every x_t, pair by pair.
 * **Variational** (``variational=True``, f-GAN, Nowozin et al. 2016, Eq. 6). A critic V (``erase_step.PatchCritic``:
   three spectral-normalised convolutions, one score per 6x6 patch) sees eps-PREDICTIONS only, as in the reference:
   P = {eps_orig(x_t, c, t)}, Q = {eps_theta(x_t, c*, t)} over the batch. It maximises the lower bound
@@ -30,9 +33,14 @@ Two objectives, which estimate different things:
   and the critic never sees x_t, t or the prompt. Its value is logged as ``estimate``; any registry divergence
   works (kl, hellinger, jensen_shannon, ...).
 
+Optimiser: ``optimizer="adam"`` (AdamW, the reference's; a constant factor on the loss cancels) or ``"sgd"`` (plain
+SGD without momentum: the divergence's gradient magnitude reaches the weights). Variational ``critic="leaky"``
+reproduces the reference code's critic-gradient leak (``erase_step.Variational``); ``"fixed"`` (default) avoids it.
+
 Logs, per step: ``loss``, ``grad_norm`` (of the trainable group, before any clipping), ``m`` (the mean squared gap
-between the two predictions, comparable across objectives) and, for the variational form, the critic's
-``estimate``. With ``out``, a checkpoint is written atomically every ``checkpoint_every`` steps (resumable,
+between the two predictions, comparable across objectives), for a closed form the per-sample gradient multipliers'
+``mult_mean``, ``mult_min`` and ``mult_max`` over the batch (``losses.multipliers``), and, for the variational form,
+the critic's ``estimate``. With ``out``, a checkpoint is written atomically every ``checkpoint_every`` steps (resumable,
 bitwise), and the result is a model folder: ``erased_weights.safetensors`` with only the trained weights
 (``unet.<parameter name>``, float32) and ``record.json`` (kind ``"pipeline-erasure"``, the base model's name
 and fingerprint, the settings and the log; ``erase_folder``). ``load_erased`` / ``apply`` put those weights back
@@ -87,8 +95,9 @@ class EraseConfig:
     divergence: str = "mse"  # closed form: closed_form_names(); variational: any registry name
     alpha: float | None = None  # the alpha-divergence's parameter (required for divergence="alpha")
     variational: bool = False  # f-GAN bound with a critic instead of the closed form
-    scaling: str = "reference"  # closed form's argument: m/s^2 ("reference") or delta ("exact")
+    scaling: str = "reference"  # closed form's argument: m/s^2 (reference), C m/s^2 (reference-code), delta (exact)
     temperature: float = 1.0  # s
+    optimizer: str = "adam"  # adam (AdamW, the reference's) | sgd (plain SGD, no momentum: the loss's scale matters)
     params: str = "kv"  # trainable group: kv | cross-attn | unet
     steps: int = 500
     lr: float = 7e-5  # per sample: the optimiser uses lr * batch_size (the reference scales it so)
@@ -106,6 +115,7 @@ class EraseConfig:
     critic_steps: int = 1  # variational: critic steps per generator step
     critic_lr: float = 2e-4
     critic_width: int = 64
+    critic: str = "fixed"  # variational: fixed | leaky (the reference code's critic-gradient leak, reproduced)
     precision: str = "auto"  # auto (the UNet's dtype) | no | fp16 | bf16 (autocast)
     gradient_checkpointing: bool = False
     checkpoint_every: int = 100
@@ -154,10 +164,16 @@ def check(cfg: EraseConfig) -> None:
     elif cfg.alpha is not None:
         raise ValueError(f"alpha={cfg.alpha!r} given for divergence {cfg.divergence!r}; only 'alpha' takes it")
     choices = {"params": erase_params.GROUPS, "scaling": losses.SCALINGS, "precision": PRECISIONS,
-               "anchor_sampler": erase_anchors.SAMPLERS}
+               "anchor_sampler": erase_anchors.SAMPLERS, "optimizer": erase_step.OPTIMIZERS,
+               "critic": erase_step.CRITICS}
     for key, accepted in choices.items():
         if getattr(cfg, key) not in accepted:
             raise ValueError(f"unknown {key} {getattr(cfg, key)!r}; accepted: {', '.join(accepted)}")
+    if cfg.scaling == "reference-code" and not cfg.variational:
+        losses.check_reference_code(cfg.divergence)
+    if cfg.critic != "fixed" and not cfg.variational:
+        raise ValueError(f"critic={cfg.critic!r} applies to the variational form only (variational=True, "
+                         "--variational); accepted for a closed form: fixed")
     for key, hi in LIMITS.items():
         validate.check_integer(key, getattr(cfg, key), 1, hi)
     for key in ("critic_warmup", "border"):
@@ -179,8 +195,11 @@ def _prompt_list(value: Sequence[str], what: str, k: int) -> tuple[str, ...]:
     if not value:
         raise ValueError(f"concept {k}: empty {what} list; accepted: one or more non-empty prompts")
     for p in value:
+        if what == "anchor" and p == "":
+            continue  # the empty prompt: the unconditional prediction, a valid (far) anchor
         if not isinstance(p, str) or not p.strip():
-            raise ValueError(f"concept {k}: {what} prompt {p!r} is empty or not text; accepted: non-empty strings")
+            accepted = "non-empty strings" + (", or '' (the empty prompt)" if what == "anchor" else "")
+            raise ValueError(f"concept {k}: {what} prompt {p!r} is empty or not text; accepted: {accepted}")
     return tuple(value)
 
 
@@ -275,7 +294,8 @@ def prepare(pipe, concepts: Sequence[Concept], cfg: EraseConfig, *, fingerprint:
 def _objective(cfg: EraseConfig, scheduler, channels: int, device: torch.device):
     if cfg.variational:
         return erase_step.Variational(cfg.divergence, cfg.loss_params(), channels, width=cfg.critic_width,
-                                      lr=cfg.critic_lr, inner_steps=cfg.critic_steps, device=device, seed=cfg.seed)
+                                      lr=cfg.critic_lr, inner_steps=cfg.critic_steps, device=device, seed=cfg.seed,
+                                      critic=cfg.critic)
     return erase_step.ClosedForm(cfg.divergence, cfg.loss_params(), scaling=cfg.scaling,
                                  temperature=cfg.temperature, scheduler=scheduler)
 
@@ -337,7 +357,7 @@ def erase(pipe, concepts: Concept | tuple | Sequence[Concept | tuple], cfg: Eras
     step_fn = erase_step.ErasureStep(unet, trainable, scheduler, objective, lr=cfg.lr * cfg.batch_size,
                                      frozen="swap", precision=_precision(cfg, unet),
                                      max_grad_norm=cfg.max_grad_norm, border=cfg.border,
-                                     weight_decay=cfg.weight_decay)
+                                     weight_decay=cfg.weight_decay, optimizer=cfg.optimizer)
     original = {n: v.detach().cpu().clone() for n, v in step_fn.originals.items()}
     g = torch.Generator().manual_seed(cfg.seed)
     start, log = 0, []
@@ -353,7 +373,7 @@ def erase(pipe, concepts: Concept | tuple | Sequence[Concept | tuple], cfg: Eras
             stats = step_fn(*data.batch(g, cfg.batch_size))
             log.append({"step": step + 1, **stats, "seconds": round(time.time() - t0, 3)})
             bar.update(1)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items()})
+            bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items() if not k.startswith("mult_")})
             if out is not None and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
                 save_state(out / STATE_FILE, step + 1, identity, step_fn, g, log)
         bar.close()
@@ -370,6 +390,7 @@ def erase(pipe, concepts: Concept | tuple | Sequence[Concept | tuple], cfg: Eras
     record = io.record(kind=erase_folder.KIND, base_model=base, base_sha256=base_sha, base_dtype=base_dtype,
                        weights_file=erase_folder.WEIGHTS_FILE, parameter_group=cfg.params, n_weights=len(weights),
                        n_parameters=sum(v.numel() for v in weights.values()), divergence=cfg.label(),
+                       optimizer=cfg.optimizer, scaling=cfg.scaling, temperature=cfg.temperature,
                        concepts=identity["concepts"], erase=identity["config"], precision=_precision(cfg, unet),
                        anchor_cache=anchors.files, n_anchor_images=len(anchors.images), steps_run=len(log),
                        seconds=round(seconds, 1), log=log)

@@ -1,6 +1,7 @@
 """Erasure checkpoints: everything needed to resume bitwise, in one safetensors file written atomically.
 
-Stored: the trainable weights, the AdamW state, the critic and its Adam state (variational form), the gradient
+Stored: the trainable weights, the optimiser's state (AdamW; plain SGD has none), the critic and its Adam state
+(variational form), the critic's leaked gradients (``critic="leaky"``: they are part of the next update), the gradient
 scaler, the data generator's RNG state, the step, the log so far, and the run's identity (settings, concepts, base
 fingerprint), which must match on resume.
 """
@@ -44,6 +45,9 @@ def save_state(path: Path, step: int, identity: dict[str, Any], step_fn, g: torc
     if critic is not None:
         tensors |= {f"critic.{k}": v for k, v in critic.state_dict().items()}
         tensors |= _optimizer_tensors(step_fn.objective.opt, list(critic.parameters()), "critic_opt")
+        if getattr(step_fn.objective, "leaky", False):
+            tensors |= {f"critic_grad.{n}": p.grad.detach() for n, p in critic.named_parameters()
+                        if p.grad is not None}
     tensors["rng"] = g.get_state()
     meta = {"step": str(step), "identity": json.dumps(identity, sort_keys=True), "log": json.dumps(log),
             "scaler": json.dumps(step_fn.scaler.state_dict())}
@@ -68,6 +72,9 @@ def load_state(path: Path, identity: dict[str, Any], step_fn, g: torch.Generator
     if critic is not None:
         critic.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("critic.")})
         _load_optimizer(step_fn.objective.opt, list(critic.parameters()), "critic_opt", tensors)
+        for n, p in critic.named_parameters():
+            if f"critic_grad.{n}" in tensors:
+                p.grad = tensors[f"critic_grad.{n}"].to(p.device).clone()
     if meta.get("scaler") and json.loads(meta["scaler"]):
         step_fn.scaler.load_state_dict(json.loads(meta["scaler"]))
     g.set_state(tensors["rng"])

@@ -10,6 +10,13 @@ The original model is the same UNet with the trainable group's original values s
 ``erase_params.frozen_forward``); ``frozen="copy"`` keeps a full frozen deep copy instead, the straightforward
 approach that ``bench`` measures against.
 
+Optimiser (``optimizer``). ``"adam"`` (the reference's AdamW) divides each coordinate of the step by the running RMS
+of its gradient, so a constant factor on the loss cancels; ``"sgd"`` (plain ``torch.optim.SGD``, no momentum) steps
+by lr times the gradient itself, so the divergence's gradient magnitude reaches the weights (lesson 04).
+
+Closed-form steps also log the per-sample gradient multipliers w_i (``losses.multipliers``: grad L_i = w_i grad m_i)
+as ``mult_mean``, ``mult_min`` and ``mult_max`` over the batch: how far each divergence is from "MSE times a constant".
+
 Precision. The trainable weights are always float32 master weights (upcast here if the pipeline is float16 and put
 back by ``release``); ``precision="fp16"|"bf16"`` runs both forwards under ``torch.autocast`` (fp16 with a
 gradient scaler). The losses and the critic are evaluated in float32.
@@ -28,6 +35,8 @@ from fdunlearn import divergences, losses
 from fdunlearn.erase_params import frozen_forward, snapshot
 
 FROZEN = ("swap", "copy")
+OPTIMIZERS = ("adam", "sgd")
+CRITICS = ("fixed", "leaky")
 AUTOCAST = {"no": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -56,10 +65,19 @@ class ClosedForm:
         self.divergence, self.params, self.scaling = divergence, params, scaling
         self.temperature, self.scheduler = temperature, scheduler
 
+    def _kwargs(self, t: Tensor) -> dict:
+        return dict(scaling=self.scaling, t=t, scheduler=self.scheduler, temperature=self.temperature, **self.params)
+
     def __call__(self, eps_new: Tensor, eps_anchor: Tensor, t: Tensor) -> Tensor:
-        return losses.closed_form_loss(eps_new.float(), eps_anchor.float(), self.divergence, scaling=self.scaling,
-                                       t=t, scheduler=self.scheduler, temperature=self.temperature,
-                                       **self.params).mean()
+        return losses.closed_form_loss(eps_new.float(), eps_anchor.float(), self.divergence, **self._kwargs(t)).mean()
+
+    def multiplier_stats(self, eps_new: Tensor, eps_anchor: Tensor, t: Tensor) -> dict[str, float]:
+        """Mean, min and max over the batch of the per-sample multipliers w_i (``losses.multipliers``)."""
+        w = losses.multipliers(eps_new, eps_anchor, self.divergence, **self._kwargs(t))
+        w = w[torch.isfinite(w)]
+        if not len(w):
+            return {}
+        return {"mult_mean": float(w.mean()), "mult_min": float(w.min()), "mult_max": float(w.max())}
 
 
 class PatchCritic(nn.Module):
@@ -87,29 +105,41 @@ class Variational:
 
     ``critic_update`` takes ``inner_steps`` Adam steps maximising E_P[g_f(V)] - E_Q[f*(g_f(V))] on detached
     predictions and returns the bound after them (the critic's divergence estimate); ``generator_loss`` is
-    -E_Q[f*(g_f(V))] with the critic frozen (requires_grad off), so the generator's backward leaves no
-    gradient in the critic (the leak of the reference code, docs/reference-code.md, cannot happen).
+    -E_Q[f*(g_f(V))].
+
+    ``critic="fixed"`` (default): the critic is frozen (requires_grad off) during the generator's step, so the
+    generator's backward leaves no gradient in it. ``critic="leaky"`` reproduces the reference code's bug
+    (docs/reference-code.md): the generator's backward fills the critic's .grad, and the next critic update adds its
+    own gradient to that leaked one instead of starting from zero (only the first inner step sees the leak; the
+    critic's own gradients are cleared after each update, so nothing else accumulates).
     """
 
     def __init__(self, divergence: str, params: dict[str, float], channels: int, *, width: int = 64,
-                 lr: float = 2e-4, inner_steps: int = 1, device: torch.device | str = "cpu", seed: int = 0) -> None:
+                 lr: float = 2e-4, inner_steps: int = 1, device: torch.device | str = "cpu", seed: int = 0,
+                 critic: str = "fixed") -> None:
+        if critic not in CRITICS:
+            raise ValueError(f"unknown critic mode {critic!r}; accepted: {', '.join(CRITICS)}")
         self.div = divergences.get(divergence, **params)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.critic = PatchCritic(channels, width).to(device)
         self.opt = torch.optim.Adam(self.critic.parameters(), lr=lr, betas=(0.5, 0.999))
         self.inner_steps = inner_steps
-        self.critic.requires_grad_(False)
+        self.leaky = critic == "leaky"
+        self.critic.requires_grad_(self.leaky)
 
     def critic_update(self, eps_p: Tensor, eps_q: Tensor) -> float:
         eps_p, eps_q = eps_p.detach().float(), eps_q.detach().float()
         self.critic.requires_grad_(True)
-        for _ in range(self.inner_steps):
+        for k in range(self.inner_steps):
             loss = losses.critic_loss(self.div, self.critic(eps_p), self.critic(eps_q))
-            self.opt.zero_grad(set_to_none=True)
+            if not (self.leaky and k == 0):  # leaky: the generator's gradient is still in .grad
+                self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
-        self.critic.requires_grad_(False)
+        if self.leaky:  # clear the critic's own gradient: only the generator's next backward leaks into .grad
+            self.opt.zero_grad(set_to_none=True)
+        self.critic.requires_grad_(self.leaky)
         with torch.no_grad():
             return float(losses.variational_bound(self.div, self.critic(eps_p), self.critic(eps_q)))
 
@@ -122,9 +152,12 @@ class ErasureStep:
 
     def __init__(self, unet: nn.Module, trainable: dict[str, nn.Parameter], scheduler,
                  objective: ClosedForm | Variational, *, lr: float, frozen: str = "swap", precision: str = "no",
-                 max_grad_norm: float | None = None, border: int = 0, weight_decay: float = 0.0) -> None:
+                 max_grad_norm: float | None = None, border: int = 0, weight_decay: float = 0.0,
+                 optimizer: str = "adam") -> None:
         if frozen not in FROZEN:
             raise ValueError(f"unknown frozen-model strategy {frozen!r}; accepted: {', '.join(FROZEN)}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; accepted: {', '.join(OPTIMIZERS)}")
         if precision not in AUTOCAST:
             raise ValueError(f"unknown precision {precision!r}; accepted: {', '.join(AUTOCAST)}")
         self.unet, self.trainable, self.scheduler, self.objective = unet, trainable, scheduler, objective
@@ -140,7 +173,10 @@ class ErasureStep:
             p.requires_grad_(True)
         self.originals = snapshot(trainable) if frozen == "swap" else {}
         self.frozen_unet = copy.deepcopy(unet).requires_grad_(False) if frozen == "copy" else None
-        self.opt = torch.optim.AdamW(list(trainable.values()), lr=lr, weight_decay=weight_decay)
+        if optimizer == "adam":
+            self.opt = torch.optim.AdamW(list(trainable.values()), lr=lr, weight_decay=weight_decay)
+        else:  # plain SGD: the step is lr times the gradient (weight decay lr * wd * w, as AdamW's decoupled one)
+            self.opt = torch.optim.SGD(list(trainable.values()), lr=lr, momentum=0.0, weight_decay=weight_decay)
         device = next(iter(trainable.values())).device
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16" and device.type == "cuda")
 
@@ -179,6 +215,8 @@ class ErasureStep:
             loss = self.objective.generator_loss(eps_new)
         else:
             loss = self.objective(eps_new, eps_anchor, t)
+            if hasattr(self.objective, "multiplier_stats"):
+                stats |= self.objective.multiplier_stats(eps_new, eps_anchor, t)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.opt)

@@ -32,9 +32,18 @@ Two scalings of the closed-form loss:
   pearson_chi2 -> exp(m/s^2); any other member -> its closed form at m/s^2 (KL -> m/(2 s^2)).
   m is O(0.01 .. 1), so every multiplier stays O(1). Up to a constant, hellinger there is the paper's
   1 - BC (half the registry's f-GAN convention) and pearson_chi2 is chi^2 + 1.
+- ``"reference-code"``: exactly what the paper's reference code computes (docs/reference-code.md): the argument
+  x = the squared difference SUMMED over the channel dimension (dim 1, the latent channels) and AVERAGED over the
+  remaining (spatial) positions, i.e. x = C m for C channels; mse -> x, hellinger -> -exp(-x/8),
+  pearson_chi2 -> exp(x), no per-timestep weight. A temperature s divides the closed forms' argument, x/s^2
+  (the reference code has s = 1); mse stays x, as in the other scalings. Only these three losses exist in the
+  reference code, so any other divergence is refused (``REFERENCE_CODE_LOSSES``). "reference" at s = 1/sqrt(C)
+  gives the same hellinger and pearson_chi2 losses. The reference code masks a one-pixel border of the latent out
+  of the average: crop the predictions first (``erase_step.crop``, ``EraseConfig.border``).
 
-Per sample every loss is phi(x) with x = delta or m/s^2, hence grad = phi'(x) * grad x: the same direction
-as MSE's gradient, rescaled by an analytic factor (``loss_curve`` returns phi and phi').
+Per sample every loss is phi(x) with x = delta, m/s^2 or C m/s^2, hence grad = phi'(x) * grad x: the same direction
+as MSE's gradient, rescaled by an analytic factor (``loss_curve`` returns phi and phi'; ``multipliers`` measures the
+factor relative to the gradient of m on a batch).
 
 Numerical safety: exponentials that grow with delta (chi^2, alpha outside [0, 1]) are evaluated exactly up to
 an exponent of ``max_exponent`` (default 40) and continue along their tangent above it, with a RuntimeWarning
@@ -59,7 +68,8 @@ from fdunlearn import divergences
 from fdunlearn.divergences import EXP_CAP, FDivergence, safe_expm1
 
 VARIANCES = ("beta", "beta_tilde")
-SCALINGS = ("reference", "exact")
+SCALINGS = ("reference", "exact", "reference-code")
+REFERENCE_CODE_LOSSES = ("mse", "hellinger", "pearson_chi2")  # the only closed forms in the reference code
 
 
 @contextlib.contextmanager
@@ -180,11 +190,22 @@ def _check_temperature(temperature: float) -> None:
         raise ValueError(f"temperature={temperature!r}; accepted: a finite number > 0")
 
 
+def check_reference_code(divergence: str | FDivergence) -> None:
+    """ValueError unless ``divergence`` is one of the reference code's three closed forms."""
+    name = divergence if isinstance(divergence, str) else divergence.name
+    if name not in REFERENCE_CODE_LOSSES:
+        raise ValueError(f"scaling 'reference-code' has no {name!r} loss (the reference code defines only three "
+                         f"closed forms); accepted: {', '.join(REFERENCE_CODE_LOSSES)}")
+
+
 def _phi(name_or_div: str | FDivergence, x: Tensor, scaling: str, max_exponent: float,
          params: dict[str, float]) -> Tensor:
-    """The loss as a function of its argument x (m/s^2 for "reference", delta for "exact")."""
+    """The loss as a function of its argument x (m/s^2 for "reference", C m/s^2 for "reference-code", delta for
+    "exact")."""
     if scaling not in SCALINGS:
         raise ValueError(f"unknown scaling {scaling!r}; accepted: {', '.join(SCALINGS)}")
+    if scaling == "reference-code":
+        check_reference_code(name_or_div)
     if isinstance(name_or_div, str) and name_or_div == "mse":
         if params:
             raise ValueError(f"'mse' takes no parameters, got {sorted(params)}")
@@ -192,10 +213,10 @@ def _phi(name_or_div: str | FDivergence, x: Tensor, scaling: str, max_exponent: 
     if isinstance(name_or_div, str) and name_or_div not in divergences.names():
         raise ValueError(f"unknown divergence {name_or_div!r}; accepted: {', '.join(loss_names())}")
     div = divergences.get(name_or_div, **params)
-    if scaling == "reference" and div.name == "hellinger":
-        return -torch.exp(-x / 8.0)  # reference code: -exp(-m / (8 s^2))
-    if scaling == "reference" and div.name == "pearson_chi2":
-        return safe_expm1(x, max_exponent) + 1.0  # reference code: exp(m / s^2)
+    if scaling in ("reference", "reference-code") and div.name == "hellinger":
+        return -torch.exp(-x / 8.0)  # reference code: -exp(-x / 8)
+    if scaling in ("reference", "reference-code") and div.name == "pearson_chi2":
+        return safe_expm1(x, max_exponent) + 1.0  # reference code: exp(x)
     return div.gaussian(x, max_exponent=max_exponent)
 
 
@@ -206,9 +227,11 @@ def closed_form_loss(eps_new: Tensor, eps_orig: Tensor, divergence: str | FDiver
     """Per-sample closed-form unlearning loss (B,) pulling eps_new(x_t, c*, t) onto eps_orig(x_t, c, t).
 
     ``eps_orig`` is detached (the frozen model's prediction is a target, not a variable).
-    ``divergence``: "mse" (Concept Ablation: m, in both scalings, ignoring t and the temperature) or any
-    registry name (with ``alpha=`` for "alpha") or a built ``FDivergence``.
+    ``divergence``: "mse" (Concept Ablation: m, or C m for "reference-code"; it ignores t and the temperature) or
+    any registry name (with ``alpha=`` for "alpha") or a built ``FDivergence``.
     ``scaling="reference"``: phi(m / s^2) with the reference code's losses (module docstring).
+    ``scaling="reference-code"``: phi(C m / s^2), x = squared difference summed over dim 1 (channels) and averaged
+    over the other dimensions; mse, hellinger and pearson_chi2 only.
     ``scaling="exact"``: the registry's ``gaussian(delta)`` with delta = kappa_t sum_d (d eps)^2 / s^2;
     needs ``t`` (diffusers indices, an int or a (B,) tensor) and ``scheduler``; index 0 with "beta_tilde"
     uses sigma_1^2 = beta_1 (module docstring).
@@ -218,6 +241,15 @@ def closed_form_loss(eps_new: Tensor, eps_orig: Tensor, divergence: str | FDiver
     _check_variance(variance)
     sq = (eps_new - eps_orig.detach()).pow(2).flatten(1)
     m = sq.mean(dim=1)
+    if scaling == "reference-code":
+        check_reference_code(divergence)
+        if eps_new.dim() < 3:
+            raise ValueError(f"scaling 'reference-code' sums over channels: eps tensors of shape "
+                             f"{tuple(eps_new.shape)}; accepted: (B, C, H, W) (or (B, C, ...))")
+        x = m * eps_new.shape[1]  # summed over the C channels, averaged over the positions: C * m
+        if isinstance(divergence, str) and divergence == "mse":
+            return _phi("mse", x, scaling, max_exponent, params)
+        return _phi(divergence, x / temperature**2, scaling, max_exponent, params)
     if isinstance(divergence, str) and divergence == "mse":
         return _phi("mse", m, scaling, max_exponent, params)
     if scaling == "exact":
@@ -234,15 +266,38 @@ def closed_form_loss(eps_new: Tensor, eps_orig: Tensor, divergence: str | FDiver
 
 def loss_curve(divergence: str | FDivergence, x: Tensor, *, scaling: str = "exact",
                max_exponent: float = EXP_CAP, **params: float) -> tuple[Tensor, Tensor]:
-    """The loss phi(x) and its gradient multiplier phi'(x), where x = delta (exact) or m/s^2 (reference).
+    """The loss phi(x) and its gradient multiplier phi'(x), where x = delta (exact), m/s^2 (reference) or
+    C m/s^2 (reference-code).
 
     The per-sample gradient of ``closed_form_loss`` is phi'(x) * grad x, and grad x is MSE's gradient times
-    kappa_t D / s^2 (exact) or 1/s^2 (reference). Same code path as ``closed_form_loss``.
+    kappa_t D / s^2 (exact), 1/s^2 (reference) or C/s^2 (reference-code). Same code path as ``closed_form_loss``.
     """
     x = torch.as_tensor(x, dtype=torch.float64).detach().clone().requires_grad_(True)
     value = _phi(divergence, x, scaling, max_exponent, params)
     (slope,) = torch.autograd.grad(value.sum(), x)
     return value.detach(), slope
+
+
+def multipliers(eps_new: Tensor, eps_orig: Tensor, divergence: str | FDivergence, **kwargs) -> Tensor:
+    """Per-sample gradient multipliers (B,): the factor w_i with grad L_i = w_i grad m_i, where L_i is
+    ``closed_form_loss(eps_new, eps_orig, divergence, **kwargs)`` and m_i the per-element mean squared gap.
+
+    Every closed form is a function of m_i (given t), so its gradient is MSE's (m's) times w_i; under SGD the w_i
+    scale the step, under Adam only their spread across samples and steps matters (docs/derivations.md, section 5).
+    w_i = 1 for mse (reference, exact), C for mse (reference-code), exp(-m/(8 s^2)) / (8 s^2) for reference Hellinger.
+    Measured by autograd on detached copies (no effect on any model); NaN for a sample whose gap is exactly zero.
+    """
+    dtype = torch.promote_types(eps_new.dtype, torch.float32)  # half precision is measured in float32
+    e = eps_new.detach().to(dtype).clone().requires_grad_(True)
+    a = eps_orig.detach().to(dtype)
+    with torch.enable_grad():
+        loss = closed_form_loss(e, a, divergence, **kwargs)
+        (grad,) = torch.autograd.grad(loss.sum(), e)
+    d = (e.detach() - a).flatten(1)
+    grad_m = 2 * d / d.shape[1]  # d m_i / d eps_new
+    norm2 = grad_m.pow(2).sum(1)
+    w = (grad.flatten(1) * grad_m).sum(1) / norm2.clamp(min=torch.finfo(norm2.dtype).tiny)
+    return torch.where(norm2 > 0, w, torch.full_like(w, math.nan))
 
 
 # ----------------------------------------------------------------------------- delta on a real DDPM

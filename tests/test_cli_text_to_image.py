@@ -45,10 +45,30 @@ def test_erase_writes_a_folder_that_sample_reads(fast_minisd, tmp_path):
         assert a["images"].shape == b["images"].shape
 
 
+def test_erase_options_reach_the_erasure_and_the_preset_is_the_reference_code(fast_minisd, tmp_path):
+    out = tmp_path / "erased"
+    assert main(["erase", "--model", str(fast_minisd), "--target", "seven", "--anchor", "digit", "--divergence",
+                 "pearson_chi2", "--preset", "reference-code", "--temperature", "0.5", "--optimizer", "sgd",
+                 "--steps", "2", "--seed", "0", "--out", str(out)]) == 0
+    record = json.loads((out / "record.json").read_text())
+    cfg = record["erase"]
+    assert (cfg["scaling"], cfg["weight_decay"], cfg["border"]) == ("reference-code", 1e-2, 1)  # the preset
+    assert (cfg["temperature"], cfg["optimizer"], record["optimizer"]) == (0.5, "sgd", "sgd")
+    out = tmp_path / "var"
+    assert main(["erase", "--model", str(fast_minisd), "--target", "seven", "--anchor", "digit", "--divergence", "kl",
+                 "--variational", "--critic", "leaky", "--preset", "reference-code", "--border", "0",
+                 "--weight-decay", "0", "--steps", "2", "--seed", "0", "--out", str(out)]) == 0
+    cfg = json.loads((out / "record.json").read_text())["erase"]
+    assert (cfg["critic"], cfg["border"], cfg["weight_decay"]) == ("leaky", 0, 0.0)  # explicit options win
+
+
 @pytest.mark.parametrize("args, message", [
     (["--target", "unicorn", "--anchor", "digit"], "unknown concept 'unicorn'"),
     (["--target", "seven", "--anchor", "plain"], "cannot pair content concept"),
     (["--target", "seven", "--anchor", "digit", "--divergence", "wasserstein"], "wasserstein"),
+    (["--target", "seven", "--anchor", "digit", "--divergence", "kl", "--scaling", "reference-code"],
+     "accepted: mse, hellinger, pearson_chi2"),
+    (["--target", "seven", "--anchor", "digit", "--critic", "leaky"], "variational form only"),
 ])
 def test_erase_bad_input_names_the_bad_value(fast_minisd, tmp_path, capsys, args, message):
     code = main(["erase", "--model", str(fast_minisd), "--seed", "0", "--out", str(tmp_path / "e"), *args])

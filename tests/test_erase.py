@@ -6,6 +6,7 @@ the anchor cache, resuming, precision and bad input."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -136,6 +137,124 @@ def test_exact_kl_scaling_lowers_its_loss(pipe):
     assert last < 0.5 * float(expected.mean())
 
 
+def test_reference_code_scaling_with_a_border_is_the_reference_codes_loss(pipe):
+    """scaling="reference-code", border 1: exp(x), x = squared gap summed over the 4 latent channels and averaged over
+    the inner 6x6 of the 8x8 latent pixels."""
+    scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
+    objective = erase_step.ClosedForm("pearson_chi2", {}, scaling="reference-code", temperature=1.0,
+                                      scheduler=scheduler)
+    step = erase_step.ErasureStep(pipe.unet, erase_params.select(pipe.unet, "kv"), scheduler, objective, lr=1e-3,
+                                  border=1, weight_decay=1e-2)
+    x_t, t, cond_t, cond_a = _random_batch(pipe)
+    gap = (step.eps(x_t, t, cond_t).detach() - step.frozen_eps(x_t, t, cond_a))[:, :, 1:7, 1:7]
+    x = gap.pow(2).sum(1).mean((1, 2))
+    stats = step(x_t, t, cond_t, cond_a)
+    torch.testing.assert_close(torch.tensor(stats["loss"]), torch.exp(x).mean(), rtol=1e-5, atol=0)
+    # the logged multipliers are C exp(x): the factor on the gradient of m (the per-element mean)
+    torch.testing.assert_close(torch.tensor([stats["mult_min"], stats["mult_max"]]),
+                               torch.stack([4 * torch.exp(x).min(), 4 * torch.exp(x).max()]), rtol=1e-4, atol=0)
+
+
+class _Scaled:
+    """A closed-form objective times a constant factor."""
+
+    def __init__(self, inner, factor: float) -> None:
+        self.inner, self.factor = inner, factor
+
+    def __call__(self, eps_new, eps_anchor, t):
+        return self.factor * self.inner(eps_new, eps_anchor, t)
+
+
+def _first_update(base, optimizer: str, factor: float, lr: float) -> torch.Tensor:
+    pipe = copy.deepcopy(base)
+    scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
+    mse = erase_step.ClosedForm("mse", {}, scaling="reference", temperature=1.0, scheduler=scheduler)
+    trainable = erase_params.select(pipe.unet, "kv")
+    before = torch.cat([p.detach().flatten().clone() for p in trainable.values()])
+    step = erase_step.ErasureStep(pipe.unet, trainable, scheduler, _Scaled(mse, factor), lr=lr,
+                                  optimizer=optimizer)
+    step(*_random_batch(pipe))
+    return torch.cat([p.detach().flatten() for p in trainable.values()]) - before
+
+
+def test_sgd_passes_the_losss_scale_to_the_weights_and_adam_does_not(base):
+    # lr 1 for SGD: updates far above float32's resolution of the weights, so the difference is exact enough
+    sgd_1, sgd_8 = _first_update(base, "sgd", 1.0, 1.0), _first_update(base, "sgd", 8.0, 1.0)
+    assert sgd_1.norm() > 0
+    torch.testing.assert_close(sgd_8, 8 * sgd_1, rtol=1e-3, atol=1e-3 * float(sgd_8.abs().max()))
+    assert float(sgd_8.norm() / sgd_1.norm()) == pytest.approx(8.0, rel=1e-4)
+    adam_1, adam_8 = _first_update(base, "adam", 1.0, 1e-3), _first_update(base, "adam", 8.0, 1e-3)
+    # Adam's first step is lr g / (|g| + eps): the scale cancels, up to eps (1e-8) on the tiniest gradients
+    assert float(adam_8.norm() / adam_1.norm()) == pytest.approx(1.0, rel=0.05)
+    with pytest.raises(ValueError, match=r"'lbfgs'.*accepted: adam, sgd"):
+        erase_step.ErasureStep(base.unet, {}, None, None, lr=1e-3, optimizer="lbfgs")
+
+
+def test_optimizer_is_recorded(pipe, cache):
+    result = run(pipe, CAT, cache, small(steps=2, optimizer="sgd", lr=1e-2))
+    assert result.record["optimizer"] == "sgd" and result.record["erase"]["optimizer"] == "sgd"
+    assert all({"mult_mean", "mult_min", "mult_max"} <= set(e) for e in result.log)
+
+
+def _critic_batches(n: int = 3):
+    g = torch.Generator().manual_seed(0)
+    return [(torch.randn(8, 4, 6, 6, generator=g) + 1.0, torch.randn(8, 4, 6, 6, generator=g)) for _ in range(n)]
+
+
+def _critic_rounds(v, batches) -> list[torch.Tensor]:
+    """Critic update, then the generator's backward through the critic, per batch; the critic's weights each time."""
+    states = []
+    for eps_p, eps_q in batches:
+        v.critic_update(eps_p, eps_q)
+        states.append(torch.cat([p.detach().flatten().clone() for p in v.critic.parameters()]))
+        v.generator_loss(eps_q.clone().requires_grad_(True)).backward()
+    return states
+
+
+def test_leaky_critic_reproduces_the_reference_leak_and_fixed_is_unchanged():
+    batches = _critic_batches()
+    fixed = _critic_rounds(erase_step.Variational("kl", {}, 4, width=16, lr=1e-2), batches)
+    leaky = _critic_rounds(erase_step.Variational("kl", {}, 4, width=16, lr=1e-2, critic="leaky"), batches)
+    assert torch.equal(fixed[0], leaky[0])  # no generator step yet: nothing has leaked
+    assert not torch.equal(fixed[1], leaky[1])  # one step after the generator's backward, the leak shows
+
+    # "fixed" is the algorithm as it was: zero the critic's gradients, backward its own loss, step; the same forward
+    # passes in the same order (each one advances the spectral norm's power iteration)
+    v = erase_step.Variational("kl", {}, 4, width=16, lr=1e-2)
+    critic = copy.deepcopy(v.critic).requires_grad_(True)
+    opt = torch.optim.Adam(critic.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    for k, (eps_p, eps_q) in enumerate(batches):
+        loss = losses.critic_loss(v.div, critic(eps_p), critic(eps_q))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            critic(eps_p), critic(eps_q)  # the estimate after the update
+        assert torch.equal(torch.cat([p.detach().flatten() for p in critic.parameters()]), fixed[k])
+        with torch.no_grad():
+            critic(eps_q)  # the generator's forward
+    with pytest.raises(ValueError, match=r"'buggy'.*accepted: fixed, leaky"):
+        erase_step.Variational("kl", {}, 4, critic="buggy")
+
+
+def test_leaky_critic_changes_the_erasure(base, cache):
+    cfg = small(steps=3, variational=True, divergence="kl", critic_warmup=2, lr=1e-3)
+    fixed = run(copy.deepcopy(base), CAT, cache, cfg)
+    leaky = run(copy.deepcopy(base), CAT, cache, dataclasses.replace(cfg, critic="leaky"))
+    assert leaky.record["erase"]["critic"] == "leaky"
+    assert fixed.log[0]["loss"] == leaky.log[0]["loss"]  # the first generator step precedes any leak
+    assert any(not torch.equal(fixed.weights[n], w) for n, w in leaky.weights.items())
+
+
+def test_the_empty_prompt_is_an_anchor():
+    (c,) = erase.as_concepts((["a photo of the cat"], [""]))
+    assert c.anchors == ("",)
+    with pytest.raises(ValueError, match="empty or not text"):
+        erase.as_concepts((["a photo of the cat"], [" "]))
+    with pytest.raises(ValueError, match="empty or not text"):
+        erase.as_concepts(([""], ["a photo of the dog"]))
+
+
 def test_several_concepts_at_once(base, cache):
     batches = [held_out(base, c, cache) for c in (CAT, CAR)]
     start = [gap(base, base.unet, b) for b in batches]
@@ -231,10 +350,11 @@ def test_the_same_eraser_runs_on_minisd(fast_minisd, tmp_path):
     assert all(torch.equal(p, q) for p, q in zip(loaded.unet.parameters(), pipe.unet.parameters(), strict=True))
 
 
-@pytest.mark.parametrize("variational", [False, True], ids=["closed-form", "variational"])
-def test_interrupted_erasure_resumes_bitwise(base, cache, tmp_path, variational):
-    cfg = small(steps=6, checkpoint_every=2, lr=1e-3, variational=variational, critic_warmup=2,
-                divergence="hellinger")
+@pytest.mark.parametrize("settings", [{}, {"variational": True}, {"variational": True, "critic": "leaky"},
+                                      {"optimizer": "sgd", "lr": 1e-2}],
+                         ids=["closed-form", "variational", "leaky-critic", "sgd"])
+def test_interrupted_erasure_resumes_bitwise(base, cache, tmp_path, settings):
+    cfg = small(steps=6, checkpoint_every=2, critic_warmup=2, divergence="hellinger", **({"lr": 1e-3} | settings))
     full = run(copy.deepcopy(base), CAT, cache, cfg, out=tmp_path / "full")
     part = run(copy.deepcopy(base), CAT, cache, cfg, out=tmp_path / "part", stop_after=3)
     assert not part.finished and part.folder is None
@@ -302,6 +422,10 @@ def test_v_prediction_output_is_converted_to_eps():
     (CAT, {"steps": 0}, "steps=0.*accepted"),
     (CAT, {"precision": "fp8"}, "'fp8'.*accepted: auto"),
     (CAT, {"bogus": 1}, "unknown setting.*bogus.*accepted: divergence"),
+    (CAT, {"divergence": "kl", "scaling": "reference-code"}, "reference-code.*accepted: mse, hellinger, pearson_chi2"),
+    (CAT, {"optimizer": "adagrad"}, "'adagrad'.*accepted: adam, sgd"),
+    (CAT, {"critic": "leaky"}, "variational form only"),
+    (CAT, {"temperature": 0.0}, "temperature=0.0.*accepted"),
 ])
 def test_bad_input_names_the_value_and_the_accepted_ones(pipe, cache, concepts, settings, match):
     with pytest.raises(ValueError, match=match):

@@ -122,6 +122,76 @@ def test_reference_losses_follow_the_reference_code():
         torch.testing.assert_close(ref["kl"], m / (2 * s**2))
 
 
+# Two samples, C = 2 channels, 3x3 latents: the gap d = eps_new - eps_orig, written out
+GAP = torch.tensor([[[[1., 0., 2.], [0., 1., 0.], [0., 0., 1.]], [[0., 3., 0.], [1., 2., 0.], [0., 0., 0.]]],
+                    [[[0., 0., 0.], [0., 1., 0.], [0., 0., 0.]], [[0., 0., 0.], [0., 0., 0.], [0., 0., 0.]]]],
+                   dtype=torch.float64) / 10
+
+
+def _hand_x(gap: torch.Tensor, border: int) -> list[float]:
+    """x by loops: for each sample, the squared gap summed over channels, averaged over the kept pixels."""
+    out = []
+    for b in range(gap.shape[0]):
+        kept = [(i, j) for i in range(border, 3 - border) for j in range(border, 3 - border)]
+        total = sum(float(gap[b, c, i, j]) ** 2 for c in range(gap.shape[1]) for i, j in kept)
+        out.append(total / len(kept))
+    return out
+
+
+@pytest.mark.parametrize("border", [0, 1])
+def test_reference_code_scaling_matches_a_hand_computation(border):
+    from fdunlearn.erase_step import crop
+
+    eps_orig = torch.zeros_like(GAP)
+    eps_new = crop(GAP.clone(), border)
+    x = torch.tensor(_hand_x(GAP, border), dtype=torch.float64)
+    # border 0: (1 + 4 + 1 + 1 + 9 + 1 + 4) / 100 / 9 and 1 / 100 / 9; border 1: (1 + 4) / 100 and 1 / 100
+    expected_x = [21 / 900, 1 / 900] if border == 0 else [5 / 100, 1 / 100]
+    torch.testing.assert_close(x, torch.tensor(expected_x, dtype=torch.float64))
+    eps_orig = crop(eps_orig, border)
+
+    def loss(name, s=1.0):
+        return losses.closed_form_loss(eps_new, eps_orig, name, scaling="reference-code", temperature=s)
+
+    torch.testing.assert_close(loss("mse"), x)
+    torch.testing.assert_close(loss("hellinger"), -torch.exp(-x / 8))
+    torch.testing.assert_close(loss("pearson_chi2"), torch.exp(x))
+    torch.testing.assert_close(loss("hellinger", 0.5), -torch.exp(-x / (8 * 0.25)))
+    torch.testing.assert_close(loss("pearson_chi2", 0.5), torch.exp(x / 0.25))
+    torch.testing.assert_close(loss("mse", 0.5), x)  # mse ignores the temperature, as in every scaling
+    # x = C m: the "reference" scaling at s = 1/sqrt(C) gives the same closed forms
+    ref = losses.closed_form_loss(eps_new, eps_orig, "pearson_chi2", temperature=1 / math.sqrt(2))
+    torch.testing.assert_close(ref, loss("pearson_chi2"))
+
+
+def test_reference_code_scaling_refuses_what_the_reference_code_lacks():
+    eps_new, eps_orig = _pair()
+    for name, params in (("kl", {}), ("alpha", {"alpha": 0.5}), ("jensen_shannon", {})):
+        with pytest.raises(ValueError, match=r"reference-code.*accepted: mse, hellinger, pearson_chi2"):
+            losses.closed_form_loss(eps_new, eps_orig, name, scaling="reference-code", **params)
+    with pytest.raises(ValueError, match=r"accepted: mse, hellinger, pearson_chi2"):
+        losses.loss_curve("kl", torch.tensor([0.1]), scaling="reference-code")
+    with pytest.raises(ValueError, match=r"sums over channels.*\(B, C, H, W\)"):
+        losses.closed_form_loss(torch.zeros(3, 5), torch.zeros(3, 5), "mse", scaling="reference-code")
+
+
+@pytest.mark.parametrize("scaling", ["reference", "reference-code"])
+def test_multipliers_are_the_analytic_factors(scaling):
+    eps_new, eps_orig = _pair(shape=(4, 3, 3))
+    m = (eps_new - eps_orig).pow(2).flatten(1).mean(1).detach()
+    c = 4.0 if scaling == "reference-code" else 1.0
+    s = 0.3
+
+    def w(name):
+        return losses.multipliers(eps_new, eps_orig, name, scaling=scaling, temperature=s)
+
+    torch.testing.assert_close(w("mse"), torch.full_like(m, c), rtol=1e-5, atol=0)
+    torch.testing.assert_close(w("hellinger"), c / s**2 * torch.exp(-c * m / (8 * s**2)) / 8, rtol=1e-5, atol=0)
+    torch.testing.assert_close(w("pearson_chi2"), c / s**2 * torch.exp(c * m / s**2), rtol=1e-5, atol=0)
+    same = eps_orig.clone()
+    assert torch.isnan(losses.multipliers(same, eps_orig, "mse")).all()  # no gap, no direction
+
+
 def _per_sample_grad(loss_fn, eps_new: torch.Tensor) -> torch.Tensor:
     (grad,) = torch.autograd.grad(loss_fn().sum(), eps_new)  # samples are independent: sum = per sample
     return grad

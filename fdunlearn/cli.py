@@ -206,6 +206,9 @@ def cmd_erase(args: argparse.Namespace) -> None:
     validate.output_folder(out, inputs={"--model": folder}, what="an interrupted erasure to --resume",
                            previous=lambda f: (f / erase.STATE_FILE).exists() or (f / "record.json").exists())
     concepts = [erase.Concept(*map(tuple, captions.pairs(target, args.anchor)), name=target) for target in args.target]
+    if args.lr is not None and args.optimizer != "sgd" and args.lr > erase.MAX_LR:
+        raise ValueError(f"argument --lr: got '{args.lr:g}'; accepted: a finite number in (0, {erase.MAX_LR:g}] "
+                         f"with --optimizer adam, (0, {erase.MAX_SGD_LR:g}] with --optimizer sgd")
     preset = ERASE_PRESETS[args.preset] if args.preset else {}
     given = dict(steps=args.steps, lr=args.lr, scaling=args.scaling, temperature=args.temperature, border=args.border,
                  weight_decay=args.weight_decay, optimizer=args.optimizer, critic=args.critic)
@@ -311,8 +314,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--params", choices=PARAM_GROUPS, default="kv", help="trainable group (default: attn2 K/V)")
     r.add_argument("--steps", type=count(1, erase.MAX_STEPS),
                    help=f"optimizer steps, 1..{erase.MAX_STEPS} (default 1000 on MiniSD: measured in lesson 04)")
-    r.add_argument("--lr", type=validate.real(0.0, erase.MAX_LR, lo_open=True),
-                   help=f"learning rate per sample in (0, {erase.MAX_LR:g}] (default 7e-5, times the batch size)")
+    r.add_argument("--lr", type=validate.real(0.0, erase.MAX_SGD_LR, lo_open=True),
+                   help=f"learning rate per sample in (0, {erase.MAX_LR:g}] (Adam; default 7e-5, times the batch "
+                   f"size) or (0, {erase.MAX_SGD_LR:g}] (--optimizer sgd)")
     r.add_argument("--scaling", choices=losses.SCALINGS,
                    help="closed form's argument: reference (default: m/s^2, m = per-element mean squared gap), "
                    "reference-code (the paper's code: x = C m, summed over latent channels and averaged over the "

@@ -144,6 +144,7 @@ class EraseResult:
 # ----------------------------------------------------------------------------- validation
 MAX_STEPS = 1_000_000
 MAX_LR = 1.0  # per sample; the default is 7e-5
+MAX_SGD_LR = 1000.0  # per sample, plain SGD: its step is lr times the gradient, so its useful lr is far larger
 MAX_GUIDANCE = 50.0
 LIMITS = {"steps": MAX_STEPS, "batch_size": 4096, "n_anchor_images": 100_000, "anchor_steps": 1000,
           "anchor_batch_size": 4096, "critic_steps": 1000, "critic_width": 65_536, "checkpoint_every": MAX_STEPS}
@@ -179,8 +180,8 @@ def check(cfg: EraseConfig) -> None:
     for key in ("critic_warmup", "border"):
         validate.check_integer(key, getattr(cfg, key), 0, MAX_STEPS if key == "critic_warmup" else 64)
     validate.check_integer("seed", cfg.seed, 0, validate.SEED_MAX)
-    for key in ("lr", "critic_lr"):
-        validate.check_real(key, getattr(cfg, key), 0.0, MAX_LR, lo_open=True)
+    validate.check_real("lr", cfg.lr, 0.0, MAX_SGD_LR if cfg.optimizer == "sgd" else MAX_LR, lo_open=True)
+    validate.check_real("critic_lr", cfg.critic_lr, 0.0, MAX_LR, lo_open=True)
     validate.check_real("temperature", cfg.temperature, 0.0, None, lo_open=True)
     validate.check_real("guidance_scale", cfg.guidance_scale, 0.0, MAX_GUIDANCE)
     validate.check_real("weight_decay", cfg.weight_decay, 0.0, None)

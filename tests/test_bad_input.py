@@ -97,6 +97,7 @@ NUMBERS = [
     (ERASE, "--lr", "0", "'0'"),
     (ERASE, "--lr", "-1", "'-1'"),
     (ERASE, "--lr", "5", "'5'"),
+    (ERASE, "--lr", "2000", "'2000'"),
     (ERASE, "--steps", "0", "'0'"),
     (ERASE, "--steps", "2000000", "'2000000'"),
     (ERASE, "--alpha", "nan", "'nan'"),

@@ -155,14 +155,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(metrics.to_json(report, indent=2) if args.json else metrics.format_report(report))
 
 
-def _is_unlearn_output(folder: Path) -> bool:
-    try:
-        rec = models.read_record(folder)
-    except (OSError, ValueError):
-        return False
-    return rec.get("kind") == "ddpm" and "unlearn" in rec
-
-
 def cmd_unlearn(args: argparse.Namespace) -> None:
     if args.method != "vdu-fs" and (args.fs_weight is not None or args.replay_n is not None
                                     or not args.replay_filter or args.prior_weight):
@@ -172,7 +164,7 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         raise ValueError(f"--gamma applies to --method vdu, l2 and salun, not {args.method!r} "
                          "(vdu-fs weighs its stability term with --fs-weight)")
     folder = models.resolve(args.model, kind="ddpm")
-    validate.output_folder(args.out, previous=_is_unlearn_output, inputs={"--model": folder},
+    validate.output_folder(args.out, previous=unlearn.is_output, inputs={"--model": folder},
                            what="a previous `unlearn` output (it is replaced)")
     defaults = unlearn.UnlearnConfig()
     cfg = unlearn.UnlearnConfig(

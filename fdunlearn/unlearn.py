@@ -56,7 +56,7 @@ import torch
 from diffusers import DDPMScheduler, UNet2DModel
 from tqdm.auto import tqdm
 
-from fdunlearn import config, data, ddpm, io, losses, models, replay
+from fdunlearn import config, data, ddpm, io, losses, models, replay, validate
 
 METHODS = ("vdu", "vdu-fs", "ga", "l2", "salun")
 PRIORS = ("checkpoints", "fisher")
@@ -240,6 +240,15 @@ def gradient_alignment(unet: UNet2DModel, scheduler: DDPMScheduler, images: torc
     return out
 
 
+def is_output(folder: Path) -> bool:
+    """True for a model folder that ``unlearn`` wrote (the only non-empty folder it may replace)."""
+    try:
+        rec = models.read_record(folder)
+    except (OSError, ValueError):
+        return False
+    return rec.get("kind") == "ddpm" and "unlearn" in rec
+
+
 def _function_prior(unet: UNet2DModel, scheduler: DDPMScheduler, sha256: str, x_forget: torch.Tensor,
                     cfg: UnlearnConfig) -> dict:
     """vdu-fs's ingredients: the frozen pretrained network and its (cached, optionally filtered) replay samples."""
@@ -258,6 +267,8 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
     ``on_step(step, unet)`` is called after every optimiser step (e.g. to snapshot the weights).
     """
     folder = models.resolve(model, kind="ddpm")
+    validate.output_folder(out, previous=is_output, inputs={"--model": folder},
+                           what="a previous `unlearn` output (it is replaced)")
     unet, scheduler, base = models.load_ddpm(model)
     dataset = base["recipe"]["dataset"]
     x_forget, chosen = forget_set(dataset, cfg)

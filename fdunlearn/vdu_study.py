@@ -122,8 +122,14 @@ class Results:
         self.path = Path(path)
         settings = json.loads(json.dumps(settings))  # compare as stored (tuples become lists)
         self.data = {"settings": settings, "rows": []}
+        if self.path.is_dir():
+            raise ValueError(f"{self.path} is a folder; accepted: a results .json file (new, or one to resume)")
         if self.path.exists():
-            old = json.loads(self.path.read_text())
+            try:
+                old = json.loads(self.path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                raise ValueError(f"{self.path} is not a readable results file ({err}); nothing was changed; "
+                                 "accepted: a results file written by this study, or a new --out") from err
             if not _same_settings(old.get("settings"), settings):
                 raise ValueError(f"{self.path} holds results of other settings ({old.get('settings')}); "
                                  "accepted: the same settings to resume, or a new --out")

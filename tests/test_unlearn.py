@@ -124,3 +124,14 @@ def test_gradient_alignment_gives_a_cosine_per_draw_and_band_and_checks_the_batc
     assert rows == unlearn.gradient_alignment(unet, sched, images, labels, 7, 2, 2, ((0, 1000), (500, 1000)))
     with pytest.raises(ValueError, match="batch=3 needs 6 images of class 7 \\(have 4\\)"):
         unlearn.gradient_alignment(unet, sched, images, labels, forget_class=7, batch=3)
+
+
+def test_the_python_api_never_writes_over_the_model_or_a_users_folder(fast_ddpm, tmp_path):
+    with pytest.raises(ValueError, match="the same folder as --model"):
+        unlearn.unlearn(fast_ddpm, CFG, fast_ddpm, progress=False)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="holding other files \\(notes.txt\\)"):
+        unlearn.unlearn(fast_ddpm, CFG, mine, progress=False)
+    assert (mine / "notes.txt").read_text() == "keep me"

@@ -105,3 +105,14 @@ def test_gamma_values_and_prior_can_be_chosen_from_the_command_line(fast_ddpm, t
     assert vdu_study.main(["gamma", "--model", str(fast_ddpm), "--out", str(tmp_path / "h.json"),
                            "--gammas", "0.5,1.2"]) == 2
     assert "gamma must be in [0, 1], got 1.2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["folder", "garbage"])
+def test_a_results_path_that_is_a_folder_or_not_json_is_named(tmp_path, bad):
+    path = tmp_path / "r.json"
+    if bad == "folder":
+        path.mkdir()
+    else:
+        path.write_text("{not json")
+    with pytest.raises(ValueError, match="r.json is (a folder|not a readable results file)"):
+        vdu_study.Results(path, {"a": 1})

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from fdunlearn import config, ddpm, models, unlearn, vdu_study
+from fdunlearn import config, ddpm, models, unlearn, validate, vdu_study
 
 # name -> UnlearnConfig fields: the rows a table can hold
 VARIANTS: dict[str, dict] = {
@@ -203,9 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             path = relearn(args.model, args.out, args.digit, (variants or ("vdu-fs",))[0], cfg, args.n_samples)
         print(f"wrote {path}")
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        return validate.report(err)
+    except KeyboardInterrupt:
+        print("interrupted: every finished run is saved; rerun the same command to resume", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fdunlearn import config, ddpm, io, metrics, models, plots, unlearn
+from fdunlearn import config, ddpm, io, metrics, models, plots, unlearn, validate
 
 EXPERIMENTS = ("table", "n-forget", "gamma", "relearn", "steps")
 TABLE_METHODS = (("vdu", "checkpoints"), ("vdu", "fisher"), ("ga", "checkpoints"), ("l2", "checkpoints"),
@@ -341,9 +341,11 @@ def main(argv: list[str] | None = None) -> int:
                     ddim_steps=args.ddim_steps, eta=args.eta,
                     gammas=None if args.gammas is None else tuple(float(g) for g in args.gammas.split(",")))
         print(f"wrote {out}")
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        return validate.report(err)
+    except KeyboardInterrupt:
+        print("interrupted: every finished run is saved; rerun the same command to resume", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -99,6 +99,11 @@ def _pm(stat: tuple[float, float], scale: float = 1.0, digits: int = 1) -> str:
     return f"{scale * mean:.{digits}f} ± {scale * sd:.{digits}f}"
 
 
+def _mean_only(stat: tuple[float, float], scale: float = 1.0, digits: int = 1) -> str:
+    """One seed: the value alone (no spread to show)."""
+    return "–" if math.isnan(stat[0]) else f"{scale * stat[0]:.{digits}f}"
+
+
 def table_markdown(results: dict) -> str:
     """The method table: forget share, PUL, FID on the remaining classes (and its rise), entropy, time."""
     b = results["settings"]["budget"]
@@ -174,15 +179,16 @@ def digits_markdown(*files: dict, variants: tuple[str, ...] | None = None) -> st
             if (v, d) not in stats:
                 continue
             s = stats[v, d]
+            pm = _pm if s["n_seeds"] > 1 else _mean_only
             met = "" if v == "pretrained" else ("all met" if all(check_bars(s).values()) else
                                                  "missed: " + ", ".join(k for k, ok in check_bars(s).items()
                                                                         if not ok))
-            lines.append(f"| {d} | {vdu_digits.LABELS.get(v, v)} | {s['n_seeds']} | {_pm(s['forget_share'], 100)} "
-                         f"| {_pm(s['pul'], 1, 0)} | {_pm(s['fid_remaining'])} "
-                         f"| {_pm(s['fid_remaining_rise'], 100, 0)} "
-                         f"| {_pm(s['confident_share'], 100)} "
+            lines.append(f"| {d} | {vdu_digits.LABELS.get(v, v)} | {s['n_seeds']} | {pm(s['forget_share'], 100)} "
+                         f"| {pm(s['pul'], 1, 0)} | {pm(s['fid_remaining'])} "
+                         f"| {pm(s['fid_remaining_rise'], 100, 0)} "
+                         f"| {pm(s['confident_share'], 100)} "
                          f"| {100 * s['other_min'][0]:.1f}–{100 * s['other_max'][0]:.1f} "
-                         f"| {_pm(s['unlearn_seconds'], 1, 0)} | {met} |")
+                         f"| {pm(s['unlearn_seconds'], 1, 0)} | {met} |")
     return "\n".join(lines)
 
 

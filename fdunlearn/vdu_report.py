@@ -70,7 +70,7 @@ def load(name: str, folder: Path | None = None) -> dict:
     made_by = command(name)  # names the accepted files when ``name`` is unknown
     path = Path(folder or RESULTS_DIR) / f"{name}.json"
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; make it with: {made_by}")
+        raise FileNotFoundError(f"{config.display_path(path)} is missing; make it with: {made_by}")
     return json.loads(path.read_text())
 
 

@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", help="table: run only these of the seeds 0,1,2 (comma-separated)")
     args = p.parse_args(argv)
     config.device()
-    try:
+
+    def body() -> None:
         cfg = unlearn.UnlearnConfig()
         if args.steps is not None:
             cfg = dataclasses.replace(cfg, steps=args.steps)
@@ -203,12 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             path = relearn(args.model, args.out, args.digit, (variants or ("vdu-fs",))[0], cfg, args.n_samples)
         print(f"wrote {path}")
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        return validate.report(err)
-    except KeyboardInterrupt:
-        print("interrupted: every finished run is saved; rerun the same command to resume", file=sys.stderr)
-        return 130
-    return 0
+
+    return validate.run(body, interrupted=vdu_study.RESUME_HINT)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ STEPS_SWEEP = (10, 50, 200)
 # made; the course default (``ddpm.DDIM_ETA`` = 1) gives cleaner digits but the same unlearning picture
 # (the VDU row rerun at eta = 1: ``vdu_report.command("vdu-mnist-eta1")``).
 ETA = 0.0
+RESUME_HINT = "interrupted: every finished run is saved; rerun the same command to resume"
 STOP_FACTOR = 2.0  # the ``steps`` experiment's stopped run: forget loss at most twice its pretrained value
 
 
@@ -333,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     if config.is_fast():
         overrides = dict(steps=3, n_forget=4, batch_size=4) | overrides
     config.device()
-    try:
+
+    def body() -> None:
         methods = TABLE_METHODS if not args.methods else tuple(
             tuple(m.strip().split("-", 1)) if "-" in m else (m.strip(), "checkpoints") for m in args.methods.split(","))
         out = study(args.experiment, args.model, args.forget_class, args.out, dataclasses.replace(cfg, **overrides),
@@ -341,13 +343,8 @@ def main(argv: list[str] | None = None) -> int:
                     ddim_steps=args.ddim_steps, eta=args.eta,
                     gammas=None if args.gammas is None else tuple(float(g) for g in args.gammas.split(",")))
         print(f"wrote {out}")
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        return validate.report(err)
-    except KeyboardInterrupt:
-        print("interrupted: every finished run is saved; rerun the same command to resume", file=sys.stderr)
-        return 130
-    return 0
 
+    return validate.run(body, interrupted=RESUME_HINT)
 
 if __name__ == "__main__":
     sys.exit(main())

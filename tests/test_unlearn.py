@@ -132,6 +132,6 @@ def test_the_python_api_never_writes_over_the_model_or_a_users_folder(fast_ddpm,
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match="holding other files \\(notes.txt\\)"):
+    with pytest.raises(FileExistsError, match=r"holding other files \(notes.txt\)"):
         unlearn.unlearn(fast_ddpm, CFG, mine, progress=False)
     assert (mine / "notes.txt").read_text() == "keep me"

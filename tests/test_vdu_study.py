@@ -114,5 +114,5 @@ def test_a_results_path_that_is_a_folder_or_not_json_is_named(tmp_path, bad):
         path.mkdir()
     else:
         path.write_text("{not json")
-    with pytest.raises(ValueError, match="r.json is (a folder|not a readable results file)"):
+    with pytest.raises(ValueError, match=r"r\.json is (a folder|not a readable results file)"):
         vdu_study.Results(path, {"a": 1})

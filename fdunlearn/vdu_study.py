@@ -206,6 +206,10 @@ def study(experiment: str, model: str, forget_class: int, out: str | Path, base_
     b = dataclasses.replace(b, n_samples=n_samples or b.n_samples, ddim_steps=ddim_steps or b.ddim_steps,
                             eta=b.eta if eta is None else eta)
     cfg0 = dataclasses.replace(base_cfg, forget_class=forget_class)
+    for name, value in (("n_samples", n_samples), ("ddim_steps", ddim_steps)):
+        if value is not None and not (isinstance(value, int) and value >= 2 - (name == "ddim_steps")):
+            raise ValueError(f"{name}={value!r}; accepted: an integer >= {2 - (name == 'ddim_steps')}")
+    unlearn.check(cfg0, n_available=max(cfg0.n_forget, 1))  # class, gamma, steps, lr, ... before any work
     settings = {"experiment": experiment, "model": str(model), "dataset": dataset, "forget_class": forget_class,
                 "budget": dataclasses.asdict(b), "base_config": dataclasses.asdict(cfg0), "mode": config.mode()}
     if experiment == "table" and methods != TABLE_METHODS:

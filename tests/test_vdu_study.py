@@ -116,3 +116,17 @@ def test_a_results_path_that_is_a_folder_or_not_json_is_named(tmp_path, bad):
         path.write_text("{not json")
     with pytest.raises(ValueError, match=r"r\.json is (a folder|not a readable results file)"):
         vdu_study.Results(path, {"a": 1})
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--forget-class", "11"], "forget class 11 out of range; accepted: 0..9"),
+    (["--n-samples", "-5"], "n_samples=-5; accepted: an integer >= 2"),
+    (["--lr", "nan"], "lr=nan; accepted: a finite number > 0"),
+    (["--gammas", "0.5,2"], "gamma must be in \\[0, 1\\], got 2.0"),
+])
+def test_bad_study_arguments_are_refused_before_any_work(args, message, fast_ddpm, tmp_path, capsys):
+    import re
+
+    out = tmp_path / "g.json"
+    assert vdu_study.main(["gamma", "--model", str(fast_ddpm), "--out", str(out), *args]) == 2
+    assert re.search(message, capsys.readouterr().err) and not out.exists()

@@ -94,6 +94,15 @@ def build_scheduler(recipe: DDPMRecipe) -> DDPMScheduler:
                          prediction_type="epsilon", clip_sample=True)
 
 
+def noise_batch(scheduler: DDPMScheduler, x0: torch.Tensor, generator: torch.Generator,
+                device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x_t, t, eps) on ``device``: t ~ U{0..T-1}, eps ~ N(0, I), x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps (Ho Eq. 4)."""
+    t = torch.randint(0, T_STEPS, (x0.shape[0],), generator=generator)
+    eps = torch.randn(x0.shape, generator=generator)
+    x0, t, eps = x0.to(device), t.to(device), eps.to(device)
+    return scheduler.add_noise(x0, eps, t), t, eps
+
+
 def diffusion_loss(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor,
                    generator: torch.Generator, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Simple DDPM loss ||eps - eps_theta(x_t, t)||^2 (Ho et al. 2020, Eq. 14), t ~ U{0..T-1}.
@@ -101,10 +110,7 @@ def diffusion_loss(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor
     Averaged over images and pixels; ``weights`` (one per timestep index) multiplies each image's
     error by C_t, as VDU's plasticity term does (lesson 03).
     """
-    t = torch.randint(0, T_STEPS, (x0.shape[0],), generator=generator)
-    eps = torch.randn(x0.shape, generator=generator)
-    x0, t, eps = x0.to(unet.device), t.to(unet.device), eps.to(unet.device)
-    x_t = scheduler.add_noise(x0, eps, t)
+    x_t, t, eps = noise_batch(scheduler, x0, generator, unet.device)
     err = (unet(x_t, t).sample - eps).pow(2).flatten(1).mean(1)
     return (err * weights.to(err)[t]).mean() if weights is not None else err.mean()
 

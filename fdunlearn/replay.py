@@ -85,8 +85,7 @@ def forget_like(replay: torch.Tensor, x_forget: torch.Tensor, k: int = FILTER_K,
 
 def frozen_copy(unet: UNet2DModel) -> UNet2DModel:
     """A copy of the pretrained network that no optimiser touches (the function-space prior's mean)."""
-    frozen = copy.deepcopy(unet).eval().requires_grad_(False)
-    return frozen
+    return copy.deepcopy(unet).eval().requires_grad_(False)
 
 
 def function_stability(unet: UNet2DModel, frozen: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor,
@@ -95,10 +94,7 @@ def function_stability(unet: UNet2DModel, frozen: UNet2DModel, scheduler: DDPMSc
 
     The KL between the pretrained and the new reverse steps at x_t (lesson 01), with C_t = 1.
     """
-    t = torch.randint(0, ddpm.T_STEPS, (x0.shape[0],), generator=g)
-    eps = torch.randn(x0.shape, generator=g)
-    x0, t, eps = x0.to(unet.device), t.to(unet.device), eps.to(unet.device)
-    x_t = scheduler.add_noise(x0, eps, t)
+    x_t, t, _ = ddpm.noise_batch(scheduler, x0, g, unet.device)
     with torch.no_grad():
         target = frozen(x_t, t).sample
     return (unet(x_t, t).sample - target).pow(2).mean()

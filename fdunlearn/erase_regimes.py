@@ -327,13 +327,7 @@ class _Study:
 
 def check_results_file(out: str | Path, option: str = "--out") -> Path:
     """Before any work: ``out`` is a new JSON file in a writable place, or a results file to resume."""
-    out = validate.output_file(out, suffix=".json", resume=True, option=option)
-    if out.exists():
-        old = io.read_json(out, "erase_regimes results file")
-        if not (isinstance(old, dict) and isinstance(old.get("rows"), list) and isinstance(old.get("settings"), dict)):
-            raise ValueError(f"{option} {out} is not a results file of erase_regimes (no 'settings' and 'rows'); "
-                             "accepted: a new .json path, or a results file to resume")
-    return out
+    return erase_study.check_results_file(out, option, study="erase_regimes")
 
 
 def study(out: str | Path, model: str = "minisd", experiments: tuple[str, ...] = EXPERIMENTS, b: Budget | None = None,

@@ -364,14 +364,14 @@ class _Study:
         return row
 
 
-def check_results_file(out: str | Path, option: str = "--out") -> Path:
-    """Before any work: ``out`` is a new JSON file in a writable place, or a results file of this study (resumed);
+def check_results_file(out: str | Path, option: str = "--out", study: str = "erase_study") -> Path:
+    """Before any work: ``out`` is a new JSON file in a writable place, or a results file of ``study`` (resumed);
     a folder, or a file that is not such a results file, is refused naming it."""
     out = validate.output_file(out, suffix=".json", resume=True, option=option)
     if out.exists():
-        old = io.read_json(out, "erase_study results file")
+        old = io.read_json(out, f"{study} results file")
         if not (isinstance(old, dict) and isinstance(old.get("rows"), list) and isinstance(old.get("settings"), dict)):
-            raise ValueError(f"{option} {out} is not a results file of erase_study (no 'settings' and 'rows'); "
+            raise ValueError(f"{option} {out} is not a results file of {study} (no 'settings' and 'rows'); "
                              "accepted: a new .json path, or a results file to resume")
     return out
 

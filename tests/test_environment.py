@@ -26,3 +26,11 @@ def test_every_dependency_is_pinned_exactly():
 def test_environment_yml_matches_pyproject():
     assert _environment_pins() == _pyproject_pins()
     assert "python=3.11" in (config.REPO_ROOT / "environment.yml").read_text()
+
+
+def test_requires_python_admits_3_11_to_3_13():
+    from packaging.specifiers import SpecifierSet
+
+    spec = SpecifierSet(tomllib.loads((config.REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    assert all(v in spec for v in ("3.11.7", "3.12.3", "3.13.1")), spec
+    assert "3.10.14" not in spec, spec

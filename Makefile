@@ -1,13 +1,17 @@
 # The two commands of the course (see README.md):
 #   make course   set up .venv if missing, then execute every notebook top to bottom (full mode)
 #   make test     set up .venv if missing, then lint, unit tests and every notebook in fast mode
-PYTHON ?= python3.11
+#   make reproduce  every study behind data/results/ (each resumes where it stopped), then make course: hours
+# Each calls python -m fdunlearn.course, which prints every command it runs (the same entry without make:
+# README, "Windows and conda"); `make -n reproduce` lists the study commands without running any.
+# The Python that creates .venv: the first of 3.11 (the measured one), 3.12, 3.13 found; PYTHON=... overrides.
+PYTHON ?= $(firstword $(foreach v,3.11 3.12 3.13,$(if $(shell command -v python$(v) 2>/dev/null),python$(v))) python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: course test setup lint lab clean-venv
+.PHONY: course test reproduce setup lint lab clean-venv
 
 setup: $(STAMP)
 
@@ -18,12 +22,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 course: $(STAMP)
-	$(BIN)/python -m fdunlearn.run_notebooks $(NOTEBOOKS)
+	$(BIN)/python -m fdunlearn.course run
 
 test: $(STAMP)
-	$(BIN)/ruff check .
-	FDUNLEARN_FAST=1 $(BIN)/python -m pytest -q --durations=15 \
-		--nbval-lax --nbval-current-env tests notebooks
+	$(BIN)/python -m fdunlearn.course test
+
+# "+" runs the line under `make -n` too, with --dry-run: it then prints every command and runs none.
+reproduce: $(STAMP)
+	+$(BIN)/python -m fdunlearn.course $(if $(findstring n,$(firstword -$(MAKEFLAGS))),--dry-run) reproduce
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,25 +1,156 @@
+import io
+import time
+
 import matplotlib
+import nbformat
+import pytest
 import torch
+from IPython.display import Image as DisplayImage
+from PIL import Image
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
-from fdunlearn import widgets
+from fdunlearn import config, run_notebooks, views, widgets  # noqa: E402
+
+PNG = b"\x89PNG\r\n\x1a\n"
+BEING_EDITED = {"04_concept_erasure_minisd.ipynb": "being edited by someone else; re-executed with the state later"}
+NOTEBOOKS = [pytest.param(p, id=p.name, marks=[pytest.mark.xfail(reason=BEING_EDITED[p.name], strict=False)]
+                          if p.name in BEING_EDITED else [])
+             for p in sorted((config.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
 
 
-def test_scrubber_redraws_on_slider_change():
+@pytest.fixture
+def shown(monkeypatch):
+    """What the views display, in order (instead of a notebook's outputs)."""
+    out = []
+    monkeypatch.setattr(widgets, "display", out.append)
+    return out
+
+
+def _size(png: bytes) -> tuple[int, int]:
+    return Image.open(io.BytesIO(png)).size
+
+
+def test_scrubber_redraws_on_slider_change(shown):
     frames = [torch.full((4, 1, 32, 32), v) for v in (-1.0, 0.0, 1.0)]
     box = widgets.scrubber(frames, ["a", "b", "c"], nrow=2)
-    slider, out = box.children
+    slider, image = box.children
     assert (slider.min, slider.max) == (0, 2)
-    slider.value = 2  # headless: the observer still fires and redraws into the Output
-    assert slider.value == 2 and out is not None
+    first = bytes(image.value)
+    slider.value = 2  # headless: the observer still fires and redraws the picture
+    assert bytes(image.value).startswith(PNG) and bytes(image.value) != first
+    assert isinstance(shown[0], DisplayImage) and shown[1] is box  # the static figure first, then the widget
+    assert _size(shown[0].data)[0] > 2 * _size(first)[0]  # three frames side by side
 
 
-def test_chooser_renders_every_choice():
+def test_scrubber_refuses_mismatched_labels():
+    with pytest.raises(ValueError, match="one label per frame"):
+        widgets.scrubber([torch.zeros(1, 1, 8, 8)], ["a", "b"])
+
+
+def test_chooser_renders_every_choice(shown):
     seen = []
     box = widgets.chooser({"divergence": ["kl", "hellinger"], "steps": [10, 20]},
                           lambda divergence, steps: seen.append((divergence, steps)))
     controls = box.children[0].children
     controls[0].value = "hellinger"
     controls[1].value = 20
-    assert seen == [("kl", 10), ("hellinger", 10), ("hellinger", 20)]
+    controls[0].value = "kl"  # seen before: answered from the cache
+    assert seen == [("kl", 10), ("hellinger", 10), ("hellinger", 20), ("kl", 20)]
+    assert isinstance(shown[0], DisplayImage) and shown[1] is box
+
+
+def test_chooser_picture_follows_the_controls(shown):
+    def render(n: int) -> None:
+        plt.subplots(figsize=(1 + n, 1))
+
+    box = widgets.chooser({"n": {"one": 1, "three": 3}}, render, overview=[{"n": 1}, {"n": 3}], ncol=1)
+    (control,), image = box.children[0].children, box.children[1]
+    narrow = bytes(image.value)
+    control.value = 3
+    assert _size(image.value)[0] > _size(narrow)[0]
+    assert _size(shown[0].data)[1] > _size(narrow)[1]  # two pictures stacked
+    assert plt.get_fignums() == []  # every figure closed: nothing shown twice by the inline backend
+
+
+def test_render_png_prints_when_nothing_is_drawn():
+    png = widgets.render_png(lambda: print("no run for this choice"))
+    assert png.startswith(PNG) and plt.get_fignums() == []
+
+
+def test_tile_png_grid():
+    a = widgets.text_png("a")
+    w, h = _size(a)
+    assert _size(widgets.tile_png([a] * 4, ncol=2, pad=0)) == (2 * w, 2 * h)
+    with pytest.raises(ValueError):
+        widgets.tile_png([])
+
+
+def test_evenly_spaced():
+    assert widgets.evenly_spaced(11, 4) == [0, 3, 7, 10]
+    assert widgets.evenly_spaced(2, 4) == [0, 1]
+    assert widgets.evenly_spaced(0, 4) == []
+
+
+@pytest.mark.parametrize("make", [views.divergence_curves, views.vdu_methods, views.vdu_sweeps])
+def test_lesson_views_answer_within_a_second(shown, make):
+    box = make()
+    image = box.children[1]
+    for control in box.children[0].children:
+        before = bytes(image.value)
+        t0 = time.perf_counter()
+        control.value = control._options_values[1]
+        assert time.perf_counter() - t0 < 1.0, control.description
+        assert bytes(image.value).startswith(PNG) and bytes(image.value) != before
+    assert isinstance(shown[0], DisplayImage)
+
+
+def test_vdu_methods_names_a_missing_run():
+    runs = views.digit_runs()
+    assert views.vdu_methods_figure(runs, "ga", 5, 0) is None  # baselines ran on digits 7 and 3 only
+
+
+def _nb_with_widgets() -> nbformat.NotebookNode:
+    a, b, layout, stray, inner = ("a" * 32, "b" * 32, "c" * 32, "d" * 32, "e" * 32)
+    state = {
+        a: {"model_name": "VBoxModel", "state": {"children": [f"IPY_MODEL_{b}"], "layout": f"IPY_MODEL_{layout}"}},
+        b: {"model_name": "OutputModel", "state": {"outputs": [{"data": {run_notebooks.WIDGET_VIEW: {
+            "model_id": inner, "version_major": 2, "version_minor": 0}}, "output_type": "display_data"}]}},
+        layout: {"model_name": "LayoutModel", "state": {}},
+        inner: {"model_name": "IntSliderModel", "state": {}},
+        stray: {"model_name": "FloatProgressModel", "state": {}},  # e.g. a progress bar cleared from the output
+    }
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {run_notebooks.WIDGET_STATE: {"state": state, "version_major": 2, "version_minor": 0}}
+    view = {"model_id": a, "version_major": 2, "version_minor": 0}
+    nb.cells = [nbformat.v4.new_code_cell("w", outputs=[nbformat.v4.new_output(
+        "display_data", data={run_notebooks.WIDGET_VIEW: view, "text/plain": "VBox()"})])]
+    return nb
+
+
+def test_clean_keeps_only_the_state_of_shown_widgets():
+    nb = _nb_with_widgets()
+    run_notebooks.clean(nb)
+    kept = nb.metadata["widgets"][run_notebooks.WIDGET_STATE]["state"]
+    assert sorted(kept) == sorted(["a" * 32, "b" * 32, "c" * 32, "e" * 32])  # the stray progress bar is gone
+    nb.cells[0].outputs = []
+    run_notebooks.clean(nb)
+    assert "widgets" not in nb.metadata
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_stored_widgets_have_state_and_a_static_image(path):
+    """Every stored widget output: its state is saved (with everything it references) and its cell holds a PNG;
+    the saved state stays small."""
+    nb = nbformat.read(path, as_version=4)
+    state = nb.metadata.get("widgets", {}).get(run_notebooks.WIDGET_STATE, {}).get("state", {})
+    for cell in nb.cells:
+        views_here = [o for o in cell.get("outputs", []) if run_notebooks.WIDGET_VIEW in o.get("data", {})]
+        if views_here:
+            assert any("image/png" in o.get("data", {}) for o in cell.outputs), cell.source[:80]
+            assert all(o.data[run_notebooks.WIDGET_VIEW]["model_id"] in state for o in views_here), cell.source[:80]
+    before = len(state)
+    run_notebooks.keep_shown_widget_state(nb)
+    assert len(nb.metadata.get("widgets", {}).get(run_notebooks.WIDGET_STATE, {}).get("state", {})) == before
+    assert len(nbformat.writes(nb.metadata.get("widgets", {}))) < 400_000

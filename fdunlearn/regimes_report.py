@@ -1,0 +1,202 @@
+"""Lesson 04's view of the regimes study (``erase_regimes``): where does the choice of f show?
+
+Every closed form's per-sample gradient is MSE's times a multiplier w_i = phi'(m_i / s^2) / s^2 (m_i the sample's mean
+squared gap between the two noise predictions, s the temperature; docs/derivations.md, section 5). Adam divides the
+update by its running gradient scale, so a multiplier that is nearly the same for every sample of a batch cancels;
+only its spread across samples (and over the run) can change what Adam does. SGD keeps the scale.
+
+* ``initial_gaps``: the m_i of one batch at the start of an erasure (the base model at the target prompt against
+  the same model at the anchor prompt, on noised anchor latents, exactly as ``erase`` draws its batches);
+* ``multipliers_at``: w_i for each divergence and temperature from those gaps (``losses.loss_curve``), and
+  ``plot_multipliers`` their histograms (relative to each batch's mean: what Adam sees);
+* ``settings_markdown`` / ``plot_optimizers`` / ``plot_tradeoff``: the study's table, the "Adam hides, SGD shows"
+  figure, and the target-retained trade-off (``erase_study``'s step and lr sweep, and the temperatures);
+* ``separated``: the comparisons whose paired interval excludes zero (the bar of the lesson).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from fdunlearn import erase, erase_regimes, erase_step, losses
+
+__all__ = ["initial_gaps", "multipliers_at", "plot_multipliers", "plot_optimizers", "plot_tradeoff", "separated",
+           "setting_means", "settings_markdown"]
+
+LABELS = erase_regimes.LABELS
+COLORS = {"mse": "tab:blue", "hellinger": "tab:orange", "pearson_chi2": "tab:green"}
+
+
+def initial_gaps(pipe, anchor: str = "digit", n: int = 256, seed: int = 0, *, n_anchor_images: int | None = None,
+                 anchor_steps: int | None = None, cache_dir=None) -> torch.Tensor:
+    """m_i (n,) at step 0 of erasing "seven" towards ``anchor``: the per-sample mean squared difference between the
+    model's noise prediction at the target prompt and at the anchor prompt, on ``n`` noised anchor latents drawn as
+    ``erase`` draws its batches (seed ``seed``). The model is not changed."""
+    if not (isinstance(n, int) and n >= 1):
+        raise ValueError(f"n={n!r}; accepted: a positive integer")
+    defaults = erase.EraseConfig()
+    cfg = erase.EraseConfig(seed=seed, n_anchor_images=n_anchor_images or defaults.n_anchor_images,
+                            anchor_steps=anchor_steps or defaults.anchor_steps)
+    data = erase.prepare(pipe, erase_regimes.concepts(anchor), cfg, cache_dir=cache_dir, progress=False)
+    x_t, t, cond_target, cond_anchor = data.batch(torch.Generator().manual_seed(seed), n)
+    with torch.no_grad():
+        eps = [erase_step.to_eps(pipe.unet(x_t, t, encoder_hidden_states=c).sample, x_t, t, data.scheduler)
+               for c in (cond_target, cond_anchor)]
+    return (eps[0] - eps[1]).float().pow(2).flatten(1).mean(1).cpu()
+
+
+def multipliers_at(gaps: torch.Tensor, divergence: str, temperature: float) -> torch.Tensor:
+    """w_i = phi'(m_i / s^2) / s^2 for the reference-scaled closed form ``divergence`` (1 for MSE at any s)."""
+    if divergence == "mse":
+        return torch.ones_like(gaps, dtype=torch.float64)
+    _, slope = losses.loss_curve(divergence, gaps.double() / temperature**2, scaling="reference")
+    return slope / temperature**2
+
+
+def plot_multipliers(gaps: torch.Tensor, temperatures: Sequence[float], divergences: Sequence[str] = ("hellinger",
+                     "pearson_chi2"), bins: int = 40):
+    """One panel per divergence: histograms of w_i / mean(w) over the batch at each temperature (log x axis).
+    A narrow spike at 1 is "MSE times a constant", which Adam cancels. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(divergences), figsize=(5.5 * len(divergences), 3.2), squeeze=False)
+    for ax, div in zip(axes[0], divergences, strict=True):
+        rel = {s: multipliers_at(gaps, div, s) for s in temperatures}
+        rel = {s: (w / w.mean()).clamp(min=1e-6) for s, w in rel.items()}
+        lo = min(float(w.min()) for w in rel.values())
+        hi = max(float(w.max()) for w in rel.values())
+        edges = torch.logspace(torch.log10(torch.tensor(lo * 0.9)), torch.log10(torch.tensor(hi * 1.1)), bins)
+        for s, w in rel.items():
+            ax.hist(w.numpy(), bins=edges.numpy(), histtype="step", lw=1.6,
+                    label=f"s={s:g}: max/min {float(w.max() / w.min()):.3g}")
+        ax.set_xscale("log")
+        ax.set(title=f"{LABELS.get(div, div)}: per-sample multiplier / batch mean", xlabel="w_i / mean(w)",
+               ylabel="samples")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    m = sum(values) / len(values)
+    sd = (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+    return m, sd
+
+
+def setting_means(rows: list[dict], metric: str = "target_acc") -> dict[tuple[str, str, str], tuple[float, float, int]]:
+    """(experiment, setting, divergence) -> (mean, sd, n seeds) of ``metric`` over the study's runs. MSE ignores the
+    temperature, so MSE's s = 1 runs are listed under every temperature setting."""
+    groups: dict[tuple[str, str, str], list[float]] = {}
+    runs = [r for r in rows if r.get("phase") == "run" and metric in r]
+    settings = {(r["experiment"], r["setting"]) for r in runs}
+    for r in runs:
+        targets = [(r["experiment"], r["setting"])]
+        if r["divergence"] == "mse" and r["experiment"] == "temperature":
+            targets = [s for s in settings if s[0] == "temperature"]
+        for exp, setting in targets:
+            groups.setdefault((exp, setting, r["divergence"]), []).append(r[metric])
+    return {k: (*_mean_sd(v), len(v)) for k, v in groups.items()}
+
+
+def _pct(entry: dict | None) -> str:
+    if entry is None:
+        return "–"
+    return f"{100 * entry['mean']:+.1f} [{100 * entry['lo']:+.1f}, {100 * entry['hi']:+.1f}]"
+
+
+def settings_markdown(comparisons: list[dict], metrics: Sequence[str] = ("target_acc", "heldout_acc",
+                      "retained_acc")) -> str:
+    """One row per (experiment, setting, divergence): the divergence's mean and its paired difference to MSE with
+    the 95% bootstrap interval, in percentage points, for each metric; the weight distance; and the largest
+    within-batch multiplier ratio. Bold where the interval excludes zero."""
+    names = {"target_acc": "target", "heldout_acc": "held-out", "retained_acc": "retained", "kid": "KID"}
+    head = ["experiment", "setting", "divergence"] + [f"{names.get(m, m)} %, minus MSE [95% CI]" for m in metrics]
+    lines = ["| " + " | ".join([*head, "weight distance", "max w ratio"]) + " |", "|" + "---|" * (len(head) + 2)]
+    for e in comparisons:
+        cells = [e["experiment"], e["setting"], e["label"]]
+        for m in metrics:
+            d = e.get(m)
+            text = "–" if d is None else f"{100 * d['value']:.1f} ({_pct(d)})"
+            cells.append(f"**{text}**" if d is not None and d["verdict"] == "differs" else text)
+        cells.append("–" if e.get("weight_distance") is None else f"{e['weight_distance']:.3f}")
+        cells.append("–" if e.get("batch_ratio_max") is None else f"{e['batch_ratio_max']:.3g}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def separated(comparisons: list[dict], metrics: Sequence[str] = ("target_acc", "heldout_acc", "retained_acc")
+              ) -> list[tuple[str, str, str, str]]:
+    """(experiment, setting, divergence label, metric) of every comparison whose paired interval excludes zero."""
+    return [(e["experiment"], e["setting"], e["label"], m) for e in comparisons for m in metrics
+            if e.get(m) is not None and e[m]["verdict"] == "differs"]
+
+
+def plot_optimizers(rows: list[dict], metrics: Sequence[str] = ("target_acc", "retained_acc")):
+    """"Adam hides the divergence, SGD shows it": per optimiser setting (Adam at the reference lr, s = 1; SGD at the
+    matched lr; SGD at 10 times it), each divergence's mean ± sd over the seeds. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    means = {m: setting_means(rows, m) for m in metrics}
+    settings = [("temperature", "s=1", "Adam, reference lr")]
+    settings += sorted({(e, s, s.replace("sgd lr x", "SGD, matched lr x")) for (e, s, _) in means[metrics[0]]
+                        if e == "sgd"}, key=lambda x: float(x[1].rsplit("x", 1)[1]))
+    divs = [d for d in erase_regimes.DIVERGENCES if any(k[2] == d for k in means[metrics[0]])]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.3), squeeze=False)
+    width = 0.8 / max(len(divs), 1)
+    for ax, m in zip(axes[0], metrics, strict=True):
+        for j, div in enumerate(divs):
+            xs, ys, es = [], [], []
+            for i, (exp, setting, _) in enumerate(settings):
+                if (exp, setting, div) in means[m]:
+                    mean, sd, _ = means[m][(exp, setting, div)]
+                    xs.append(i + (j - (len(divs) - 1) / 2) * width)
+                    ys.append(100 * mean)
+                    es.append(100 * sd)
+            ax.bar(xs, ys, width, yerr=es, capsize=3, color=COLORS.get(div), label=LABELS.get(div, div))
+        ax.set_xticks(range(len(settings)), [s[2] for s in settings], fontsize=8)
+        ax.set(ylabel=f"{m.replace('_acc', '')} accuracy, %", title=m.replace("_acc", " accuracy"))
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_tradeoff(study_rows: list[dict], regime_rows: list[dict]):
+    """Target against retained accuracy, one curve per divergence: left, lesson 04's table over erasure length and
+    learning rate (``erase_study``: 200 steps at lr x1 and x3, 1000 steps at x1; the generic anchor); right, the
+    regimes study over the temperature (Adam). Means over the seeds. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+    names = {"MSE (Concept Ablation)": "mse", "Hellinger": "hellinger", "chi^2": "pearson_chi2"}
+    for label, div in names.items():
+        points = {}
+        for r in study_rows:
+            if r.get("phase") != "base" and r.get("task") == "generic" and r.get("label") == label:
+                points.setdefault((r["steps"], r["lr_mult"]), []).append((r["target_acc"], r["retained_acc"]))
+        order = sorted(points, key=lambda k: k[0] * k[1])
+        xs = [100 * sum(p[1] for p in points[k]) / len(points[k]) for k in order]
+        ys = [100 * sum(p[0] for p in points[k]) / len(points[k]) for k in order]
+        left.plot(xs, ys, "o-", color=COLORS[div], label=LABELS[div], alpha=0.8)
+        for k, x, y in zip(order, xs, ys, strict=True):
+            left.annotate(f"{k[0]} st, lr x{k[1]:g}", (x, y), fontsize=6, alpha=0.7)
+    target = setting_means(regime_rows, "target_acc")
+    retained = setting_means(regime_rows, "retained_acc")
+    for div in erase_regimes.DIVERGENCES:
+        keys = sorted((k for k in target if k[0] == "temperature" and k[2] == div),
+                      key=lambda k: -float(k[1].split("=")[1]))
+        if div == "mse":
+            keys = keys[:1]
+        xs = [100 * retained[k][0] for k in keys]
+        ys = [100 * target[k][0] for k in keys]
+        right.plot(xs, ys, "o-", color=COLORS[div], label=LABELS[div], alpha=0.8)
+        for k, x, y in zip(keys, xs, ys, strict=True):
+            right.annotate(k[1], (x, y), fontsize=7, alpha=0.7)
+    left.set(title="over erasure length and lr (lesson 04's table)")
+    right.set(title="over the temperature s (Adam, 200 steps)")
+    for ax in (left, right):
+        ax.set(xlabel="retained accuracy, %", ylabel="target accuracy, % (lower: erased)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

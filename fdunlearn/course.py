@@ -91,14 +91,14 @@ def study_steps(python: str = sys.executable) -> list[Step]:
     eta = "data/results/sampler-eta-mnist.json"
     steps = [_module(python, f"python -m fdunlearn.eta_study --model mnist-ddpm --out {eta}",
                      "lesson 02's sampler choice, 22 min", done_if=eta)]
-    notes = {"vdu-mnist-table": "lesson 03's method table, hours on 2 cores"}
+    notes = {"vdu-mnist-table": "lesson 03's method table, hours on 2 cores", "vdu-mnist-wide-gamma": "20 min"}
     for name in vdu_report.COMMANDS:
         if name == "vdu-mnist-wide-gamma":
             steps.append(_module(python, f"python -m fdunlearn train --recipe mnist-ddpm-wide --out {WIDE_MODEL} "
                                          "--resume", "lesson 03's wider model (not shipped), about 2 h"))
         steps.append(_module(python, vdu_report.command(name), notes.get(name, "")))
     steps.append(_module(python, "python -m fdunlearn.toy2d --out data/results/toy2d.json",
-                         "lesson 03's 2-D picture, 3 min", done_if="data/results/toy2d.json"))
+                         "lesson 03's 2-D picture, 3 min on one core", done_if="data/results/toy2d.json"))
     notes = {"vdu-fs-digits": "vdu-fs on every digit, about 2 min per run"}
     steps += [_module(python, vdu_report.command(name), notes.get(name, "")) for name in vdu_report.FS_COMMANDS]
     steps.append(_module(python, "python -m fdunlearn.erase_study --out data/results/erasure_minisd.json",

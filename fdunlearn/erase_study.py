@@ -31,7 +31,7 @@ Scores of one pipeline (``score``), all from images sampled with DDIM and guidan
 Times: ``erase_seconds`` is the erasure with cached anchor images; ``anchor_seconds`` (base rows) generating those
 anchor images; ``seconds`` = the two together, the cost of one erasure from scratch.
 
-Bars (issue 6): base target >= 90%; after erasure target <= anchor_share + 3 points (generic anchor, style) or
+The course's bars: base target >= 90%; after erasure target <= anchor_share + 3 points (generic anchor, style) or
 <= 3% (near anchor); retained >= 95% of the base's; a closed-form erasure in at most 3 minutes, anchors included.
 """
 
@@ -58,7 +58,7 @@ __all__ = ["BUDGETS", "METHODS", "TASKS", "Budget", "Method", "Results", "Task",
 
 PHASES = ("base", "reference", "anchors", "sweep", "default")
 REFERENCE_LR = erase.EraseConfig().lr  # 7e-5 per sample (the reference's), times the batch size
-MARGIN = 0.03  # the issue's 3 points
+MARGIN = 0.03  # the bar's 3 points
 RETAIN = 0.95  # retained accuracy at least 95% of the base model's
 TIME_LIMIT_S = 180.0  # a closed-form erasure in at most 3 minutes, anchors included
 
@@ -481,7 +481,7 @@ def format_table(entries: list[dict], base: dict | None = None) -> str:
 
 
 def verdicts(summary: dict, steps: int | None = None, tasks: tuple[str, ...] = tuple(TASKS)) -> list[dict]:
-    """The issue's bars, one entry per (task, method, lr) measured on every seed of the study (the reference lr, and
+    """The course's bars, one entry per (task, method, lr) measured on every seed of the study (the reference lr, and
     the anchor tasks' other lr): the bar, the value, pass. ``method`` names the lr when it is not the reference's."""
     steps = steps or budget().steps
     n_seeds = max((v["n_seeds"] for v in summary.values()), default=0)

@@ -1,0 +1,212 @@
+"""README.md's generated blocks: measured numbers and commands written from the files they come from.
+
+    python -m fdunlearn.readme           # rewrite every block of README.md from data/ and the study list
+    python -m fdunlearn.readme --check   # exit 1, naming each block that is out of date (tests/test_readme_numbers.py)
+
+A block is the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``. ``BLOCKS`` maps each name to the
+function that writes it: lesson 03's vdu-fs numbers (``data/results/vdu-fs-digits.json``, through ``vdu_report``),
+the claims ledger (``data/claims.json``, through ``claims``) and the reproduce commands (``course.study_steps``).
+Rerun it after a study adds rows, then read the prose around the block again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+from fdunlearn import claims, config, course, vdu_report
+
+README = config.REPO_ROOT / "README.md"
+WIDTH = 118
+NAMES = {0: "zeros", 1: "ones", 2: "twos", 3: "threes", 4: "fours", 5: "fives", 6: "sixes", 7: "sevens",
+         8: "eights", 9: "nines"}
+FOCUS = (7, 3)  # the digits with every seed; the other eight follow
+MINUS = "\u2212"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _pct(x: float, digits: int = 1) -> str:
+    return f"{100 * x:.{digits}f}"
+
+
+def _signed(x: float) -> str:
+    """A relative change in whole percent, with its sign (a typographic minus)."""
+    return f"{100 * x:+.0f}%".replace("-", MINUS)
+
+
+def _pm(stat: tuple[float, float], n_seeds: int, digits: int = 1, scale: float = 100.0) -> str:
+    mean, sd = stat
+    return f"{scale * mean:.{digits}f}" + (f" ± {scale * sd:.{digits}f}" if n_seeds > 1 else "")
+
+
+def _pm_signed(stat: tuple[float, float], n_seeds: int) -> str:
+    mean, sd = stat
+    return (f"{100 * mean:+.0f} ± {100 * sd:.0f}%" if n_seeds > 1 else _signed(mean)).replace("-", MINUS)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "not met"
+
+
+def _vdu_fs(results: dict | None) -> tuple[dict, dict, list[dict]]:
+    results = results if results is not None else vdu_report.load("vdu-fs-digits")
+    return results, vdu_report.digit_rows(results), [r for r in results["rows"] if r["variant"] == "vdu-fs"]
+
+
+def vdu_fs_headline(results: dict | None = None) -> str:
+    """Sevens and threes under vdu-fs: forget share before -> after, the other digits, time, FID rise by seed."""
+    results, stats, rows = _vdu_fs(results)
+    b = vdu_report.BARS
+    parts, fs, lo, hi = [], [], [], []
+    for d in FOCUS:
+        base, s = stats["pretrained", d], stats["vdu-fs", d]
+        parts.append(f"{NAMES[d]} {_pm(base['forget_share'], base['n_seeds'])}% → "
+                     f"{_pm(s['forget_share'], s['n_seeds'])}%")
+        fs.append(s["forget_share"][0])
+        lo.append(s["other_min"][0])
+        hi.append(s["other_max"][0])
+    seven = stats["vdu-fs", FOCUS[0]]
+    fid_ok = [stats["vdu-fs", d]["fid_remaining_rise"][0] <= b["fid_remaining_rise"] for d in FOCUS]
+    fids = []
+    for d in FOCUS:
+        s = stats["vdu-fs", d]
+        by_seed = [_signed(r["fid_remaining_rise"]) for r in sorted(rows, key=lambda r: r["seed"]) if r["digit"] == d]
+        fids.append(f"{_pm_signed(s['fid_remaining_rise'], s['n_seeds'])} for {NAMES[d]}"
+                    + (f" ({', '.join(by_seed)} by seed)" if len(by_seed) > 1 else ""))
+    quality = ("and it **meets the image-quality bar**" if all(fid_ok) else
+               "but it **misses the image-quality bar**" if not any(fid_ok) else
+               "but it meets the image-quality bar only in part")
+    other_ok = min(lo) >= b["other_min"] and max(hi) <= b["other_max"]
+    return (f"{', '.join(parts)} (bar {100 * b['forget_share']:.0f}%: {_met(max(fs) <= b['forget_share'])}), "
+            f"other digits {_pct(min(lo))}–{_pct(max(hi))}% (bar {100 * b['other_min']:.0f}–"
+            f"{100 * b['other_max']:.0f}%: {_met(other_ok)}), "
+            f"{_pm(seven['unlearn_seconds'], seven['n_seeds'], 0, 1)} s "
+            f"per run for {NAMES[FOCUS[0]]} on an idle machine (bar {b['unlearn_seconds'] / 60:.0f} min: "
+            f"{_met(seven['unlearn_seconds'][0] <= b['unlearn_seconds'])}); {quality}: FID on the other digits "
+            f"{_and(fids)}; bar +{100 * b['fid_remaining_rise']:.0f}%.")
+
+
+def vdu_fs_other_digits(results: dict | None = None) -> str:
+    """The other eight digits under vdu-fs: seeds so far, forget share, FID rise, which meet every bar."""
+    results, stats, rows = _vdu_fs(results)
+    b = vdu_report.BARS
+    others = sorted(d for v, d in stats if v == "vdu-fs" and d not in FOCUS)
+    if not others:
+        return "(not run yet)."
+    planned = results["settings"]["budget"]["seeds"]
+    seeds = {d: sorted(r["seed"] for r in rows if r["digit"] == d) for d in others}
+    counts = sorted({len(s) for s in seeds.values()})
+    if counts == [len(planned)]:
+        when = f"{len(planned)} seeds"
+    else:
+        done = sorted(set().union(*map(set, seeds.values())))
+        so_far = (f"seed {done[0]} only" if counts == [1] and len(done) == 1 else
+                  f"{counts[0]}–{counts[-1]} of {len(planned)} seeds")
+        rest = [s for s in planned if s not in done]
+        when = (f"{so_far} so far; the same command resumes with "
+                + (f"seeds {_and([str(s) for s in rest])}" if len(rest) > 1 else
+                   f"seed {rest[0]}" if rest else "the missing seeds"))
+    share = {d: stats["vdu-fs", d]["forget_share"][0] for d in others}
+    low = [d for d in others if share[d] <= b["forget_share"]]
+    high = sorted((d for d in others if share[d] > b["forget_share"]), key=lambda d: share[d])
+    detail = ([f"at most {100 * b['forget_share']:.0f}% for {_and([str(d) for d in low])}"] if low else []) + \
+        [f"{_pct(share[d])}% for {d}" for d in high]
+    rises = [stats["vdu-fs", d]["fid_remaining_rise"][0] for d in others]
+    every = [d for d in others if all(vdu_report.check_bars(stats["vdu-fs", d]).values())]
+    verdict = (f"digit {every[0]} meets every bar" if len(every) == 1 else
+               f"digits {_and([str(d) for d in every])} meet every bar" if every else "none meets every bar")
+    return (f"({when}): forget share {_pct(min(share.values()))}–{_pct(max(share.values()))}% "
+            f"({'; '.join([', '.join(detail[:1]), ', '.join(detail[1:])] if low and high else detail)}), "
+            f"FID on the other digits {_signed(min(rises))} to {_signed(max(rises))}; {verdict}.")
+
+
+def claims_table(path: str | Path = claims.PATH) -> str:
+    """The ledger's verdicts, one line per claim (the full table: ``claims.table_markdown()``)."""
+    ledger = claims.load(path)
+    lines = ["| paper | claim | verdict | lesson |", "|---|---|---|---|"]
+    for c in ledger["claims"]:
+        paper = ledger["papers"][c["paper"]].split(",")[0] + " et al."
+        claim = " ".join(c["claim"].split()).replace("|", "\\|")
+        lines.append(f"| {paper} | {claim} | **{c['verdict']}** | {c['lesson']} |")
+    return "\n".join(lines)
+
+
+def reproduce_commands() -> str:
+    """The studies behind ``data/results/``, in the order ``make reproduce`` runs them."""
+    lines = [s.line(".venv/bin/python") for s in course.study_steps()]
+    return "```bash\n" + "\n".join(lines) + "\n```"
+
+
+# name -> (writer, inline): an inline block continues a paragraph of a list item (wrapped, indented by two spaces);
+# the others stand alone between blank lines
+BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
+    "vdu-fs-headline": (vdu_fs_headline, True),
+    "vdu-fs-other-digits": (vdu_fs_other_digits, True),
+    "claims": (claims_table, False),
+    "reproduce": (reproduce_commands, False),
+}
+_LIST_START = re.compile(r"^\s*([-+*>#]|\d+[.)])(\s|$)")
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    """``text`` as lines of at most ``WIDTH``, none of which Markdown would read as the start of a list or heading."""
+    for width in range(WIDTH, WIDTH - 30, -1):
+        lines = textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent, break_long_words=False,
+                              break_on_hyphens=False)
+        if not any(_LIST_START.match(line) for line in lines):
+            return "\n".join(lines)
+    raise ValueError(f"cannot wrap {text[:60]!r}... safely")
+
+
+def _pattern(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- BEGIN {re.escape(name)} -->)(.*?)(<!-- END {re.escape(name)} -->)", re.S)
+
+
+def render(text: str) -> str:
+    """``text`` (the README) with every block rewritten; a ValueError names a block that is missing or doubled."""
+    for name, (write, inline) in BLOCKS.items():
+        found = _pattern(name).findall(text)
+        if len(found) != 1:
+            raise ValueError(f"README.md: block {name!r} found {len(found)} times; accepted: exactly once")
+        body = "\n" + (_wrap(write()) if inline else write() + "\n")
+        text = _pattern(name).sub(lambda m, body=body: m.group(1) + body + m.group(3), text)
+    return text
+
+
+def stale(path: Path = README) -> list[str]:
+    """Names of the blocks of ``path`` that differ from what their files give now."""
+    text = path.read_text(encoding="utf-8")
+    fresh = render(text)
+    return [n for n in BLOCKS if _pattern(n).search(text).group(2) != _pattern(n).search(fresh).group(2)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fdunlearn.readme", description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a block is out of date")
+    args = p.parse_args(argv)
+    try:
+        if args.check:
+            names = stale()
+            for n in names:
+                print(f"README.md: block {n!r} is out of date; run: python -m fdunlearn.readme", file=sys.stderr)
+            return 1 if names else 0
+        text = README.read_text(encoding="utf-8")
+        new = render(text)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if new != text:
+        README.write_text(new, encoding="utf-8")
+    print(f"README.md: {len(BLOCKS)} blocks {'rewritten' if new != text else 'already up to date'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Lesson 04's regimes study: when does the choice of f show? (issue #16)
+"""Lesson 04's regimes study: when does the choice of f show?
 
 On MiniSD at the reference settings every closed form erases exactly like MSE (``erase_study``): the gap m between
 the two noise predictions is ~1e-3, so each loss phi(m) is "MSE times a nearly constant factor", and AdamW divides

@@ -43,7 +43,7 @@ FS_COMMANDS = {
     "vdu-fs-relearn": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs",
     "vdu-fs-cifar10": "table --model cifar10-ddpm --digits 6 --variants vdu-fs,vdu --n-samples 256",
 }
-# The issue's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
+# The course's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,
         "unlearn_seconds": 120.0}
 FIELDS = ("forget_share", "pul", "fid_remaining", "fid_remaining_rise", "entropy", "confident_share",
@@ -123,7 +123,7 @@ def table_markdown(results: dict) -> str:
 
 
 def check_bars(stats: dict[str, tuple[float, float]]) -> dict[str, bool]:
-    """Which of the issue's bars one row's means meet (forget share, FID rise, other classes, time)."""
+    """Which of the course's bars one row's means meet (forget share, FID rise, other classes, time)."""
     return {"forget share <= 1%": stats["forget_share"][0] <= BARS["forget_share"],
             "FID rise <= 15%": stats["fid_remaining_rise"][0] <= BARS["fid_remaining_rise"],
             "other classes within 6-16%": (stats["other_min"][0] >= BARS["other_min"]

@@ -511,8 +511,15 @@ def verdicts(summary: dict, steps: int | None = None, tasks: tuple[str, ...] = t
     return out
 
 
+def _verdict(holds: bool, tie: bool) -> dict:
+    """A claimed win that comes out as equal numbers is a tie, not a win."""
+    verdict = "tie" if holds and tie else "holds" if holds else "does not hold"
+    return {"verdict": verdict, "holds": verdict == "holds"}
+
+
 def claims(summary: dict, task: str = "generic", steps: int | None = None, which: str = "reference") -> list[dict]:
-    """The paper's three claims, checked on the table (``which``): holds True/False, and the numbers behind it."""
+    """The paper's three claims, checked on the table (``which``): ``verdict`` "holds", "tie" (equal numbers: the
+    claimed win is not there) or "does not hold", ``holds`` (True only for "holds"), and the numbers behind it."""
     rows = {e["method"]: e for e in table(summary, task, steps, which)}
     out = []
     if "mse" in rows and "hellinger" in rows:
@@ -520,7 +527,7 @@ def claims(summary: dict, task: str = "generic", steps: int | None = None, which
         holds = h["target_acc"][0] <= m["target_acc"][0] and h["retained_acc"][0] >= m["retained_acc"][0]
         tie = h["target_acc"][0] == m["target_acc"][0] and h["retained_acc"][0] == m["retained_acc"][0]
         out.append({"claim": "Hellinger at least as good as MSE on both sides (erases as much, retains as much)",
-                    "holds": holds,
+                    **_verdict(holds, tie),
                     "evidence": f"target {100 * h['target_acc'][0]:.1f}% vs {100 * m['target_acc'][0]:.1f}%, "
                     f"retained {100 * h['retained_acc'][0]:.1f}% vs {100 * m['retained_acc'][0]:.1f}%"
                     + (" (equal: a tie, not a win)" if tie else "")})
@@ -532,7 +539,7 @@ def claims(summary: dict, task: str = "generic", steps: int | None = None, which
         tie = chi["target_acc"][0] <= hardest["target_acc"][0] and any(
             abs(e["target_acc"][0] - chi["target_acc"][0]) < 1e-9 for e in others)
         out.append({"claim": "chi^2 erases hardest (lowest target accuracy among closed forms)",
-                    "holds": chi["target_acc"][0] <= hardest["target_acc"][0],
+                    **_verdict(chi["target_acc"][0] <= hardest["target_acc"][0], tie),
                     "evidence": f"chi^2 {100 * chi['target_acc'][0]:.1f}%, lowest {hardest['label']} "
                                 f"{100 * hardest['target_acc'][0]:.1f}%" + (" (a tie, not a win)" if tie else "")})
     var = [e for e in rows.values() if e["variational"]]
@@ -541,7 +548,8 @@ def claims(summary: dict, task: str = "generic", steps: int | None = None, which
             return sum(e[f][0] for e in es) / len(es)
         more = mean(var, "target_acc") < mean(closed.values(), "target_acc")
         worse = mean(var, "kid") > mean(closed.values(), "kid")
-        out.append({"claim": "variational erases more but costs quality (higher KID)", "holds": more and worse,
+        out.append({"claim": "variational erases more but costs quality (higher KID)",
+                    **_verdict(more and worse, False),
                     "evidence": f"mean target {100 * mean(var, 'target_acc'):.1f}% (variational) vs "
                                 f"{100 * mean(closed.values(), 'target_acc'):.1f}% (closed); mean KID "
                                 f"{mean(var, 'kid'):.3f} vs {mean(closed.values(), 'kid'):.3f}"})

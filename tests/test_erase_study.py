@@ -109,3 +109,17 @@ def test_the_default_phase_runs_the_cli_length_on_every_seed():
     runs = [r for r in erase_study.run_list(b) if r.phase == "default"]
     assert {(r.method.key, r.seed, r.steps) for r in runs} == {
         (m.key, s, erase.MINISD_STEPS) for m in b.default_methods for s in b.seeds}
+
+
+def test_a_claimed_win_with_equal_numbers_is_a_tie_not_a_hold():
+    def entry(target, retained):
+        return {"target_acc": (target, 0.0), "retained_acc": (retained, 0.0), "kid": (0.0, 0.0), "n_seeds": 3,
+                "seeds": [0, 1, 2], "label": ""}
+    summary = {("generic", "mse", 1.0, 200): entry(0.13, 0.978), ("generic", "hellinger", 1.0, 200): entry(0.13, 0.978),
+               ("generic", "pearson_chi2", 1.0, 200): entry(0.10, 0.978)}
+    verdicts = {c["claim"].split()[0]: (c["verdict"], c["holds"]) for c in erase_study.claims(summary, steps=200)}
+    assert verdicts["Hellinger"] == ("tie", False)
+    assert verdicts["chi^2"] == ("holds", True)  # strictly lowest
+    summary[("generic", "hellinger", 1.0, 200)] = entry(0.20, 0.978)
+    verdicts = {c["claim"].split()[0]: c["verdict"] for c in erase_study.claims(summary, steps=200)}
+    assert verdicts["Hellinger"] == "does not hold"

@@ -9,9 +9,9 @@ from IPython.display import Image as DisplayImage
 from PIL import Image
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from fdunlearn import config, run_notebooks, views, widgets  # noqa: E402
+from fdunlearn import config, run_notebooks, views, widgets
 
 PNG = b"\x89PNG\r\n\x1a\n"
 BEING_EDITED = {"04_concept_erasure_minisd.ipynb": "being edited by someone else; re-executed with the state later"}

@@ -10,6 +10,8 @@ import torch
 from fdunlearn import config, ddpm, minisd
 
 os.environ.setdefault("FDUNLEARN_FAST", "1")
+# tests/browser drives JupyterLab in Chromium: only ``make test-browser`` (FDUNLEARN_BROWSER=1) collects it
+collect_ignore = [] if os.environ.get("FDUNLEARN_BROWSER") == "1" else ["browser"]
 torch.set_num_threads(min(2, config.cpu_threads()))
 
 

@@ -22,8 +22,8 @@ import torch
 
 from fdunlearn import erase, erase_regimes, erase_step, losses
 
-__all__ = ["initial_gaps", "multipliers_at", "plot_multipliers", "plot_optimizers", "plot_tradeoff", "separated",
-           "setting_means", "settings_markdown"]
+__all__ = ["findings", "initial_gaps", "multipliers_at", "plot_multipliers", "plot_optimizers", "plot_tradeoff",
+           "separated", "setting_means", "settings_markdown"]
 
 LABELS = erase_regimes.LABELS
 COLORS = {"mse": "tab:blue", "hellinger": "tab:orange", "pearson_chi2": "tab:green"}
@@ -200,3 +200,21 @@ def plot_tradeoff(study_rows: list[dict], regime_rows: list[dict]):
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def findings(comparisons: list[dict], metrics: Sequence[str] = ("target_acc", "heldout_acc", "retained_acc")
+             ) -> list[str]:
+    """One sentence per separated comparison (its numbers and interval), or one saying that none separates."""
+    names = {"target_acc": "target accuracy", "heldout_acc": "held-out accuracy", "retained_acc": "retained accuracy"}
+    out = []
+    for e in comparisons:
+        for m in metrics:
+            d = e.get(m)
+            if d is not None and d["verdict"] == "differs":
+                out.append(f"{e['experiment']}, {e['setting']}, {e['label']}: {names.get(m, m)} {100 * d['value']:.1f}%"
+                           f" vs MSE's {100 * d['mse_value']:.1f}% on the same {e['n']} seeds (difference "
+                           f"{100 * d['mean']:+.1f} points, 95% CI [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}])")
+    if not out:
+        out.append(f"no setting separates any divergence from MSE: every paired 95% interval of {len(comparisons)} "
+                   "comparisons contains 0")
+    return out

@@ -92,3 +92,11 @@ def test_initial_gaps_on_a_model_leave_it_unchanged(fast_minisd, tmp_path):
     assert all(torch.equal(p, before[n]) for n, p in pipe.unet.named_parameters())
     with pytest.raises(ValueError, match="n=0"):
         regimes_report.initial_gaps(pipe, n=0)
+
+
+def test_findings_state_each_separation_with_its_interval_or_say_none():
+    comps = erase_regimes.comparisons(_rows(), n_boot=500)
+    lines = regimes_report.findings(comps, ("target_acc",))
+    assert len(lines) == 2 and any("s=0.1, Hellinger: target accuracy 12.0% vs MSE's 22.0%" in x for x in lines)
+    ties = [e for e in comps if e["setting"] == "s=1"]
+    assert regimes_report.findings(ties)[0].startswith("no setting separates")

@@ -168,7 +168,8 @@ def format_table(rows: list[Row], header: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table (and write ``--json``). Returns 0, or 2 with ``error: ...`` on bad
     options (every option and the ``--json`` path are checked before the benchmark runs)."""
-    return validate.run(lambda: _run(parse(argv)))
+    return validate.run(lambda: _run(parse(argv)),
+                        interrupted="interrupted: the benchmark stopped before its table; nothing was written")
 
 
 def _run(args: argparse.Namespace) -> None:

@@ -320,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
             print(load_results(out).table())
             print(f"wrote {out} ({results['seconds']:.0f} s)")
 
-    return validate.run(body, errors=(sd.Unavailable,))
+    return validate.run(body, errors=(sd.Unavailable,),
+                        interrupted="interrupted: the rows already made are kept in --out; rerun the same command to "
+                        "resume")
 
 
 if __name__ == "__main__":

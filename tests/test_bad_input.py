@@ -564,3 +564,19 @@ def test_api_calls_raise_the_same_messages(tmp_path):
     with pytest.raises(ValueError, match="diverged"):
         erase_folder.write(tmp_path / "w", {"a": torch.tensor([float("nan")])}, {"base_sha256": "0" * 64})
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("module, target, words", [("bench", "_run", "nothing was written"),
+                                                   ("sd_table", "parse", "rerun the same command to resume")])
+def test_ctrl_c_ends_with_one_line_and_status_130_not_a_traceback(module, target, words, monkeypatch, capsys):
+    import importlib
+
+    mod = importlib.import_module(f"fdunlearn.{module}")
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mod, target, interrupt)
+    assert mod.main([]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted:") and words in err and "Traceback" not in err

@@ -105,7 +105,11 @@ def evaluate(dataset: str, images: torch.Tensor, classes: Sequence[int] | None =
         "entropy": entropy.mean().item(),
         "confident_share": (probs.max(-1).values >= CONFIDENT).float().mean().item(),
     }
-    return report | feature_distances(real.images[keep_real], images[keep_fake], model)
+    report |= feature_distances(real.images[keep_real], images[keep_fake], model)
+    if report["n_fake"] < MIN_IMAGES:
+        report["note"] = (f"FID and KID undefined: only {report['n_fake']} generated image(s) are predicted in classes "
+                          f"{','.join(map(str, classes or []))}; they need at least {MIN_IMAGES}")
+    return report
 
 
 def real_reference(dataset: str, n: int, classes: Sequence[int] | None = None, seed: int = 0) -> dict:
@@ -134,8 +138,9 @@ def format_report(report: dict, names: Sequence[str] | None = None) -> str:
     """A short human-readable table of a report."""
     names = names or data.CLASS_NAMES[report["dataset"]]
     shares = "  ".join(f"{n}:{s:5.1%}" for n, s in zip(names, report["class_share"], strict=True))
+    distances = (f"FID={report['fid']:.2f}  KID={report['kid_mean']:.4f}±{report['kid_std']:.4f}"
+                 if math.isfinite(report["fid"]) else "FID=n/a  KID=n/a")
     return (f"n={report['n']}  confident(>={CONFIDENT})={report['confident_share']:.1%}  "
-            f"entropy={report['entropy']:.3f}  FID={report['fid']:.2f}  "
-            f"KID={report['kid_mean']:.4f}±{report['kid_std']:.4f}"
+            f"entropy={report['entropy']:.3f}  {distances}"
             f"{'  classes=' + ','.join(map(str, report['classes'])) if report['classes'] else ''}\n"
-            f"shares  {shares}")
+            f"shares  {shares}" + (f"\n{report['note']}" if report.get("note") else ""))

@@ -41,3 +41,12 @@ def test_bad_class_lists():
     for bad in ([10], [1, 1], [], [-1]):
         with pytest.raises(ValueError, match=r"distinct integers in 0\.\.9"):
             metrics.check_classes(bad)
+
+
+def test_a_class_subset_with_under_two_generated_images_says_why_instead_of_printing_nan(mnist_model):
+    ones = data.load("mnist", "heldout").of_class(1)[:20]
+    r = metrics.evaluate("mnist", ones, classes=[0], model=mnist_model)  # no generated zero
+    assert r["n_fake"] < metrics.MIN_IMAGES and "only" in r["note"] and "classes 0" in r["note"]
+    text = metrics.format_report(r)
+    assert "FID=n/a" in text and "nan" not in text and r["note"] in text
+    assert "note" not in metrics.evaluate("mnist", ones, classes=[1], model=mnist_model)

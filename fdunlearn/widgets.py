@@ -17,10 +17,12 @@ from typing import Any
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
+from PIL import ImageDraw, ImageFont
 
 from fdunlearn import plots
 
@@ -68,19 +70,44 @@ def render_png(render: Callable[..., Any], **choice: Any) -> bytes:
     return figure_png(fig) if fig is not None else text_png(printed.getvalue())
 
 
-def tile_png(pngs: Sequence[bytes], ncol: int | None = None, pad: int = 6) -> bytes:
-    """PNG pictures side by side, ``ncol`` to a row (all in one row by default), on white."""
+def grid_png(images: torch.Tensor, nrow: int = 8, scale: int = 2) -> bytes:
+    """Model-space images (N, C, H, W) in [-1, 1] as one PNG grid, each pixel a ``scale`` x ``scale`` block.
+
+    No matplotlib and no smoothing: a grid of noise (the start of the reverse process) stays a small file.
+    """
+    g = (plots.grid_image(images, nrow).numpy() * 255).round().astype(np.uint8)
+    image = PILImage.fromarray(g[..., 0]) if images.shape[1] == 1 else PILImage.fromarray(g)
+    image = image.resize((image.width * scale, image.height * scale), PILImage.NEAREST)
+    if image.mode == "L":
+        buf = io.BytesIO()
+        image.save(buf, format="png", optimize=True)
+        return buf.getvalue()
+    return _png(image)
+
+
+def tile_png(pngs: Sequence[bytes], ncol: int | None = None, pad: int = 6,
+             labels: Sequence[str] | None = None) -> bytes:
+    """PNG pictures side by side, ``ncol`` to a row (all in one row by default), on white; ``labels`` are written
+    under the pictures."""
     if not pngs:
         raise ValueError("tile_png needs at least one picture")
+    if labels is not None and len(labels) != len(pngs):
+        raise ValueError(f"tile_png got {len(labels)} labels for {len(pngs)} pictures")
     images = [PILImage.open(io.BytesIO(p)).convert("RGB") for p in pngs]
+    font = ImageFont.load_default(size=14)
+    text_h = 20 if labels is not None else 0
     ncol = max(1, min(ncol or len(images), len(images)))
     nrow = math.ceil(len(images) / ncol)
     cell_w = max(im.width for im in images)
-    cell_h = max(im.height for im in images)
+    cell_h = max(im.height for im in images) + text_h
     sheet = PILImage.new("RGB", (ncol * cell_w + (ncol - 1) * pad, nrow * cell_h + (nrow - 1) * pad), "white")
+    draw = ImageDraw.Draw(sheet)
     for k, im in enumerate(images):
         r, c = divmod(k, ncol)
-        sheet.paste(im, (c * (cell_w + pad), r * (cell_h + pad)))
+        x, y = c * (cell_w + pad), r * (cell_h + pad)
+        sheet.paste(im, (x, y))
+        if labels is not None:
+            draw.text((x + cell_w // 2, y + im.height + 2), labels[k], fill="black", font=font, anchor="mt")
     return _png(sheet)
 
 
@@ -149,11 +176,11 @@ def evenly_spaced(n: int, k: int) -> list[int]:
 
 
 def scrubber(frames: Sequence[torch.Tensor], labels: Sequence[str], nrow: int = 8, title: str = "",
-             preview: int = 4) -> W.VBox:
-    """A slider over image grids (e.g. x_t along the reverse process).
+             preview: int = 4, scale: int = 2) -> W.VBox:
+    """A slider over image grids (e.g. x_t along the reverse process), each drawn at ``scale`` x its pixels.
 
-    The static figure shows ``preview`` frames evenly spaced from the first to the last. Displays it and the widget;
-    returns the widget (``children`` are the slider and the ``W.Image``).
+    The static figure shows ``preview`` frames evenly spaced from the first to the last, labelled. Displays it and the
+    widget; returns the widget (``children``: the slider, a caption and the ``W.Image``).
     """
     if not frames or len(frames) != len(labels):
         raise ValueError(f"scrubber needs one label per frame, got {len(frames)} frames and {len(labels)} labels")
@@ -161,14 +188,21 @@ def scrubber(frames: Sequence[torch.Tensor], labels: Sequence[str], nrow: int = 
 
     def frame(i: int) -> bytes:
         if i not in cache:
-            fig, ax = plt.subplots(figsize=(4, 4))
-            plots.show_grid(frames[i], ax, nrow=nrow, title=f"{title} {labels[i]}".strip())
-            cache[i] = figure_png(fig)
+            cache[i] = grid_png(frames[i], nrow, scale)
         return cache[i]
 
+    def caption(i: int) -> str:
+        return f"{title} {labels[i]}".strip()
+
     image = W.Image(value=frame(0), format="png")
+    text = W.Label(value=caption(0))
     slider = W.IntSlider(value=0, min=0, max=len(frames) - 1, description="step",
                          continuous_update=False, layout=W.Layout(width="420px"))
-    slider.observe(lambda change: setattr(image, "value", frame(change["new"])), names="value")
-    static = tile_png([frame(i) for i in evenly_spaced(len(frames), preview)])
-    return show(W.VBox([slider, image]), static)
+
+    def move(change: dict) -> None:
+        image.value, text.value = frame(change["new"]), caption(change["new"])
+
+    slider.observe(move, names="value")
+    shown = evenly_spaced(len(frames), preview)
+    static = tile_png([frame(i) for i in shown], labels=[caption(i) for i in shown])
+    return show(W.VBox([slider, text, image]), static)

@@ -126,18 +126,23 @@ class Run:
         return dataclasses.replace(self, divergence="mse", temperature=1.0)
 
 
+FIRST_SEEDS = 3  # every experiment runs on the first three seeds before any runs on the rest
+
+
 def run_list(b: Budget, experiments: tuple[str, ...] = EXPERIMENTS) -> list[Run]:
-    """Every run, experiment by experiment, seed by seed, MSE first (so its weights exist when a partner runs)."""
+    """Every run: the first ``FIRST_SEEDS`` seeds of every experiment, then the other seeds (so an interrupted study
+    already compares every regime on three paired seeds); within that, experiment by experiment, seed by seed, MSE
+    first (so its weights exist when a partner runs)."""
     divs = ["mse", *(d for d in b.divergences if d != "mse")]
     runs: list[Run] = []
-    for exp in experiments:
-        for seed in b.seeds:
-            if exp == "temperature":
-                runs += [Run(exp, d, seed, s) for d in divs for s in b.temperatures if d != "mse" or s == 1.0]
-            elif exp == "sgd":
-                runs += [Run(exp, d, seed, 1.0, "sgd", x) for x in b.sgd_lr_mults for d in divs]
-            else:
-                runs += [Run(exp, d, seed) for d in divs]
+    for exp, seed in [(e, s) for block in (b.seeds[:FIRST_SEEDS], b.seeds[FIRST_SEEDS:]) for e in experiments
+                      for s in block]:
+        if exp == "temperature":
+            runs += [Run(exp, d, seed, s) for d in divs for s in b.temperatures if d != "mse" or s == 1.0]
+        elif exp == "sgd":
+            runs += [Run(exp, d, seed, 1.0, "sgd", x) for x in b.sgd_lr_mults for d in divs]
+        else:
+            runs += [Run(exp, d, seed) for d in divs]
     return runs
 
 

@@ -143,3 +143,10 @@ def test_fast_study_scores_calibrates_measures_distances_and_resumes(fast_minisd
     erase_regimes.study(out, str(fast_minisd), b=b, weights_dir=weights)
     redone = {r["key"]: r for r in json.loads(out.read_text())["rows"]}[last.key]
     assert redone["weight_distance"] is None and "missing" in redone["note"]
+
+
+def test_every_experiment_has_three_paired_seeds_before_any_fourth_seed_runs():
+    runs = erase_regimes.run_list(erase_regimes.BUDGETS["full"])
+    first_late = next(i for i, r in enumerate(runs) if r.seed >= erase_regimes.FIRST_SEEDS)
+    assert {(r.experiment, r.seed) for r in runs[:first_late]} == {(e, s) for e in erase_regimes.EXPERIMENTS
+                                                                  for s in range(3)}

@@ -22,8 +22,8 @@ import torch
 
 from fdunlearn import erase, erase_regimes, erase_step, losses
 
-__all__ = ["findings", "initial_gaps", "multipliers_at", "plot_multipliers", "plot_optimizers", "plot_tradeoff",
-           "separated", "setting_means", "settings_markdown"]
+__all__ = ["findings", "initial_gaps", "mse_gaps", "multipliers_at", "plot_multipliers", "plot_optimizers",
+           "plot_tradeoff", "separated", "setting_means", "settings_markdown"]
 
 LABELS = erase_regimes.LABELS
 COLORS = {"mse": "tab:blue", "hellinger": "tab:orange", "pearson_chi2": "tab:green"}
@@ -217,4 +217,15 @@ def findings(comparisons: list[dict], metrics: Sequence[str] = ("target_acc", "h
     if not out:
         out.append(f"no setting separates any divergence from MSE: every paired 95% interval of {len(comparisons)} "
                    "comparisons contains 0")
+    return out
+
+
+def mse_gaps(rows: list[dict]) -> dict[str, tuple[float, float]]:
+    """Per anchor ("digit", "" ...), MSE's gap m at the first and the last logged step of its logged run (Adam,
+    the first seed): how far apart the two predictions start, and where the erasure leaves them."""
+    out = {}
+    for r in rows:
+        if (r.get("phase") == "run" and r["divergence"] == "mse" and r["optimizer"] == "adam" and r.get("log")
+                and r["anchor"] not in out):
+            out[r["anchor"]] = (r["log"][0]["m"], r["log"][-1]["m"])
     return out

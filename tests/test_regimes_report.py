@@ -100,3 +100,10 @@ def test_findings_state_each_separation_with_its_interval_or_say_none():
     assert len(lines) == 2 and any("s=0.1, Hellinger: target accuracy 12.0% vs MSE's 22.0%" in x for x in lines)
     ties = [e for e in comps if e["setting"] == "s=1"]
     assert regimes_report.findings(ties)[0].startswith("no setting separates")
+
+
+def test_mse_gaps_per_anchor_from_the_logged_runs():
+    rows = [{"phase": "run", "divergence": "mse", "optimizer": "adam", "anchor": a, "log": [{"m": m0}, {"m": m1}]}
+            for a, m0, m1 in (("digit", 8e-3, 5e-5), ("", 1.3e-2, 2e-4))]
+    rows.append({"phase": "run", "divergence": "mse", "optimizer": "sgd", "anchor": "digit", "log": [{"m": 1.0}]})
+    assert regimes_report.mse_gaps(rows) == {"digit": (8e-3, 5e-5), "": (1.3e-2, 2e-4)}

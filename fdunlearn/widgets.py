@@ -152,7 +152,7 @@ def chooser(options: Mapping[str, Sequence | Mapping | W.ValueWidget], render: C
             cache[key] = render_png(render, **choice)
         return cache[key]
 
-    image = W.Image(value=picture(first), format="png")
+    image = W.Image(value=picture(first), format="png", layout=W.Layout(align_self="flex-start", max_width="100%"))
 
     def update(_: Any = None) -> None:
         image.value = picture({name: c.value for name, c in controls.items()})
@@ -177,7 +177,8 @@ def evenly_spaced(n: int, k: int) -> list[int]:
 
 def scrubber(frames: Sequence[torch.Tensor], labels: Sequence[str], nrow: int = 8, title: str = "",
              preview: int = 4, scale: int = 2) -> W.VBox:
-    """A slider over image grids (e.g. x_t along the reverse process), each drawn at ``scale`` x its pixels.
+    """A slider over image grids (e.g. x_t along the reverse process), each drawn at ``scale`` x its pixels and
+    shown 420 pixels wide.
 
     The static figure shows ``preview`` frames evenly spaced from the first to the last, labelled. Displays it and the
     widget; returns the widget (``children``: the slider, a caption and the ``W.Image``).
@@ -194,7 +195,7 @@ def scrubber(frames: Sequence[torch.Tensor], labels: Sequence[str], nrow: int = 
     def caption(i: int) -> str:
         return f"{title} {labels[i]}".strip()
 
-    image = W.Image(value=frame(0), format="png")
+    image = W.Image(value=frame(0), format="png", layout=W.Layout(width="420px", align_self="flex-start"))
     text = W.Label(value=caption(0))
     slider = W.IntSlider(value=0, min=0, max=len(frames) - 1, description="step",
                          continuous_update=False, layout=W.Layout(width="420px"))

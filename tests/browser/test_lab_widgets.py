@@ -159,10 +159,13 @@ def browser(tmp_path_factory):
 
 
 # JavaScript run in the page (JupyterLab exposes ``window.jupyterapp`` with expose_app_in_browser)
+PANEL = "[data-under-test]"  # the lesson's notebook panel (JupyterLab may keep other tabs in the page)
 KERNEL_IDLE = """() => {
   const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const kernel = nb && nb.sessionContext && nb.sessionContext.session && nb.sessionContext.session.kernel;
-  return !!(kernel && kernel.status === 'idle' && nb.content && nb.content.widgets.length > 0);
+  const ready = !!(kernel && kernel.status === 'idle' && nb.content && nb.content.widgets.length > 0);
+  if (ready) nb.node.setAttribute('data-under-test', '');
+  return ready;
 }"""
 RUN_FINISHED = """() => {
   const nb = window.jupyterapp.shell.currentWidget;
@@ -171,12 +174,15 @@ RUN_FINISHED = """() => {
   const done = cells.every(c => c.model.executionCount !== null);
   return failed || (done && nb.sessionContext.session.kernel.status === 'idle');
 }"""
+CLEARED = """() => window.jupyterapp.shell.currentWidget.content.widgets
+  .filter(c => c.model.type === 'code').every(c => c.model.executionCount === null && c.model.outputs.length === 0)"""
 ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .filter(c => c.model.type === 'code')
   .flatMap(c => c.model.outputs.toJSON().filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue))"""
-WIDGET_BOXES = ".jp-OutputArea-output .widget-vbox:has(> img.widget-image)"
+WIDGET_BOXES = f"{PANEL} .jp-OutputArea-output .widget-vbox:has(> img.widget-image)"
 # untrusted: per widget output shown as text ("VBox(...)"), is the output just before it a loaded PNG?
-STATIC_BEFORE_TEXT_WIDGETS = """() => [...document.querySelectorAll('.jp-OutputArea')].flatMap(area => {
+STATIC_BEFORE_TEXT_WIDGETS = """() => [...document.querySelector('[data-under-test]')
+  .querySelectorAll('.jp-OutputArea')].flatMap(area => {
   const outs = [...area.querySelectorAll(':scope > .jp-OutputArea-child .jp-OutputArea-output')];
   return outs.map((o, i) => [o, i]).filter(([o]) => o.dataset.mimeType === 'text/plain'
                                                    && o.textContent.trim().startsWith('VBox('))
@@ -190,18 +196,18 @@ def _command(page, command: str) -> None:
 
 
 def _no_widget_errors(page) -> None:
-    assert page.get_by_text("Error displaying widget").count() == 0, "a widget failed to display"
+    assert page.locator(PANEL).get_by_text("Error displaying widget").count() == 0, "a widget failed to display"
 
 
 def _move_control(box) -> str:
-    """Move the first control of a widget box one step; returns what was moved."""
-    select = box.locator("select")
-    if select.count():
-        options = select.first.locator("option").count()
-        assert options > 1, "a dropdown with a single choice"
-        select.first.select_option(index=1)
-        return "dropdown"
+    """Move one control of a widget box one step (the first dropdown with a choice, else the slider); returns which."""
+    selects = box.locator("select")
+    for i in range(selects.count()):
+        if selects.nth(i).locator("option").count() > 1:
+            selects.nth(i).select_option(index=1)
+            return "dropdown"
     track = box.locator(".noUi-target").first
+    assert track.count(), "no control with a second choice"
     size = track.bounding_box()
     track.click(position={"x": size["width"] * 0.9, "y": size["height"] / 2})  # slider: jump towards the end
     return "slider"
@@ -224,7 +230,7 @@ def test_widgets_answer_in_jupyterlab(lab, browser, path):
     page_errors: list[str] = []
     page.on("pageerror", lambda err: page_errors.append(str(err)))
     try:
-        page.goto(f"{lab.url}/lab/tree/notebooks/{path.name}?token={lab.token}")
+        page.goto(f"{lab.url}/lab/tree/notebooks/{path.name}?reset&token={lab.token}")  # reset: no other tabs
         page.wait_for_function(KERNEL_IDLE, timeout=120_000)
 
         # 1. the stored notebook, before anything runs
@@ -247,6 +253,7 @@ def test_widgets_answer_in_jupyterlab(lab, browser, path):
 
         # 2. Run All in a fresh kernel state (fast mode), then every widget answers its control
         _command(page, "notebook:clear-all-cell-outputs")
+        assert page.evaluate(CLEARED), "outputs and execution counts not cleared before Run All"
         _command(page, "notebook:run-all-cells")
         page.wait_for_function(RUN_FINISHED, timeout=RUN_ALL_TIMEOUT_MS, polling=1000)
         assert page.evaluate(ERRORS) == []

@@ -144,11 +144,33 @@ def reproduce_commands() -> str:
     return "```bash\n" + "\n".join(lines) + "\n```"
 
 
+REGIMES = config.REPO_ROOT / "data" / "results" / "erasure_regimes.json"
+
+
+def erase_regimes_summary(path: str | Path = REGIMES) -> str:
+    """Lesson 04's regimes study in one paragraph: how many comparisons with MSE, which separate (with their paired
+    intervals, ``regimes_report.findings``)."""
+    from fdunlearn import erase_regimes, io, regimes_report
+
+    rows = io.read_json(path, "erase_regimes results")["rows"]
+    comps = erase_regimes.comparisons(rows)
+    seeds = sorted({s for e in comps for s in e["seeds"]})
+    found = regimes_report.separated(comps)
+    lines = regimes_report.findings(comps)
+    head = (f"Where the choice of f shows (`python -m fdunlearn.erase_regimes`; MSE, Hellinger and chi² on "
+            f"{len(seeds)} paired seeds, 200 steps; {len(comps)} settings compared with MSE, each on target, held-out "
+            "and retained accuracy):")
+    if not found:
+        return f"{head} {lines[0]}."
+    return f"{head} {len(found)} of {3 * len(comps)} paired 95% intervals exclude 0: " + "; ".join(lines) + "."
+
+
 # name -> (writer, inline): an inline block continues a paragraph of a list item (wrapped, indented by two spaces);
 # the others stand alone between blank lines
 BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "vdu-fs-headline": (vdu_fs_headline, True),
     "vdu-fs-other-digits": (vdu_fs_other_digits, True),
+    "erase-regimes": (erase_regimes_summary, True),
     "claims": (claims_table, False),
     "reproduce": (reproduce_commands, False),
 }

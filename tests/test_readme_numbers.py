@@ -105,3 +105,15 @@ def test_wrapped_lines_never_start_a_list():
     text = "x " * 50 + "- 3 items, + 4 more and 1. that 2) too, # no heading " * 8
     for line in readme._wrap(text).splitlines():
         assert not readme._LIST_START.match(line) and len(line) <= readme.WIDTH
+
+
+def test_the_regimes_paragraph_states_every_separation_in_the_results_file():
+    from fdunlearn import erase_regimes, regimes_report
+
+    rows = json.loads(readme.REGIMES.read_text())["rows"]
+    comps = erase_regimes.comparisons(rows)
+    text = " ".join(readme.README.read_text(encoding="utf-8").split())
+    found = regimes_report.separated(comps)
+    assert (f"{len(found)} of {3 * len(comps)} paired 95% intervals exclude 0" in text) == bool(found)
+    for line in regimes_report.findings(comps):
+        assert line in text

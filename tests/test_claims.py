@@ -28,10 +28,17 @@ def test_the_ledger_has_its_schema_and_only_allowed_verdicts():
             "vdu-forgets-a-class-from-few-images"} <= set(ids)
 
 
-def test_the_regimes_claim_waits_for_its_study():
+def test_the_regimes_claim_agrees_with_its_study():
+    import json
+
+    from fdunlearn import erase_regimes, regimes_report
+
     c = {c["id"]: c for c in claims.load()["claims"]}["fdiv-f-matters-outside-the-linear-regime"]
-    assert c["verdict"] == "not yet measured" and c["our_value"] is None
     assert c["command"].startswith("python -m fdunlearn.erase_regimes")
+    comps = erase_regimes.comparisons(json.loads((config.REPO_ROOT / c["source"]).read_text())["rows"])
+    found = regimes_report.separated(comps)
+    assert c["verdict"] == ("holds" if found else "does not hold")
+    assert f"{len(found)} of {3 * len(comps)} paired intervals exclude 0" in c["our_value"]
 
 
 def test_table_markdown_has_one_row_per_claim():
@@ -40,7 +47,8 @@ def test_table_markdown_has_one_row_per_claim():
     rows = table.splitlines()[2:]
     assert len(rows) == len(ledger["claims"])
     assert all(r.startswith("| ") and r.endswith(" |") for r in rows)
-    assert "**does not hold**" in table and "**holds**" in table and "**not yet measured**" in table
+    assert "**does not hold**" in table and "**holds**" in table
+    assert all(f"**{c['verdict']}**" in row for c, row in zip(ledger["claims"], rows, strict=True))
     assert len(claims.table_markdown(paper="panda2026").splitlines()) == 2 + sum(
         c["paper"] == "panda2026" for c in ledger["claims"])
 

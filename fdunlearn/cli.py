@@ -342,6 +342,10 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("rest", nargs=argparse.REMAINDER, help="options of `python -m fdunlearn sd-table --help`")
     st.set_defaults(func=lambda a: _sd_table(a.rest))
 
+    from fdunlearn import attack
+
+    attack.add_command(sub)  # `attack`: does an erased concept come back under paraphrases, inversion, prompt-opt?
+
     e = sub.add_parser("evaluate", help="score a sample file with the evaluation kit")
     e.add_argument("--dataset", required=True, choices=("mnist", "cifar10"))
     e.add_argument("--samples", required=True, help=f"an .npz sample file (at least {metrics.MIN_IMAGES} images)")

@@ -84,9 +84,11 @@ BUDGETS = {
                    sizes=attack.SIZES["fast"], scoring=erase_study.BUDGETS["fast"]),
 }
 
-# Measured on one core of the busy 2-core CPU (attack.py's sanity runs on minisd; lesson 04's erasures), for the
-# estimate in --help only: seconds per optimisation step, per 1000-step erasure with its anchors, per scoring.
-SECONDS = {"paraphrase": 6.0, "inversion_step": 0.2, "prompt_opt_step": 0.6, "erasure": 120.0, "score": 15.0}
+# For the estimate in --help only. Attacks: measured on the shipped minisd, one core of the busy 2-core CPU, seeds
+# 0-2 at budgets 50 (inversion) and 10 (prompt-opt): 0.11-0.15 s and 0.33-0.36 s per step, 3.2-3.6 s per paraphrase
+# attack (0.29 s and 0.87 s per step while an erasure ran beside them). Erasures: lesson 04's 1000-step closed forms,
+# 76-85 s (data/results/erasure_minisd.json), plus anchor images once per task and seed; scoring ~13 s.
+SECONDS = {"paraphrase": 3.6, "inversion_step": 0.15, "prompt_opt_step": 0.36, "erasure": 110.0, "score": 13.0}
 
 
 def budget() -> Budget:

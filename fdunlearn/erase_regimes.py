@@ -13,7 +13,10 @@ paired seeds, into the regimes where that can happen:
   the weights, at the MATCHED lr (the one at which SGD's first update has the norm of Adam's for MSE at the reference
   lr, computed on each seed's first batch: lr = ||Adam's first update|| / ||gradient|| / batch size, the geometric
   mean over seeds, row ``calibration/sgd-lr``) and at 10 times it;
-* ``far``: a far anchor, "seven" -> the empty prompt "" (the unconditional prediction), Adam, s = 1: a larger gap m.
+* ``far``: a far anchor, "seven" -> the empty prompt "" (the unconditional prediction), Adam, s = 1: a larger gap m;
+* ``critic``: the variational Hellinger with the reference code's leaky critic (its critic gradients leak from the
+  generator's backward into the critic's next step) against our fixed critic, on the first three seeds; here the
+  partner of the leaky run is the fixed one, not MSE.
 
 Each row: ``target_acc``, ``heldout_acc``, ``retained_acc``, ``kid`` (``erase_study.score``: the same images, scorer
 and classifier as lesson 04's table), ``erase_seconds`` (wall time of the erasure, anchors cached), the per-sample
@@ -50,7 +53,8 @@ from fdunlearn.vdu_study import Results
 __all__ = ["BUDGETS", "DIVERGENCES", "EXPERIMENTS", "Budget", "Run", "comparisons", "estimate_seconds",
            "format_comparisons", "multiplier_summary", "run_list", "study"]
 
-EXPERIMENTS = ("temperature", "sgd", "far")
+EXPERIMENTS = ("temperature", "sgd", "far", "critic")
+CRITIC_DIVERGENCE = "hellinger"  # the variational form compared with both critics
 DIVERGENCES = ("mse", "hellinger", "pearson_chi2")
 LABELS = {"mse": "MSE", "hellinger": "Hellinger", "pearson_chi2": "chi^2"}
 ANCHORS = {"generic": "digit", "far": ""}  # the far anchor is the empty prompt: the unconditional prediction
@@ -102,6 +106,7 @@ class Run:
     temperature: float = 1.0
     optimizer: str = "adam"
     lr_mult: float = 1.0  # adam: x the reference lr; sgd: x the matched SGD lr
+    critic: str = ""  # "" for a closed form; "fixed" or "leaky" for the variational form (experiment "critic")
 
     @property
     def anchor(self) -> str:
@@ -114,15 +119,21 @@ class Run:
             return f"s={self.temperature:g}"
         if self.experiment == "sgd":
             return f"sgd lr x{self.lr_mult:g}"
+        if self.experiment == "critic":
+            return f"critic {self.critic}"
         return f"anchor {self.anchor!r}"
 
     @property
     def key(self) -> str:
-        return (f"{self.experiment}/{self.divergence}/s={self.temperature:g}/{self.optimizer}/lr={self.lr_mult:g}/"
-                f"seed={self.seed}")
+        critic = f"/critic={self.critic}" if self.critic else ""
+        return (f"{self.experiment}/{self.divergence}/s={self.temperature:g}/{self.optimizer}/lr={self.lr_mult:g}"
+                f"{critic}/seed={self.seed}")
 
     def partner(self) -> Run:
-        """The MSE run this one is compared with (MSE ignores the temperature: its s = 1 run)."""
+        """The run this one is compared with: MSE's (MSE ignores the temperature: its s = 1 run), or, for the leaky
+        critic, the fixed critic's."""
+        if self.critic:
+            return dataclasses.replace(self, critic="fixed")
         return dataclasses.replace(self, divergence="mse", temperature=1.0)
 
 
@@ -141,8 +152,10 @@ def run_list(b: Budget, experiments: tuple[str, ...] = EXPERIMENTS) -> list[Run]
             runs += [Run(exp, d, seed, s) for d in divs for s in b.temperatures if d != "mse" or s == 1.0]
         elif exp == "sgd":
             runs += [Run(exp, d, seed, 1.0, "sgd", x) for x in b.sgd_lr_mults for d in divs]
-        else:
+        elif exp == "far":
             runs += [Run(exp, d, seed) for d in divs]
+        elif seed in b.seeds[:FIRST_SEEDS]:  # critic: fixed (the partner) first, then leaky
+            runs += [Run(exp, CRITIC_DIVERGENCE, seed, critic=c) for c in ("fixed", "leaky")]
     return runs
 
 
@@ -161,6 +174,12 @@ def _duration(seconds: float) -> str:
 
 
 # ----------------------------------------------------------------------------- row contents
+def label(r: Run) -> str:
+    """The row's label: "MSE", "Hellinger", "chi^2", or e.g. "variational Hellinger, leaky critic"."""
+    name = LABELS.get(r.divergence, r.divergence)
+    return f"variational {name}, {r.critic} critic" if r.critic else name
+
+
 def multiplier_summary(log: list[dict]) -> dict | None:
     """The per-sample gradient multipliers over a run, from the erasure log's ``mult_*`` entries: mean (of the batch
     means), min, max, and the within-batch ratio max/min (mean and max over steps: how far one batch is from "MSE
@@ -217,7 +236,9 @@ class _Study:
         self.anchors_ready: set[tuple[str, int]] = set()
 
     def _cfg(self, r: Run, lr: float, steps: int | None = None) -> erase.EraseConfig:
+        variational = {"variational": True, "critic": r.critic} if r.critic else {}
         return erase.EraseConfig(divergence=r.divergence, scaling="reference", temperature=r.temperature,
+                                 **variational,
                                  optimizer=r.optimizer, steps=steps or self.b.steps, lr=lr, seed=r.seed,
                                  n_anchor_images=self.b.scoring.n_anchor_images,
                                  anchor_steps=self.b.scoring.anchor_steps)
@@ -305,7 +326,7 @@ class _Study:
         finally:
             erase.apply(self.pipe, result.original)
         distance, note = 0.0, ""
-        if r.divergence == "mse":
+        if r.partner() == r:  # a partner (MSE, or the fixed critic): keep its weights for the others' distance
             self.weights_dir.mkdir(parents=True, exist_ok=True)
             io.save_tensors(result.weights, self._weights_file(r))
         elif self._weights_file(r.partner()).is_file():
@@ -315,7 +336,7 @@ class _Study:
             distance, note = None, f"the MSE run's weights ({self._weights_file(r.partner())}) are missing"
         final = result.log[-1] if result.log else {}
         row = {"key": r.key, "phase": "run", "experiment": r.experiment, "divergence": r.divergence,
-               "label": LABELS.get(r.divergence, r.divergence), "setting": r.setting, "seed": r.seed,
+               "label": label(r), "setting": r.setting, "seed": r.seed,
                "temperature": r.temperature, "optimizer": r.optimizer, "lr_mult": r.lr_mult, "lr": lr,
                "anchor": r.anchor, "steps": cfg.steps, "partner": r.partner().key,
                "erase_seconds": round(result.seconds, 1), "multipliers": multiplier_summary(result.log),
@@ -355,14 +376,15 @@ def study(out: str | Path, model: str = "minisd", experiments: tuple[str, ...] =
 
 # ----------------------------------------------------------------------------- summaries
 def comparisons(rows: list[dict], metrics: tuple[str, ...] = METRICS, n_boot: int = paired.N_BOOTSTRAP) -> list[dict]:
-    """Every (experiment, setting, divergence other than MSE) against its MSE partner on the shared seeds: per metric
-    the paired difference (divergence minus MSE: mean, bootstrap interval, verdict), and the mean weight distance
-    and multipliers. Settings whose partner rows are missing are skipped."""
+    """Every (experiment, setting, divergence) that has a partner (MSE; for the leaky critic, the fixed critic) against
+    it on the shared seeds: per metric the paired difference (run minus partner: mean, bootstrap interval, verdict),
+    the partner's label, and the mean weight distance and multipliers. Settings whose partner rows are missing are
+    skipped."""
     runs = [r for r in rows if r.get("phase") == "run"]
     by_key = {r["key"]: r for r in runs}
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
-        if r["divergence"] != "mse":
+        if r["partner"] != r["key"]:
             groups.setdefault((r["experiment"], r["setting"], r["divergence"]), []).append(r)
     out = []
     for (exp, setting, div), group in groups.items():
@@ -370,6 +392,7 @@ def comparisons(rows: list[dict], metrics: tuple[str, ...] = METRICS, n_boot: in
         if not pairs:
             continue
         entry = {"experiment": exp, "setting": setting, "divergence": div, "label": group[0]["label"],
+                 "partner_label": pairs[0][1]["label"],
                  "seeds": sorted(r["seed"] for r, _ in pairs), "n": len(pairs)}
         for m in metrics:
             if all(m in r and m in p for r, p in pairs):

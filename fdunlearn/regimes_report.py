@@ -112,7 +112,7 @@ def settings_markdown(comparisons: list[dict], metrics: Sequence[str] = ("target
     the 95% bootstrap interval, in percentage points, for each metric; the weight distance; and the largest
     within-batch multiplier ratio. Bold where the interval excludes zero."""
     names = {"target_acc": "target", "heldout_acc": "held-out", "retained_acc": "retained", "kid": "KID"}
-    head = ["experiment", "setting", "divergence"] + [f"{names.get(m, m)} %, minus MSE [95% CI]" for m in metrics]
+    head = ["experiment", "setting", "divergence"] + [f"{names.get(m, m)} %, minus partner [95% CI]" for m in metrics]
     lines = ["| " + " | ".join([*head, "weight distance", "max w ratio"]) + " |", "|" + "---|" * (len(head) + 2)]
     for e in comparisons:
         cells = [e["experiment"], e["setting"], e["label"]]
@@ -212,7 +212,8 @@ def findings(comparisons: list[dict], metrics: Sequence[str] = ("target_acc", "h
             d = e.get(m)
             if d is not None and d["verdict"] == "differs":
                 out.append(f"{e['experiment']}, {e['setting']}, {e['label']}: {names.get(m, m)} {100 * d['value']:.1f}%"
-                           f" vs MSE's {100 * d['mse_value']:.1f}% on the same {e['n']} seeds (difference "
+                           f" vs {e.get('partner_label', 'MSE')}'s {100 * d['mse_value']:.1f}% on the same {e['n']} "
+                           "seeds (difference "
                            f"{100 * d['mean']:+.1f} points, 95% CI [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}])")
     if not out:
         out.append(f"no setting separates any divergence from MSE: every paired 95% interval of {len(comparisons)} "

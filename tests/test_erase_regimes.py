@@ -15,12 +15,16 @@ def test_the_full_run_list_pairs_every_divergence_with_an_earlier_mse_run():
     b = erase_regimes.BUDGETS["full"]
     runs = erase_regimes.run_list(b)
     assert b.seeds == (0, 1, 2, 3, 4) and b.divergences == ("mse", "hellinger", "pearson_chi2")
-    assert len({r.key for r in runs}) == len(runs) == 5 * (1 + 2 * 4) + 5 * 3 * 2 + 5 * 3
+    assert len({r.key for r in runs}) == len(runs) == 5 * (1 + 2 * 4) + 5 * 3 * 2 + 5 * 3 + 3 * 2
     position = {r.key: i for i, r in enumerate(runs)}
     for r in runs:
         partner = r.partner()
-        assert partner.divergence == "mse" and partner.seed == r.seed and partner.experiment == r.experiment
-        assert position[partner.key] <= position[r.key]  # MSE's weights exist when a partner runs
+        assert partner.seed == r.seed and partner.experiment == r.experiment
+        assert partner.divergence == "mse" if not r.critic else partner.critic == "fixed"
+        assert position[partner.key] <= position[r.key]  # the partner's weights exist when its partners run
+    critic = [r for r in runs if r.experiment == "critic"]
+    assert {(r.critic, r.seed) for r in critic} == {(c, s) for c in ("fixed", "leaky") for s in range(3)}
+    assert {r.divergence for r in critic} == {"hellinger"} and len({r.key for r in critic}) == 6
     temps = {r.temperature for r in runs if r.experiment == "temperature" and r.divergence == "hellinger"}
     assert temps == {1.0, 0.3, 0.1, 0.03}
     assert not any(r.divergence == "mse" and r.temperature != 1.0 for r in runs)  # MSE ignores s: run once
@@ -46,7 +50,7 @@ def test_help_says_how_long_full_mode_takes_and_that_it_is_an_estimate(capsys):
     text = " ".join(capsys.readouterr().out.split())
     duration = erase_regimes._duration(erase_regimes.estimate_seconds(erase_regimes.BUDGETS["full"]))
     assert "ESTIMATE" in text and f"about {duration} on one core" in text and duration.endswith("min")
-    assert "FDUNLEARN_FAST=1" in text and "90 erasures" in text
+    assert "FDUNLEARN_FAST=1" in text and "96 erasures" in text
 
 
 def test_the_far_anchor_is_the_empty_prompt_for_every_target_phrasing():
@@ -120,7 +124,10 @@ def test_fast_study_scores_calibrates_measures_distances_and_resumes(fast_minisd
         assert row["erase_seconds"] >= 0 and row["optimizer"] == r.optimizer
         assert row["lr"] == pytest.approx(cal["lr"] * r.lr_mult if r.optimizer == "sgd" else 7e-5 * r.lr_mult)
         m = row["multipliers"]
-        if r.divergence == "mse":
+        if r.critic:  # variational: no closed-form multipliers; the fixed critic is the leaky one's partner
+            assert m is None and (row["weight_distance"] == 0.0 if r.critic == "fixed" else row["weight_distance"] >= 0)
+            assert row["label"] == f"variational Hellinger, {r.critic} critic"
+        elif r.divergence == "mse":
             assert row["weight_distance"] == 0.0 and m["min"] == m["max"] == pytest.approx(1.0)
         else:  # Hellinger: exp(-m/(8 s^2)) / (8 s^2), about 1/(8 s^2) for the small gaps here
             assert row["weight_distance"] > 0 and m["mean"] == pytest.approx(1 / (8 * r.temperature**2), rel=0.01)
@@ -128,7 +135,9 @@ def test_fast_study_scores_calibrates_measures_distances_and_resumes(fast_minisd
     entries = erase_regimes.comparisons(first["rows"], n_boot=200)
     assert {(e["experiment"], e["setting"]) for e in entries} == {
         ("temperature", "s=1"), ("temperature", "s=0.1"), ("sgd", "sgd lr x1"), ("sgd", "sgd lr x10"),
-        ("far", "anchor ''")}
+        ("far", "anchor ''"), ("critic", "critic leaky")}
+    critic = next(e for e in entries if e["experiment"] == "critic")
+    assert critic["partner_label"] == "variational Hellinger, fixed critic"
     assert all(e["n"] == 2 and e["target_acc"]["verdict"] in ("differs", "no detectable difference")
                for e in entries)
 

@@ -16,6 +16,7 @@ only its spread across samples (and over the run) can change what Adam does. SGD
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -48,17 +49,22 @@ def initial_gaps(pipe, anchor: str = "digit", n: int = 256, seed: int = 0, *, n_
 
 
 def multipliers_at(gaps: torch.Tensor, divergence: str, temperature: float) -> torch.Tensor:
-    """w_i = phi'(m_i / s^2) / s^2 for the reference-scaled closed form ``divergence`` (1 for MSE at any s)."""
+    """w_i = phi'(m_i / s^2) / s^2 for the reference-scaled closed form ``divergence`` (1 for MSE at any s). As in the
+    loss, chi^2's exponent is capped at ``losses.EXP_CAP`` (the loss continues along its tangent beyond it), silently
+    here: a histogram is not a training run."""
     if divergence == "mse":
         return torch.ones_like(gaps, dtype=torch.float64)
-    _, slope = losses.loss_curve(divergence, gaps.double() / temperature**2, scaling="reference")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="exponent .* > max_exponent")
+        _, slope = losses.loss_curve(divergence, gaps.double() / temperature**2, scaling="reference")
     return slope / temperature**2
 
 
 def plot_multipliers(gaps: torch.Tensor, temperatures: Sequence[float], divergences: Sequence[str] = ("hellinger",
                      "pearson_chi2"), bins: int = 40):
-    """One panel per divergence: histograms of w_i / mean(w) over the batch at each temperature (log x axis).
-    A narrow spike at 1 is "MSE times a constant", which Adam cancels. Returns the figure."""
+    """One panel per divergence: histograms of w_i / mean(w) over the batch at each temperature (log x axis; values
+    below 1e-6 are drawn at 1e-6). A narrow spike at 1 is "MSE times a constant", which Adam cancels. Returns the
+    figure."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(divergences), figsize=(5.5 * len(divergences), 3.2), squeeze=False)
@@ -72,7 +78,8 @@ def plot_multipliers(gaps: torch.Tensor, temperatures: Sequence[float], divergen
             ax.hist(w.numpy(), bins=edges.numpy(), histtype="step", lw=1.6,
                     label=f"s={s:g}: max/min {float(w.max() / w.min()):.3g}")
         ax.set_xscale("log")
-        ax.set(title=f"{LABELS.get(div, div)}: per-sample multiplier / batch mean", xlabel="w_i / mean(w)",
+        ax.set(title=f"{LABELS.get(div, div)}: per-sample multiplier / batch mean",
+               xlabel="w_i / mean(w)  (below 1e-6: drawn at 1e-6)",
                ylabel="samples")
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -175,10 +182,11 @@ def plot_tradeoff(study_rows: list[dict], regime_rows: list[dict]):
         for r in study_rows:
             if r.get("phase") != "base" and r.get("task") == "generic" and r.get("label") == label:
                 points.setdefault((r["steps"], r["lr_mult"]), []).append((r["target_acc"], r["retained_acc"]))
-        order = sorted(points, key=lambda k: k[0] * k[1])
+        order = sorted(points)
         xs = [100 * sum(p[1] for p in points[k]) / len(points[k]) for k in order]
         ys = [100 * sum(p[0] for p in points[k]) / len(points[k]) for k in order]
-        left.plot(xs, ys, "o-", color=COLORS[div], label=LABELS[div], alpha=0.8)
+        size = {"mse": 11, "hellinger": 7, "pearson_chi2": 4}[div]  # nested markers: identical points stay visible
+        left.plot(xs, ys, "o", ms=size, color=COLORS[div], label=LABELS[div])
         for k, x, y in zip(order, xs, ys, strict=True):
             left.annotate(f"{k[0]} st, lr x{k[1]:g}", (x, y), fontsize=6, alpha=0.7)
     target = setting_means(regime_rows, "target_acc")
@@ -193,7 +201,7 @@ def plot_tradeoff(study_rows: list[dict], regime_rows: list[dict]):
         right.plot(xs, ys, "o-", color=COLORS[div], label=LABELS[div], alpha=0.8)
         for k, x, y in zip(keys, xs, ys, strict=True):
             right.annotate(k[1], (x, y), fontsize=7, alpha=0.7)
-    left.set(title="over erasure length and lr (lesson 04's table)")
+    left.set(title="over erasure length and lr (lesson 04's table; seeds differ per point)")
     right.set(title="over the temperature s (Adam, 200 steps)")
     for ax in (left, right):
         ax.set(xlabel="retained accuracy, %", ylabel="target accuracy, % (lower: erased)")

@@ -42,8 +42,7 @@ SHOTS = config.REPO_ROOT / "outputs" / "browser"
 RUN_ALL_TIMEOUT_MS = 300_000  # one lesson, fast mode, on a busy 2-core machine
 CHANGE_TIMEOUT_S = 20  # a moved control redraws its picture within this
 # Lessons whose stored notebook predates the saved state (re-executed by whoever edits them): live check only.
-NOT_REEXECUTED = {"04_concept_erasure_minisd.ipynb": "being edited by someone else; its stored outputs predate the "
-                                                       "saved widget state"}
+NOT_REEXECUTED: dict[str, str] = {}
 _WIDGET_CALL = re.compile(r"\b(widgets|views)\.\w+\(")
 
 

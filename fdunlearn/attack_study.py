@@ -296,9 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                 values = tuple(x.strip() for x in text.split(",") if x.strip())
                 b = dataclasses.replace(b, **{option: _subset(f"{name} value(s)", values, accepted)})
         check_results_file(args.out)
-        for option, folder in (("--cache-dir", args.cache_dir), ("--weights-dir", args.weights_dir)):
-            if folder is not None:
-                validate.output_folder(folder, option=option, previous=lambda f: True)  # only a file is refused
+        validate.scratch_folders({"--cache-dir": args.cache_dir, "--weights-dir": args.weights_dir})
         out = study(args.out, args.model, b, cache_dir=args.cache_dir, weights_dir=args.weights_dir,
                     progress=args.progress)
         print(f"wrote {out}")

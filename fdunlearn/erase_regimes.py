@@ -456,9 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--experiments {args.experiments!r}: unknown {bad or 'empty'}; accepted: a "
                              f"comma-separated subset of {', '.join(EXPERIMENTS)}")
         check_results_file(args.out)
-        for option, folder in (("--cache-dir", args.cache_dir), ("--weights-dir", args.weights_dir)):
-            if folder is not None:
-                validate.output_folder(folder, option=option, previous=lambda f: True)  # only a file is refused
+        validate.scratch_folders({"--cache-dir": args.cache_dir, "--weights-dir": args.weights_dir})
         out = study(args.out, args.model, experiments, cache_dir=args.cache_dir, weights_dir=args.weights_dir,
                     progress=args.progress)
         print(f"wrote {out}")

@@ -179,6 +179,14 @@ def inside(a: Path, b: Path) -> bool:
     return a == b or b in a.parents
 
 
+def scratch_folders(folders: dict[str, str | None]) -> None:
+    """Check each given ``{option: folder}`` (caches, kept weights) before any work: a folder or a new path in a
+    writable place; an existing file is refused. None (the option not given) is skipped."""
+    for option, folder in folders.items():
+        if folder is not None:
+            output_folder(folder, option=option, previous=lambda f: True)  # only a file is refused
+
+
 def output_folder(path: str | Path, *, previous: Callable[[Path], bool] | None = None, what: str = "",
                   inputs: dict[str, str | Path] | None = None, option: str = "--out") -> Path:
     """Check a model-folder output before any work.

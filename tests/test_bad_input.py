@@ -580,3 +580,12 @@ def test_ctrl_c_ends_with_one_line_and_status_130_not_a_traceback(module, target
     assert mod.main([]) == 130
     err = capsys.readouterr().err
     assert err.startswith("interrupted:") and words in err and "Traceback" not in err
+
+
+def test_scratch_folders_refuse_an_existing_file_and_skip_options_not_given(tmp_path):
+    from fdunlearn import validate
+
+    (tmp_path / "f").write_text("x")
+    validate.scratch_folders({"--cache-dir": None, "--weights-dir": str(tmp_path / "new")})
+    with pytest.raises(ValueError, match="--cache-dir"):
+        validate.scratch_folders({"--cache-dir": str(tmp_path / "f")})

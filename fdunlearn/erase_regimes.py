@@ -51,7 +51,7 @@ from fdunlearn import classifier as clf
 from fdunlearn.vdu_study import Results
 
 __all__ = ["BUDGETS", "DIVERGENCES", "EXPERIMENTS", "Budget", "Run", "comparisons", "estimate_seconds",
-           "format_comparisons", "multiplier_summary", "run_list", "study"]
+           "multiplier_summary", "run_list", "study"]
 
 EXPERIMENTS = ("temperature", "sgd", "far", "critic")
 CRITIC_DIVERGENCE = "hellinger"  # the variational form compared with both critics
@@ -407,23 +407,6 @@ def comparisons(rows: list[dict], metrics: tuple[str, ...] = METRICS, n_boot: in
         entry["multiplier_mean"] = sum(m["mean"] for m in mults) / len(mults) if mults else None
         out.append(entry)
     return out
-
-
-def format_comparisons(entries: list[dict], metric: str = "target_acc") -> str:
-    """A Markdown table: per setting and divergence, the metric (%), MSE's, the paired difference with its interval
-    and verdict, the weight distance and the largest within-batch multiplier ratio."""
-    lines = [f"| experiment | setting | divergence | {metric} % | MSE % | difference (95% CI), points | verdict | "
-             "weight distance | max w ratio in a batch |", "|---|---|---|---|---|---|---|---|---|"]
-    for e in entries:
-        if metric not in e:
-            continue
-        d = e[metric]
-        dist = "–" if e["weight_distance"] is None else f"{e['weight_distance']:.3f}"
-        ratio = "–" if e["batch_ratio_max"] is None else f"{e['batch_ratio_max']:.3g}"
-        ci = f"{100 * d['mean']:+.1f} ({100 * d['lo']:+.1f}, {100 * d['hi']:+.1f})"
-        lines.append(f"| {e['experiment']} | {e['setting']} | {e['label']} | {100 * d['value']:.1f} | "
-                     f"{100 * d['mse_value']:.1f} | {ci} | {d['verdict']} | {dist} | {ratio} |")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

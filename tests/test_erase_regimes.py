@@ -89,8 +89,10 @@ def test_comparisons_pair_by_seed_and_give_verdicts():
     assert chi["target_acc"]["verdict"] == "differs" and chi["target_acc"]["mean"] == pytest.approx(-0.05)
     assert chi["setting"] == "s=0.1" and chi["n"] == 5 and chi["weight_distance"] == pytest.approx(0.5)
     assert chi["retained_acc"]["verdict"] == "no detectable difference" and chi["batch_ratio_max"] == 1.5
-    table = erase_regimes.format_comparisons(list(out.values()))
-    assert "| temperature | s=0.1 | pearson_chi2 | 7.0 | 12.0 | -5.0 (-5.0, -5.0) | differs | 0.500 | 1.5 |" in table
+    from fdunlearn import regimes_report
+
+    table = regimes_report.settings_markdown(list(out.values()), ("target_acc",))
+    assert "| temperature | s=0.1 | pearson_chi2 | **7.0 (-5.0 [-5.0, -5.0])** | 0.500 | 1.5 |" in table
 
 
 def test_unknown_experiment_and_bad_results_file_are_refused(tmp_path, capsys):

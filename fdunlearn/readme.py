@@ -158,8 +158,8 @@ def erase_regimes_summary(path: str | Path = REGIMES) -> str:
     found = regimes_report.separated(comps)
     lines = regimes_report.findings(comps)
     head = (f"Where the choice of f shows (`python -m fdunlearn.erase_regimes`; MSE, Hellinger and chi² on "
-            f"{len(seeds)} paired seeds, 200 steps; {len(comps)} settings compared with MSE, each on target, held-out "
-            "and retained accuracy):")
+            f"{len(seeds)} paired seeds, 200 steps; {len(comps)} settings compared with MSE (the leaky critic with "
+            "the fixed one), each on target, held-out and retained accuracy):")
     if not found:
         return f"{head} {lines[0]}."
     return f"{head} {len(found)} of {3 * len(comps)} paired 95% intervals exclude 0: " + "; ".join(lines) + "."

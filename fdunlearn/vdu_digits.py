@@ -34,11 +34,17 @@ VARIANTS: dict[str, dict] = {
     "ga": {"method": "ga"},
     "l2": {"method": "l2"},
     "salun": {"method": "salun"},
+    # vdu-fs settings off its defaults, to map its forget/quality frontier (more replay, bigger batches, more weight)
+    "vdu-fs-replay2048": {"method": "vdu-fs", "replay_filter": True, "replay_n": 2048},
+    "vdu-fs-batch64": {"method": "vdu-fs", "replay_filter": True, "batch_size": 64},
+    "vdu-fs-lam20": {"method": "vdu-fs", "replay_filter": True, "fs_weight": 20.0, "lr": 2e-4},
 }
 LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-unfiltered": "vdu-fs, whole replay set (no filter)",
           "vdu": "VDU, checkpoint prior (the paper)", "vdu-fisher": "VDU, Fisher prior",
-          "ga": "gradient ascent", "l2": "L2 to the pretrained weights", "salun": "SalUn-style masked ascent + L2"}
+          "ga": "gradient ascent", "l2": "L2 to the pretrained weights", "salun": "SalUn-style masked ascent + L2",
+          "vdu-fs-replay2048": "vdu-fs, 2048 replay samples", "vdu-fs-batch64": "vdu-fs, batch 64",
+          "vdu-fs-lam20": "vdu-fs, lambda 20, lr 2e-4"}
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)
 FAST = vdu_study.Budget(8, 3, (0,), eta=1.0)
 TRAJECTORY_EVERY = 10

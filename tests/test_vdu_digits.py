@@ -42,3 +42,12 @@ def test_bad_arguments_name_the_value(args, message, tmp_path, capsys, fast_ddpm
 
     assert vdu_digits.main([*args, "--model", str(fast_ddpm), "--out", str(tmp_path / "x.json")]) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_every_variant_is_a_valid_config_with_a_label():
+    import dataclasses
+
+    for name, fields in vdu_digits.VARIANTS.items():
+        cfg = dataclasses.replace(unlearn.UnlearnConfig(), **fields)
+        unlearn.check(cfg, n_available=1000)
+        assert name in vdu_digits.LABELS

@@ -289,12 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         args = p.parse_args(argv)
         config.device()
         b = budget()
-        for option, name, accepted in (("variants", "--variants", tuple(VARIANTS)),
-                                       ("methods", "--methods", attack.METHODS)):
+        for option, accepted in (("variants", tuple(VARIANTS)), ("methods", attack.METHODS)):
             text = getattr(args, option)
             if text is not None:
-                values = tuple(x.strip() for x in text.split(",") if x.strip())
-                b = dataclasses.replace(b, **{option: _subset(f"{name} value(s)", values, accepted)})
+                b = dataclasses.replace(b, **{option: validate.comma_subset(f"--{option}", text, accepted)})
         check_results_file(args.out)
         validate.scratch_folders({"--cache-dir": args.cache_dir, "--weights-dir": args.weights_dir})
         out = study(args.out, args.model, b, cache_dir=args.cache_dir, weights_dir=args.weights_dir,

@@ -433,11 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> None:
         args = p.parse_args(argv)
         config.device()
-        experiments = tuple(x.strip() for x in args.experiments.split(",") if x.strip())
-        bad = [e for e in experiments if e not in EXPERIMENTS]
-        if bad or not experiments:
-            raise ValueError(f"--experiments {args.experiments!r}: unknown {bad or 'empty'}; accepted: a "
-                             f"comma-separated subset of {', '.join(EXPERIMENTS)}")
+        experiments = validate.comma_subset("--experiments", args.experiments, EXPERIMENTS)
         check_results_file(args.out)
         validate.scratch_folders({"--cache-dir": args.cache_dir, "--weights-dir": args.weights_dir})
         out = study(args.out, args.model, experiments, cache_dir=args.cache_dir, weights_dir=args.weights_dir,

@@ -123,6 +123,17 @@ def check_real(name: str, value, lo: float | None = None, hi: float | None = Non
     return float(value)
 
 
+def comma_subset(option: str, text: str, accepted: tuple[str, ...]) -> tuple[str, ...]:
+    """``text`` ("a,b") as a non-empty tuple of ``accepted`` values, or a ValueError naming ``option``, the unknown
+    values and the accepted ones."""
+    values = tuple(x.strip() for x in text.split(",") if x.strip())
+    bad = [x for x in values if x not in accepted]
+    if bad or not values:
+        raise ValueError(f"{option} {text!r}: unknown {bad or 'empty'}; accepted: a comma-separated subset of "
+                         f"{', '.join(accepted)}")
+    return values
+
+
 def distinct(name: str, values: Iterable) -> list:
     """``values`` as a list, or ValueError naming the first repeated one."""
     values, seen = list(values), set()

@@ -589,3 +589,13 @@ def test_scratch_folders_refuse_an_existing_file_and_skip_options_not_given(tmp_
     validate.scratch_folders({"--cache-dir": None, "--weights-dir": str(tmp_path / "new")})
     with pytest.raises(ValueError, match="--cache-dir"):
         validate.scratch_folders({"--cache-dir": str(tmp_path / "f")})
+
+
+def test_comma_subset_names_the_option_and_the_accepted_values():
+    from fdunlearn import validate
+
+    assert validate.comma_subset("--x", " a, b ,", ("a", "b", "c")) == ("a", "b")
+    with pytest.raises(ValueError, match=r"--x 'a,z': unknown \['z'\]; accepted: a comma-separated subset of a, b"):
+        validate.comma_subset("--x", "a,z", ("a", "b"))
+    with pytest.raises(ValueError, match="unknown empty"):
+        validate.comma_subset("--x", " , ", ("a",))

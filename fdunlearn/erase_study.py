@@ -306,7 +306,7 @@ def _settings(model: str, b: Budget) -> dict:
             "tasks": {k: dataclasses.asdict(t) for k, t in TASKS.items()}, "eval_seed_offset": 10_000}
 
 
-class _Study:
+class Study:
     """One loaded pipeline, classifier, real images and anchor cache for the whole study."""
 
     def __init__(self, model: str, results: Results, b: Budget, cache_dir: Path, progress: bool) -> None:
@@ -386,7 +386,7 @@ def study(out: str | Path, model: str = "minisd", phases: tuple[str, ...] = PHAS
     check_results_file(out)
     results = Results(out, _settings(model, b))
     with tempfile.TemporaryDirectory() as tmp:
-        s = _Study(model, results, b, Path(cache_dir or tmp), progress)
+        s = Study(model, results, b, Path(cache_dir or tmp), progress)
         if "base" in phases:
             for seed in b.seeds:
                 for task in TASKS:

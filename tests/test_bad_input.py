@@ -527,7 +527,7 @@ ERASE_STUDY_OUT = {
 
 @pytest.mark.parametrize("case", list(ERASE_STUDY_OUT))
 def test_erase_study_checks_its_files_before_any_work(capsys, tmp_path, monkeypatch, case):
-    monkeypatch.setattr(erase_study, "_Study", lambda *a: pytest.fail("the study started"))
+    monkeypatch.setattr(erase_study, "Study", lambda *a: pytest.fail("the study started"))
     make, needle = ERASE_STUDY_OUT[case]
     path = make(tmp_path)
     argv = ["--out", tmp_path / "ok.json", "--cache-dir", path] if case.startswith("a cache") else ["--out", path]

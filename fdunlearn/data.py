@@ -74,6 +74,12 @@ class ImageData:
         """Images whose label is ``k``."""
         return self.images[self.labels == k]
 
+    def stratified(self, per_class: int = 1) -> torch.Tensor:
+        """The first ``per_class`` images of every class, interleaved class by class (``stratified_indices``):
+        drawn with ``nrow`` = 10, each column of the grid is one class. The splits are ordered by class, so
+        ``images[:n]`` would show only the first class or two."""
+        return self.images[stratified_indices(self.labels, per_class)]
+
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
@@ -116,6 +122,26 @@ def stratified_split(labels: np.ndarray, n_heldout_per_class: int) -> tuple[np.n
         held.append(idx[:n_heldout_per_class])
         train.append(idx[n_heldout_per_class:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(held))
+
+
+def stratified_indices(labels: torch.Tensor | np.ndarray, per_class: int = 1) -> torch.Tensor:
+    """Indices of the first ``per_class`` images of each class, interleaved: the first image of every class in
+    label order, then the second of every class, and so on (``per_class`` × number of classes indices).
+
+    A grid of these images with one row per round shows every class, whatever order the split is in.
+    """
+    labels = torch.as_tensor(labels)
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
+        raise ValueError(f"per_class must be a positive integer, got {per_class!r}")
+    if labels.ndim != 1 or labels.numel() == 0:
+        raise ValueError(f"labels must be a non-empty 1-D sequence, got shape {tuple(labels.shape)}")
+    picks = []
+    for k in torch.unique(labels):  # sorted
+        idx = torch.nonzero(labels == k).flatten()[:per_class]
+        if len(idx) < per_class:
+            raise ValueError(f"class {int(k)} has {len(idx)} image(s); asked for {per_class} per class")
+        picks.append(idx)
+    return torch.stack(picks, dim=1).flatten()
 
 
 def fetch_command(name: str) -> str:

@@ -53,6 +53,31 @@ def test_splits_are_fixed_and_disjoint():
     assert not set(a_tr) & set(a_he)
 
 
+def test_stratified_indices_take_the_first_of_each_class_in_rounds():
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])  # sorted by class, like the course's splits
+    assert data.stratified_indices(labels).tolist() == [0, 3, 5]
+    assert data.stratified_indices(labels, per_class=2).tolist() == [0, 3, 5, 1, 4, 6]
+    shuffled = np.array([2, 1, 0, 2, 1, 0])  # any order, numpy too: first occurrence of each class, classes sorted
+    assert data.stratified_indices(shuffled, per_class=2).tolist() == [2, 1, 0, 5, 4, 3]
+
+
+@pytest.mark.parametrize(("labels", "per_class", "message"),
+                         [([0, 0, 1], 2, r"class 1 has 1 image\(s\); asked for 2"),
+                          ([0, 1], 0, "positive integer"), ([0, 1], 1.5, "positive integer"),
+                          ([], 1, "non-empty"), ([[0, 1]], 1, "1-D")])
+def test_stratified_indices_refuse_what_they_cannot_give(labels, per_class, message):
+    with pytest.raises(ValueError, match=message):
+        data.stratified_indices(torch.tensor(labels, dtype=torch.int64), per_class)
+
+
+def test_the_first_stratified_grid_shows_every_digit():
+    train = data.load("mnist", "train", verbose=False)
+    assert set(train.labels[:40].tolist()) == {0}  # why the lessons need it: the split is sorted by class
+    idx = data.stratified_indices(train.labels, per_class=4)
+    assert train.labels[idx].tolist() == list(range(10)) * 4
+    assert torch.equal(train.stratified(4), train.images[idx]) and train.stratified().shape == (10, 1, 32, 32)
+
+
 def test_uint8_round_trip():
     _cifar_or_skip()
     imgs = data.load("cifar10", "heldout").images[:4]

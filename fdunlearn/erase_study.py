@@ -463,21 +463,28 @@ def table(summary: dict, task: str = "generic", steps: int | None = None, which:
 
 
 def format_table(entries: list[dict], base: dict | None = None) -> str:
-    """A Markdown table (percentages, mean ± std over seeds)."""
+    """A Markdown table (percentages, mean ± std over seeds; KID ×10³ as in every report table, ``tables``), with
+    ``tables.KID_NOTE`` under it when a KID in it is negative or smaller than its spread."""
+    from fdunlearn import tables
+
     def pct(v):
         return f"{100 * v[0]:.1f} ± {100 * v[1]:.1f}"
 
-    lines = ["| divergence | lr (x ref) | target acc % | held-out % | retained acc % | KID | time (s) | seeds |",
+    def kid(row):
+        return tables.format_kid(*row["kid"]) if "kid" in row else "–"
+
+    lines = [f"| divergence | lr (x ref) | target acc % | held-out % | retained acc % | {tables.KID_LABEL} "
+             "| time (s) | seeds |",
              "|---|---|---|---|---|---|---|---|"]
     if base is not None:
         lines.append(f"| base model | – | {pct(base['target_acc'])} | {pct(base['heldout_acc'])} | "
-                     f"{pct(base['retained_acc'])} | {base['kid'][0]:.3f} ± {base['kid'][1]:.3f} | – | "
-                     f"{base['n_seeds']} |")
+                     f"{pct(base['retained_acc'])} | {kid(base)} | – | {base['n_seeds']} |")
     for e in entries:
         lines.append(f"| {e['label']} | {e['lr_mult']:g}{' *' if e['note'] else ''} | {pct(e['target_acc'])} | "
-                     f"{pct(e['heldout_acc'])} | {pct(e['retained_acc'])} | {e['kid'][0]:.3f} ± {e['kid'][1]:.3f} | "
+                     f"{pct(e['heldout_acc'])} | {pct(e['retained_acc'])} | {kid(e)} | "
                      f"{e['seconds'][0]:.0f} ± {e['seconds'][1]:.0f} | {e['n_seeds']} |")
-    return "\n".join(lines)
+    kids = [row["kid"] for row in [*([base] if base is not None else []), *entries] if "kid" in row]
+    return "\n".join(lines) + tables.kid_note(kids)
 
 
 def verdicts(summary: dict, steps: int | None = None, tasks: tuple[str, ...] = tuple(TASKS)) -> list[dict]:

@@ -32,7 +32,7 @@ from torch import nn
 from torchmetrics.image.kid import KernelInceptionDistance
 from tqdm.auto import tqdm
 
-from fdunlearn import config, sd, tiny_sd
+from fdunlearn import config, sd, tables, tiny_sd
 
 CLIP_ID = "openai/clip-vit-base-patch32"
 CLIP_REVISION = "3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268"  # as found in snapshot paths of public code using it
@@ -211,7 +211,7 @@ def score(clip: Clip, images: dict[str, np.ndarray], pairs: dict[str, list[tuple
 
 
 COLUMNS = [("target_cs", "target CS ↓"), ("target_ca", "target CA ↓"), ("retained_cs", "retained CS ↑"),
-           ("retained_ca", "retained CA ↑"), ("kid", "KID ↓ (×10³)")]
+           ("retained_ca", "retained CA ↑"), ("kid", f"{tables.KID_LABEL} ↓")]
 
 
 def format_table(rows: dict[str, dict[str, float]]) -> str:
@@ -223,7 +223,7 @@ def format_table(rows: dict[str, dict[str, float]]) -> str:
             if key not in row:
                 cells.append("—")
             elif key == "kid":
-                cells.append(f"{1e3 * row['kid']:.2f} ± {1e3 * row['kid_std']:.2f}")
+                cells.append(tables.format_kid(row["kid"], row.get("kid_std")))
             elif key.endswith("_ca"):
                 cells.append(f"{100 * row[key]:.1f}%")
             else:

@@ -64,7 +64,7 @@ def test_format_table_has_the_papers_columns():
     row = {"target_cs": 30.0, "target_ca": 0.25, "retained_cs": 31.0, "retained_ca": 0.9, "kid": 0.0012,
            "kid_std": 0.0003}
     text = sd_eval.format_table({"original model": {k: v for k, v in row.items() if "kid" not in k}, "MSE": row})
-    assert "target CS" in text and "retained CA" in text and "KID" in text
+    assert "target CS" in text and "retained CA" in text and "| KID ×10³ ↓ |" in text  # tables.KID_LABEL
     assert "| MSE | 30.00 | 25.0% | 31.00 | 90.0% | 1.20 ± 0.30 |" in text
 
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import torch
 
-from fdunlearn import erase, erase_regimes, erase_step, losses
+from fdunlearn import erase, erase_regimes, erase_step, losses, tables
 
 __all__ = ["findings", "initial_gaps", "mse_gaps", "multipliers_at", "plot_multipliers", "plot_optimizers",
            "plot_tradeoff", "separated", "setting_means", "settings_markdown"]
@@ -63,25 +63,30 @@ def multipliers_at(gaps: torch.Tensor, divergence: str, temperature: float) -> t
 def plot_multipliers(gaps: torch.Tensor, temperatures: Sequence[float], divergences: Sequence[str] = ("hellinger",
                      "pearson_chi2"), bins: int = 40):
     """One panel per divergence: histograms of w_i / mean(w) over the batch at each temperature (log x axis; values
-    below 1e-6 are drawn at 1e-6). A narrow spike at 1 is "MSE times a constant", which Adam cancels. Returns the
-    figure."""
+    below 1e-6 are drawn at 1e-6), lower temperatures darker. A narrow spike at 1 (the dotted line, where MSE puts
+    every sample) is "MSE times a constant", which Adam cancels. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(divergences), figsize=(5.5 * len(divergences), 3.2), squeeze=False)
+    shades = plt.get_cmap("viridis_r")
+    fig, axes = plt.subplots(1, len(divergences), figsize=(5.5 * len(divergences), 3.4), squeeze=False)
     for ax, div in zip(axes[0], divergences, strict=True):
-        rel = {s: multipliers_at(gaps, div, s) for s in temperatures}
-        rel = {s: (w / w.mean()).clamp(min=1e-6) for s, w in rel.items()}
+        raw = {s: multipliers_at(gaps, div, s) for s in temperatures}
+        ratio = {s: float(w.max() / w.min()) for s, w in raw.items()}  # before the clamp, as the lesson prints it
+        rel = {s: (w / w.mean()).clamp(min=1e-6) for s, w in raw.items()}
         lo = min(float(w.min()) for w in rel.values())
         hi = max(float(w.max()) for w in rel.values())
         edges = torch.logspace(torch.log10(torch.tensor(lo * 0.9)), torch.log10(torch.tensor(hi * 1.1)), bins)
-        for s, w in rel.items():
-            ax.hist(w.numpy(), bins=edges.numpy(), histtype="step", lw=1.6,
-                    label=f"s={s:g}: max/min {float(w.max() / w.min()):.3g}")
+        for i, (s, w) in enumerate(sorted(rel.items(), reverse=True)):
+            color = shades(0.15 + 0.7 * i / max(len(rel) - 1, 1))
+            ax.hist(w.numpy(), bins=edges.numpy(), histtype="stepfilled", alpha=0.25, color=color)
+            ax.hist(w.numpy(), bins=edges.numpy(), histtype="step", lw=1.6, color=color,
+                    label=f"s={s:g}: max/min {ratio[s]:.3g}")
+        ax.axvline(1.0, color="k", ls=":", lw=1, label="1 (MSE: every sample)")
         ax.set_xscale("log")
         ax.set(title=f"{LABELS.get(div, div)}: per-sample multiplier / batch mean",
-               xlabel="w_i / mean(w)  (below 1e-6: drawn at 1e-6)",
-               ylabel="samples")
-        ax.legend(fontsize=8)
+               xlabel="w_i / mean(w), dimensionless (below 1e-6: drawn at 1e-6)",
+               ylabel=f"samples (of {len(gaps)})")
+        ax.legend(fontsize=8, title="temperature", title_fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -113,24 +118,40 @@ def _pct(entry: dict | None) -> str:
     return f"{100 * entry['mean']:+.1f} [{100 * entry['lo']:+.1f}, {100 * entry['hi']:+.1f}]"
 
 
+def _kid_cell(entry: dict) -> str:
+    """KID ×10³ (``tables.format_kid``) and its paired difference to the partner with the interval, also ×10³."""
+    def signed(x: float) -> str:
+        return ("+" if x >= 0 else "") + tables.format_kid(x)
+
+    interval = f"[{signed(entry['lo'])}, {signed(entry['hi'])}]"
+    return f"{tables.format_kid(entry['value'])} ({signed(entry['mean'])} {interval})"
+
+
 def settings_markdown(comparisons: list[dict], metrics: Sequence[str] = ("target_acc", "heldout_acc",
                       "retained_acc")) -> str:
     """One row per (experiment, setting, divergence): the divergence's mean and its paired difference to MSE with
-    the 95% bootstrap interval, in percentage points, for each metric; the weight distance; and the largest
-    within-batch multiplier ratio. Bold where the interval excludes zero."""
-    names = {"target_acc": "target", "heldout_acc": "held-out", "retained_acc": "retained", "kid": "KID"}
-    head = ["experiment", "setting", "divergence"] + [f"{names.get(m, m)} %, minus partner [95% CI]" for m in metrics]
+    the 95% bootstrap interval, in percentage points, for each metric (``kid``: ×10³, and then ``tables.KID_NOTE``
+    under the table when a mean KID is negative); the weight distance; and the largest within-batch multiplier ratio.
+    Bold where the interval excludes zero."""
+    names = {"target_acc": "target %", "heldout_acc": "held-out %", "retained_acc": "retained %",
+             "kid": tables.KID_LABEL}
+    head = ["experiment", "setting", "divergence"] + [f"{names.get(m, m + ' %')}, minus partner [95% CI]"
+                                                     for m in metrics]
     lines = ["| " + " | ".join([*head, "weight distance", "max w ratio"]) + " |", "|" + "---|" * (len(head) + 2)]
     for e in comparisons:
         cells = [e["experiment"], e["setting"], e["label"]]
         for m in metrics:
             d = e.get(m)
-            text = "–" if d is None else f"{100 * d['value']:.1f} ({_pct(d)})"
+            if d is None:
+                text = "–"
+            else:
+                text = _kid_cell(d) if m == "kid" else f"{100 * d['value']:.1f} ({_pct(d)})"
             cells.append(f"**{text}**" if d is not None and d["verdict"] == "differs" else text)
         cells.append("–" if e.get("weight_distance") is None else f"{e['weight_distance']:.3f}")
         cells.append("–" if e.get("batch_ratio_max") is None else f"{e['batch_ratio_max']:.3g}")
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    kids = [(d[k], None) for e in comparisons if (d := e.get("kid")) is not None for k in ("value", "mse_value")]
+    return "\n".join(lines) + (tables.kid_note(kids) if "kid" in metrics else "")
 
 
 def separated(comparisons: list[dict], metrics: Sequence[str] = ("target_acc", "heldout_acc", "retained_acc")
@@ -170,44 +191,83 @@ def plot_optimizers(rows: list[dict], metrics: Sequence[str] = ("target_acc", "r
 
 
 def plot_tradeoff(study_rows: list[dict], regime_rows: list[dict]):
-    """Target against retained accuracy, one curve per divergence: left, lesson 04's table over erasure length and
+    """Target against retained accuracy, one colour per divergence: left, lesson 04's table over erasure length and
     learning rate (``erase_study``: 200 steps at lr x1 and x3, 1000 steps at x1; the generic anchor); right, the
-    regimes study over the temperature (Adam). Means over the seeds. Returns the figure."""
+    regimes study over the temperature (Adam). Each point is the mean over its seeds with ± sd error bars in both
+    directions; the small dots are the single seeds. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.9))
     names = {"MSE (Concept Ablation)": "mse", "Hellinger": "hellinger", "chi^2": "pearson_chi2"}
+    size = {"mse": 11, "hellinger": 7, "pearson_chi2": 4}  # nested markers: identical points stay visible
+    labelled: list = []  # coinciding points share one label
     for label, div in names.items():
-        points = {}
+        points: dict[tuple, list[tuple[float, float]]] = {}
         for r in study_rows:
             if r.get("phase") != "base" and r.get("task") == "generic" and r.get("label") == label:
                 points.setdefault((r["steps"], r["lr_mult"]), []).append((r["target_acc"], r["retained_acc"]))
         order = sorted(points)
-        xs = [100 * sum(p[1] for p in points[k]) / len(points[k]) for k in order]
-        ys = [100 * sum(p[0] for p in points[k]) / len(points[k]) for k in order]
-        size = {"mse": 11, "hellinger": 7, "pearson_chi2": 4}[div]  # nested markers: identical points stay visible
-        left.plot(xs, ys, "o", ms=size, color=COLORS[div], label=LABELS[div])
-        for k, x, y in zip(order, xs, ys, strict=True):
-            left.annotate(f"{k[0]} st, lr x{k[1]:g}", (x, y), fontsize=6, alpha=0.7)
-    target = setting_means(regime_rows, "target_acc")
-    retained = setting_means(regime_rows, "retained_acc")
+        _spread(left, [[(100 * rt, 100 * t) for t, rt in points[k]] for k in order], COLORS[div], LABELS[div],
+                size[div], ls="none")
+        for k in order:
+            x = 100 * sum(p[1] for p in points[k]) / len(points[k])
+            y = 100 * sum(p[0] for p in points[k]) / len(points[k])
+            _label_once(left, f"{k[0]} st, lr x{k[1]:g} ({len(points[k])} seed{'s' * (len(points[k]) > 1)})", x, y,
+                        labelled, fontsize=6)
+    runs = [r for r in regime_rows if r.get("phase") == "run" and r.get("experiment") == "temperature"
+            and "target_acc" in r and "retained_acc" in r]
     for div in erase_regimes.DIVERGENCES:
-        keys = sorted((k for k in target if k[0] == "temperature" and k[2] == div),
-                      key=lambda k: -float(k[1].split("=")[1]))
+        settings = sorted({r["setting"] for r in runs if r["divergence"] == div}, key=lambda x: -float(x.split("=")[1]))
         if div == "mse":
-            keys = keys[:1]
-        xs = [100 * retained[k][0] for k in keys]
-        ys = [100 * target[k][0] for k in keys]
-        right.plot(xs, ys, "o-", color=COLORS[div], label=LABELS[div], alpha=0.8)
-        for k, x, y in zip(keys, xs, ys, strict=True):
-            right.annotate(k[1], (x, y), fontsize=7, alpha=0.7)
-    left.set(title="over erasure length and lr (lesson 04's table; seeds differ per point)")
-    right.set(title="over the temperature s (Adam, 200 steps)")
+            settings = settings[:1]  # MSE ignores the temperature: its s = 1 runs
+        seeds = [[(100 * r["retained_acc"], 100 * r["target_acc"]) for r in runs
+                  if r["divergence"] == div and r["setting"] == setting] for setting in settings]
+        _spread(right, seeds, COLORS[div], LABELS[div], size[div], ls="-")
+        for setting, group in zip(settings, seeds, strict=True):
+            if group:
+                _label_once(right, setting, sum(p[0] for p in group) / len(group),
+                            sum(p[1] for p in group) / len(group), labelled, fontsize=7)
+    left.set(title="over erasure length and lr (lesson 04's table)")
+    right.set(title=f"over the temperature s (Adam, {_seed_count(runs)})")
     for ax in (left, right):
-        ax.set(xlabel="retained accuracy, %", ylabel="target accuracy, % (lower: erased)")
-        ax.legend(fontsize=8)
+        ax.set(xlabel="retained accuracy, %  (higher: kept)", ylabel="target accuracy, %  (lower: erased)")
+        ax.legend(fontsize=8, title="mean ± sd over seeds; dots: seeds", title_fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def _spread(ax, groups: list[list[tuple[float, float]]], color, label: str, size: float, ls: str) -> None:
+    """Per group of (x, y) seeds: the mean with ± sd error bars in x and y (sd 0 for one seed), and the seeds as
+    faint dots; ``ls`` joins the means."""
+    groups = [g for g in groups if g]
+    if not groups:
+        return
+    xs = [_mean_sd([p[0] for p in g]) for g in groups]
+    ys = [_mean_sd([p[1] for p in g]) for g in groups]
+    ax.errorbar([m for m, _ in xs], [m for m, _ in ys], xerr=[sd for _, sd in xs], yerr=[sd for _, sd in ys],
+                marker="o", ms=size, ls=ls, color=color, label=label, capsize=2, elinewidth=1, alpha=0.85)
+    ax.scatter([p[0] for g in groups for p in g], [p[1] for g in groups for p in g], s=9, color=color, alpha=0.35,
+               linewidths=0)
+
+
+def _label_once(ax, text: str, x: float, y: float, labelled: list, fontsize: float) -> None:
+    """Annotate (x, y) with ``text``; where an earlier label of this axes sits within 0.3 points, add ``text`` to it
+    instead (if it is not there yet), so coinciding points carry one readable label."""
+    for u, v, texts, note in labelled:
+        if note.axes is ax and abs(x - u) < 0.3 and abs(y - v) < 0.3:
+            if text not in texts:
+                texts.append(text)
+                note.set_text("; ".join(texts))
+            return
+    labelled.append((x, y, [text], ax.annotate(text, (x, y), fontsize=fontsize, alpha=0.7, xytext=(4, 3),
+                                               textcoords="offset points")))
+
+
+def _seed_count(runs: list[dict]) -> str:
+    """ "200 steps, 5 seeds" (the steps when every run names the same number)."""
+    n = len({r["seed"] for r in runs})
+    steps = {r.get("steps") for r in runs}
+    return (f"{steps.pop()} steps, " if len(steps) == 1 and None not in steps else "") + f"{n} seed{'s' * (n != 1)}"
 
 
 def findings(comparisons: list[dict], metrics: Sequence[str] = ("target_acc", "heldout_acc", "retained_acc")

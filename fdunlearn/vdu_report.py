@@ -214,19 +214,47 @@ def plot_trajectory(axes, results: dict) -> None:
     axes[0].legend(fontsize=8)
 
 
-def digits_heatmap(ax, results: dict, variants: tuple[str, ...] = ("pretrained", "vdu-fs")) -> None:
-    """Forget share (%) per digit (columns) and variant (rows), mean over seeds, annotated."""
+HEATMAP_FIELDS = {  # field -> (scale, what it shows, colour-bar label with the unit, decimals) of a digits_heatmap
+    "forget_share": (100, "share of the forgotten digit among the samples (%)", "forget share, %", 1),
+    "fid_remaining": (1, "FID on the other digits", "FID (classifier features)", 1),
+    "fid_remaining_rise": (100, "FID on the other digits: rise over the pretrained model's (%)", "FID rise, %", 0),
+    "confident_share": (100, "samples recognised with confidence >= 0.9 (%)", "confident share, %", 0),
+}
+
+
+def digits_heatmap(ax, results: dict, variants: tuple[str, ...] = ("pretrained", "vdu-fs"),
+                   field: str = "forget_share", colorbar: bool = True) -> None:
+    """``field`` (``HEATMAP_FIELDS``; default the forget share, %) per digit forgotten (columns) and variant (rows),
+    mean over seeds, annotated in each cell, with a labelled colour bar. Cells without a value stay blank, and a
+    variant without any value is left out."""
     import numpy as np
 
+    if field not in HEATMAP_FIELDS:
+        raise ValueError(f"unknown heatmap field {field!r}; accepted: {', '.join(HEATMAP_FIELDS)}")
+    scale, what, unit, decimals = HEATMAP_FIELDS[field]
     stats = digit_rows(results)
     digits = sorted({d for _, d in stats})
-    grid = np.array([[100 * stats[v, d]["forget_share"][0] if (v, d) in stats else np.nan for d in digits]
-                     for v in variants])
-    ax.imshow(grid, cmap="magma_r", vmin=0, vmax=max(16.0, float(np.nanmax(grid))), aspect="auto")
+    grid = np.array([[scale * stats[v, d][field][0] if (v, d) in stats else np.nan for d in digits]
+                     for v in variants], dtype=float)
+    shown = np.isfinite(grid).any(axis=1)  # a variant without any value (the pretrained model's rise) is left out
+    if shown.any():
+        grid, variants = grid[shown], tuple(v for v, keep in zip(variants, shown, strict=True) if keep)
+    finite = grid[np.isfinite(grid)]
+    top = float(finite.max()) if finite.size else 1.0
+    vmax = max(16.0, top) if field == "forget_share" else top  # the forget share: pretrained (~10%) stays mid-scale
+    low = float(finite.min()) if finite.size else 0.0
+    vmin = low if field == "fid_remaining" else min(0.0, low)
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap="magma_r", vmin=vmin, vmax=vmax, aspect="auto")
     for i, j in np.ndindex(grid.shape):
-        if not np.isnan(grid[i, j]):
-            ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=9,
-                    color="white" if grid[i, j] > 8 else "black")
+        if np.isfinite(grid[i, j]):
+            dark = (grid[i, j] - vmin) / max(vmax - vmin, 1e-12) > 0.5
+            ax.text(j, i, f"{grid[i, j]:.{decimals}f}", ha="center", va="center", fontsize=9,
+                    color="white" if dark else "black")
+    budget = results.get("settings", {}).get("budget", {})
+    how = [f"{budget['n_samples']:,} samples per model"] if budget.get("n_samples") else []
+    how += [f"mean over {len(budget['seeds'])} seeds"] if budget.get("seeds") else []
     ax.set(xticks=range(len(digits)), xticklabels=digits, yticks=range(len(variants)),
            yticklabels=[vdu_digits.LABELS.get(v, v).split(" (")[0] for v in variants], xlabel="digit forgotten",
-           title="share of the forgotten digit among 1,000 samples (%)")
+           title=what + (f"; {', '.join(how)}" if how else ""))
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label=unit, fraction=0.04, pad=0.01)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 
 import matplotlib
-import pytest
-import torch
-
-from fdunlearn import erase_regimes, losses, minisd, regimes_report
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from matplotlib.container import ErrorbarContainer
+
+from fdunlearn import erase_regimes, losses, minisd, regimes_report, tables
 
 
 def test_multipliers_match_the_hand_derivatives_and_the_batch_measurement():
@@ -76,12 +78,71 @@ def test_setting_means_list_mse_under_every_temperature():
 def test_the_plots_draw_from_rows():
     fig = regimes_report.plot_optimizers(_rows())
     assert len(fig.axes) == 2 and fig.axes[0].get_xticklabels()[1].get_text().startswith("SGD")
-    study_rows = [{"phase": "run", "task": "generic", "label": "Hellinger", "steps": st, "lr_mult": 1.0,
-                   "target_acc": 0.1, "retained_acc": 0.97} for st in (200, 1000)]
+    study_rows = [{"phase": "run", "task": "generic", "label": "Hellinger", "steps": st, "lr_mult": 1.0, "seed": seed,
+                   "target_acc": target, "retained_acc": 0.97} for st, seed, target in
+                  ((200, 0, 0.1), (200, 1, 0.3), (1000, 0, 0.05))]
     fig = regimes_report.plot_tradeoff(study_rows, _rows())
     assert len(fig.axes) == 2
-    fig = regimes_report.plot_multipliers(torch.linspace(1e-4, 1e-2, 30), (1.0, 0.1))
+    plt.close(fig)
+
+
+def _errorbars(ax) -> dict[str, tuple]:
+    """label -> (x, y, y error half-widths) of each errorbar series on ``ax``."""
+    out = {}
+    for c in ax.containers:
+        if isinstance(c, ErrorbarContainer):
+            line, (_xbars, ybars) = c.lines[0], c.lines[2]
+            half = [abs(seg[1][1] - seg[0][1]) / 2 for seg in ybars.get_segments()]
+            out[c.get_label()] = (list(line.get_xdata()), list(line.get_ydata()), half)
+    return out
+
+
+def test_the_tradeoff_shows_each_mean_with_its_seed_spread_and_the_seeds():
+    study_rows = [{"phase": "run", "task": "generic", "label": "Hellinger", "steps": st, "lr_mult": 1.0, "seed": seed,
+                   "target_acc": target, "retained_acc": 0.97} for st, seed, target in
+                  ((200, 0, 0.1), (200, 1, 0.3), (1000, 0, 0.05))]
+    fig = regimes_report.plot_tradeoff(study_rows, _rows())
+    left, right = fig.axes
+    _, y, half = _errorbars(left)["Hellinger"]
+    assert y == pytest.approx([20.0, 5.0]) and half == pytest.approx([100 * math.sqrt(0.02), 0.0])  # sd, one seed: 0
+    assert sum(len(c.get_offsets()) for c in left.collections if c.get_offsets().shape[1:] == (2,)) >= 3
+    assert {t.get_text() for t in left.texts} == {"200 st, lr x1 (2 seeds)", "1000 st, lr x1 (1 seed)"}
+    series = _errorbars(right)
+    assert set(series) == {"MSE", "Hellinger"}
+    _, y, half = series["Hellinger"]  # s = 1 then s = 0.1, 5 seeds each: 0.2 + 0.01 seed, 0.1 + 0.01 seed
+    assert y == pytest.approx([22.0, 12.0]) and half[0] == pytest.approx(100 * 0.01 * math.sqrt(2.5))
+    assert len(series["MSE"][1]) == 1  # MSE ignores s: one point, at s = 1
+    assert sorted(t.get_text() for t in right.texts) == ["s=0.1", "s=1"]  # MSE's and Hellinger's s = 1 coincide
+    assert "5 seeds" in right.get_title() and "%" in right.get_xlabel() and "%" in right.get_ylabel()
+    plt.close(fig)
+
+
+def test_the_multiplier_histograms_mark_mse_and_state_the_unclamped_ratio():
+    gaps = torch.linspace(1e-4, 1e-2, 30)
+    fig = regimes_report.plot_multipliers(gaps, (1.0, 0.1))
     assert len(fig.axes) == 2
+    ax = fig.axes[1]  # chi^2
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    w = regimes_report.multipliers_at(gaps, "pearson_chi2", 0.1)
+    assert f"s=0.1: max/min {float(w.max() / w.min()):.3g}" in labels and "1 (MSE: every sample)" in labels
+    assert any(list(line.get_xdata()) == [1.0, 1.0] for line in ax.lines)  # the dotted line at 1
+    assert ax.get_xscale() == "log" and ax.get_ylabel() == "samples (of 30)"
+    plt.close(fig)
+
+
+def test_settings_markdown_prints_kid_times_1000_with_the_note_when_negative():
+    rows = _rows()
+    for r in rows:
+        r["kid"] = 0.002 if r["divergence"] == "mse" else 0.003
+    comps = erase_regimes.comparisons(rows, n_boot=200)
+    table = regimes_report.settings_markdown(comps, ("target_acc", "kid"))
+    assert "| KID ×10³, minus partner [95% CI] |" in table.splitlines()[0]
+    assert "**3.00 (+1.00 [+1.00, +1.00])**" in table and tables.KID_NOTE not in table  # differs on every seed
+    for r in rows:
+        r["kid"] -= 0.004
+    table = regimes_report.settings_markdown(erase_regimes.comparisons(rows, n_boot=200), ("target_acc", "kid"))
+    assert "**-1.00 (+1.00 [+1.00, +1.00])**" in table and table.endswith(f"*{tables.KID_NOTE}*")
+    assert tables.KID_NOTE not in regimes_report.settings_markdown(comps)  # no KID column, no note
 
 
 def test_initial_gaps_on_a_model_leave_it_unchanged(fast_minisd, tmp_path):

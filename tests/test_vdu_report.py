@@ -92,9 +92,19 @@ def test_digits_table_has_a_line_per_digit_and_variant_with_its_bars():
 
 
 def test_digits_heatmap_and_trajectory_plot_draw(tmp_path):
-    _fig, ax = plt.subplots()
+    fig, ax = plt.subplots()
     vdu_report.digits_heatmap(ax, _digit_rows())
     assert [t.get_text() for t in ax.texts] == ["10.0", "10.0", "0.4", "3.0"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["3", "7"] and ax.get_xlabel() == "digit forgotten"
+    assert "(%)" in ax.get_title() and "1,000 samples per model, mean over 2 seeds" in ax.get_title()
+    (bar,) = [a for a in fig.axes if a is not ax]  # the colour bar, labelled with the unit
+    assert bar.get_ylabel() == "forget share, %"
+    fig, ax = plt.subplots()
+    vdu_report.digits_heatmap(ax, _digit_rows(), field="fid_remaining_rise", colorbar=False)
+    assert len(fig.axes) == 1 and [t.get_text() for t in ax.texts] == ["5", "5"]  # 0.05 -> 5%
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["vdu-fs"]  # the pretrained model has no rise: no row
+    with pytest.raises(ValueError, match="accepted: forget_share, fid_remaining"):
+        vdu_report.digits_heatmap(ax, _digit_rows(), field="kid")
     traj = {"settings": {"digit": 7}, "rows": [
         {"variant": "pretrained", "step": 0, "forget_share": 0.1, "fid_remaining": 5.0},
         {"variant": "vdu-fs", "step": 10, "forget_share": 0.05, "fid_remaining": 6.0},

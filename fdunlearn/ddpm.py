@@ -193,7 +193,7 @@ def train(recipe: DDPMRecipe, out: str | Path, seed: int = 0, resume: bool = Fal
     if resume and (out / STATE_FILE).exists():
         step, prior, n_snap = _load_state(out, unet, ema, opt, gens)
         io.truncate_jsonl(out / LOG_FILE, step)
-        print(f"[fdunlearn.ddpm] resumed {out} at step {step}")
+        print(f"[fdunlearn.ddpm] resumed {config.display_path(out)} at step {step}")  # no absolute path in notebooks
     end = recipe.steps if stop_after is None else min(recipe.steps, stop_after)
     first_snap = recipe.steps - recipe.prior_snapshots * recipe.prior_every
     if step <= first_snap and n_snap:

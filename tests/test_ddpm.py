@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from fdunlearn import ddpm, io, models
+from fdunlearn import config, ddpm, io, models
 
 
 def test_resume_reaches_the_bitwise_same_state(tmp_path, fast_ddpm):
@@ -13,6 +13,15 @@ def test_resume_reaches_the_bitwise_same_state(tmp_path, fast_ddpm):
     b = io.load_tensors(tmp_path / "b" / "unet" / "diffusion_pytorch_model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert [e["step"] for e in ddpm.read_log(tmp_path / "b")] == [e["step"] for e in ddpm.read_log(fast_ddpm)]
+
+
+def test_the_resume_message_names_the_run_relative_to_the_repository(tmp_path, monkeypatch, capsys, fast_ddpm):
+    recipe = ddpm.get_recipe("mnist-ddpm")
+    run = tmp_path / "runs" / "live"
+    ddpm.train(recipe, run, seed=0, progress=False, stop_after=recipe.steps // 2)
+    monkeypatch.setattr(config, "REPO_ROOT", tmp_path)  # as if the run were inside the repository
+    ddpm.train(recipe, run, seed=0, progress=False, resume=True)
+    assert "[fdunlearn.ddpm] resumed runs/live at step" in capsys.readouterr().out
 
 
 def test_extending_a_finished_run_equals_training_the_longer_recipe(tmp_path):

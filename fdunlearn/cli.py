@@ -208,6 +208,7 @@ def cmd_erase(args: argparse.Namespace) -> None:
     if config.is_fast():  # tiny sizes for tests and CI
         overrides = dict(steps=3, n_anchor_images=8, anchor_steps=3) | overrides
     overrides.setdefault("steps", erase.MINISD_STEPS)  # MiniSD's default length (the reference's 500 is too short)
+    overrides.setdefault("lr", erase.EraseConfig.lr * erase.MINISD_LR_MULT)  # and lr (erase_defaults measures both)
     cfg = erase.EraseConfig(divergence=args.divergence, alpha=args.alpha, variational=args.variational,
                             params=args.params, seed=args.seed, **overrides)
     erase.check(cfg)

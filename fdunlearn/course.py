@@ -105,6 +105,8 @@ def study_steps(python: str = sys.executable) -> list[Step]:
                          "lesson 04's table, about 1 h 30 min"))
     steps.append(_module(python, "python -m fdunlearn.erase_regimes --out data/results/erasure_regimes.json",
                          "lesson 04's regimes, an estimated 1 h"))
+    steps.append(_module(python, "python -m fdunlearn.erase_defaults --out data/results/erase_defaults.json",
+                         "the erase command's defaults on MiniSD, about 40 min"))
     return steps
 
 

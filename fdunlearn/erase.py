@@ -86,6 +86,7 @@ class Concept:
 # The `erase` command's default length on MiniSD: at the reference's 500 steps MSE leaves 8.3% sevens (seed 0), at
 # 1000 it reaches the generic anchor's own share + 3 points on 3 seeds (lesson 04; data/results/erasure_minisd.json).
 MINISD_STEPS = 1000
+MINISD_LR_MULT = 1.0  # the default lr on MiniSD, as a multiple of the reference's (EraseConfig.lr)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@ most 3 minutes on a 2-core CPU, anchor images included.
 
 Each candidate (lr as a multiple of the reference's 7e-5 per sample, steps) runs on the same seeds and is scored by
 ``erase_study.score`` with a larger held-out set than lesson 04's table (``HELDOUT_IMAGES`` images: each held-out
-prompt several times, so one image is not 5 points). ``erase.MINISD_LR_MULT`` and ``erase.MINISD_STEPS`` are the
-candidate this file chose (``choose``: the fastest that meets every bar on the mean over seeds); a test checks that
-they agree with ``data/results/erase_defaults.json``.
+prompt several times, so one image is not 5 points). The anchor's own share of sevens (the base model prompted with
+the anchor) is measured on every seed: a perfect mapping of "seven" onto the anchor leaves that share, so held-out
+accuracy is read beside it. ``erase.MINISD_LR_MULT`` and ``erase.MINISD_STEPS`` are the candidate this study
+chooses (``choose``: the fastest that meets every bar; ``fallback`` when none does); a test checks that they agree
+with ``data/results/erase_defaults.json``.
 
 The file is rewritten atomically after every run; an interrupted study resumes where it stopped::
 
@@ -19,15 +21,17 @@ The file is rewritten atomically after every run; an interrupted study resumes w
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fdunlearn import config, erase_study, io, validate
+from fdunlearn import config, erase, erase_study, io, validate
 from fdunlearn.vdu_study import Results
 
-__all__ = ["BARS", "BUDGETS", "Budget", "choose", "run_list", "study", "summary"]
+__all__ = ["BARS", "BUDGETS", "Budget", "choose", "fallback", "format_summary", "headline", "load", "run_list", "study",
+           "summary"]
 
 HELDOUT_IMAGES = 60  # 10 held-out prompts x 6 (lesson 04's table: 20, i.e. 5 points per image)
 BARS = {"heldout_acc": 0.05, "retained_ratio": 0.95, "seconds": 180.0}
@@ -42,7 +46,7 @@ class Budget:
 
 
 BUDGETS = {
-    "full": Budget(seeds=(0, 1, 2, 3, 4), candidates=((1.0, 1000), (3.0, 500), (2.0, 1000), (3.0, 1000)),
+    "full": Budget(seeds=(0, 1, 2, 3, 4), candidates=((1.0, 1000), (3.0, 500), (2.0, 1000), (3.0, 1000), (1.0, 2000)),
                    scoring=dataclasses.replace(erase_study.BUDGETS["full"], seeds=(0, 1, 2, 3, 4),
                                                heldout_images=HELDOUT_IMAGES)),
     "fast": Budget(seeds=(0, 1), candidates=((1.0, 3), (3.0, 2)),
@@ -67,7 +71,7 @@ def study(out: str | Path, model: str = "minisd", b: Budget | None = None, cache
     """Run (or resume) every candidate into ``out``."""
     b = b or budget()
     erase_study.check_results_file(out, study="erase_defaults")
-    settings = {"model": str(model), "candidates": [list(c) for c in b.candidates], "seeds": list(b.seeds),
+    settings = {"model": str(model), "seeds": list(b.seeds),  # candidates may be added: rows name theirs
                 "scoring": dataclasses.asdict(b.scoring), "bars": BARS, "mode": config.mode()}
     results = Results(out, settings)
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,25 +82,36 @@ def study(out: str | Path, model: str = "minisd", b: Budget | None = None, cache
 
 
 def summary(results: dict) -> list[dict]:
-    """One entry per candidate: mean and std over its seeds of held-out, target and retained accuracy (retained as
-    a ratio to the base's on the same seed), the time, and whether each bar is met on the mean."""
+    """One entry per candidate (in the order first run): mean and std over its seeds of held-out, target and retained
+    accuracy (retained as a ratio to the base's on the same seed), held-out minus the anchor's own share of sevens
+    on the same seed (what a perfect mapping to the anchor would leave), the time (median and max: one run on a
+    shared machine can be slowed by other work), and whether each bar is met (accuracies on the mean, time on the
+    median)."""
     rows = results["rows"]
     base = {r["seed"]: r for r in rows if r.get("phase") == "base"}
+    runs: dict[tuple[float, int], list[dict]] = {}
+    for r in rows:
+        if r.get("phase") == PHASE:
+            runs.setdefault((r["lr_mult"], r["steps"]), []).append(r)
     out = []
-    for lr, steps in results["settings"]["candidates"]:
-        runs = [r for r in rows if r.get("phase") == PHASE and r["lr_mult"] == lr and r["steps"] == steps]
-        if not runs:
-            continue
-        ratio = [r["retained_acc"] / base[r["seed"]]["retained_acc"] for r in runs]
-        entry = {"lr_mult": lr, "steps": steps, "seeds": sorted(r["seed"] for r in runs)}
-        for name, values in (("heldout_acc", [r["heldout_acc"] for r in runs]),
-                             ("target_acc", [r["target_acc"] for r in runs]), ("retained_ratio", ratio),
-                             ("seconds", [r["seconds"] for r in runs]), ("kid", [r["kid"] for r in runs])):
+    for (lr, steps), group in runs.items():
+        entry = {"lr_mult": lr, "steps": steps, "seeds": sorted(r["seed"] for r in group)}
+        ratio = [r["retained_acc"] / base[r["seed"]]["retained_acc"] for r in group]
+        for name, values in (("heldout_acc", [r["heldout_acc"] for r in group]),
+                             ("target_acc", [r["target_acc"] for r in group]), ("retained_ratio", ratio),
+                             ("seconds", [r["seconds"] for r in group]), ("kid", [r["kid"] for r in group])):
             entry[name] = erase_study._stats(values)
-        entry["seconds_max"] = max(r["seconds"] for r in runs)
-        entry["meets"] = {"heldout_acc": entry["heldout_acc"][0] <= BARS["heldout_acc"],
-                          "retained_ratio": entry["retained_ratio"][0] >= BARS["retained_ratio"],
-                          "seconds": entry["seconds_max"] <= BARS["seconds"]}
+        shares = [base[r["seed"]].get("anchor_share") for r in group]
+        if all(a is not None for a in shares):
+            entry["anchor_share"] = erase_study._stats(shares)
+            entry["heldout_over_anchor"] = erase_study._stats(
+                [r["heldout_acc"] - a for r, a in zip(group, shares, strict=True)])
+        entry["seconds_median"] = statistics.median(r["seconds"] for r in group)
+        entry["seconds_max"] = max(r["seconds"] for r in group)
+        eps = 1e-9  # means of image shares: 0.05 must meet "<= 5%" despite rounding
+        entry["meets"] = {"heldout_acc": entry["heldout_acc"][0] <= BARS["heldout_acc"] + eps,
+                          "retained_ratio": entry["retained_ratio"][0] >= BARS["retained_ratio"] - eps,
+                          "seconds": entry["seconds_median"] <= BARS["seconds"]}
         out.append(entry)
     return out
 
@@ -115,17 +130,64 @@ def choose(entries: list[dict], n_seeds: int) -> dict | None:
     return min(ok, key=lambda e: e["seconds"][0]) if ok else None
 
 
+def fallback(entries: list[dict]) -> dict | None:
+    """When no candidate meets every bar: the fastest that keeps retained accuracy and time (the held-out bar it
+    misses is then reported, not hidden); on MiniSD a longer erasure at the same lr lowers held-out accuracy by less
+    than one image per seed."""
+    ok = [e for e in entries if e["meets"]["retained_ratio"] and e["meets"]["seconds"]] or entries
+    return min(ok, key=lambda e: (e["seconds"][0], e["heldout_acc"][0])) if ok else None
+
+
 def format_summary(entries: list[dict]) -> str:
-    lines = ["| lr (x ref) | steps | held-out % | target % | retained / base | time (s, max) | seeds | bars |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| lr (x ref) | steps | held-out % | held-out minus anchor's own share (points) | target % | "
+             "retained / base | time (s, median (max)) | seeds | bars |", "|---|---|---|---|---|---|---|---|---|"]
     for e in entries:
         bars = "all met" if all(e["meets"].values()) else "misses " + ", ".join(k for k, v in e["meets"].items()
                                                                               if not v)
-        lines.append(f"| {e['lr_mult']:g} | {e['steps']} | {100 * e['heldout_acc'][0]:.1f} ± "
-                     f"{100 * e['heldout_acc'][1]:.1f} | {100 * e['target_acc'][0]:.1f} ± {100 * e['target_acc'][1]:.1f}"
-                     f" | {100 * e['retained_ratio'][0]:.1f}% ± {100 * e['retained_ratio'][1]:.1f} | "
-                     f"{e['seconds'][0]:.0f} ({e['seconds_max']:.0f}) | {len(e['seeds'])} | {bars} |")
+        pct = {k: f"{100 * e[k][0]:.1f} ± {100 * e[k][1]:.1f}" for k in ("heldout_acc", "target_acc", "retained_ratio")}
+        over = e.get("heldout_over_anchor")
+        over = f"{100 * over[0]:+.1f} ± {100 * over[1]:.1f}" if over else "–"
+        lines.append(f"| {e['lr_mult']:g} | {e['steps']} | {pct['heldout_acc']} | {over} | {pct['target_acc']} | "
+                     f"{pct['retained_ratio']}% | "
+                     f"{e['seconds_median']:.0f} ({e['seconds_max']:.0f}) | {len(e['seeds'])} | {bars} |")
     return "\n".join(lines)
+
+
+def headline(results: dict) -> str:
+    """The measured verdict in one paragraph (README block ``erase-defaults``, lesson 04): the shipped default's
+    numbers, whether any candidate meets every bar, and the anchor's own share of sevens beside the held-out bar."""
+    entries = summary(results)
+    n = len(results["settings"]["seeds"])
+    done = [e for e in entries if len(e["seeds"]) == n]
+    chosen = choose(done, n)
+    shipped = next((e for e in done if (e["lr_mult"], e["steps"]) == (erase.MINISD_LR_MULT, erase.MINISD_STEPS)),
+                   None)
+    head = (f"The `erase` defaults on MiniSD (`python -m fdunlearn.erase_defaults`; MSE, \"seven\" -> \"digit\", "
+            f"{len(done)} settings of lr and length, {n} seeds, {HELDOUT_IMAGES} held-out images per seed): ")
+    if shipped is None:
+        return head + "the shipped default has not been measured yet."
+
+    def pm(e: dict, k: str) -> str:
+        return f"{100 * e[k][0]:.1f} ± {100 * e[k][1]:.1f}%"
+
+    text = (f"the default (lr x{shipped['lr_mult']:g}, {shipped['steps']} steps) leaves {pm(shipped, 'heldout_acc')} "
+            f"sevens on held-out phrasings (bar 5%: {'met' if shipped['meets']['heldout_acc'] else 'not met'}), "
+            f"{pm(shipped, 'target_acc')} on the trained ones, keeps {pm(shipped, 'retained_ratio')} of the base's "
+            f"retained accuracy (bar 95%: {'met' if shipped['meets']['retained_ratio'] else 'not met'}) and takes "
+            f"{shipped['seconds_median']:.0f} s (median; bar 180 s). ")
+    if chosen is not None:
+        text += "Every bar is met. " if chosen is shipped else "Another setting meets every bar. "
+    else:
+        lowest = min(done, key=lambda e: e["heldout_acc"][0])
+        text += (f"No setting tried meets every bar: the lowest held-out share, {pm(lowest, 'heldout_acc')} "
+                 f"(lr x{lowest['lr_mult']:g}, {lowest['steps']} steps), keeps {pm(lowest, 'retained_ratio')} "
+                 "of retained accuracy. ")
+    if "anchor_share" in shipped:
+        a = shipped["anchor_share"]
+        text += (f"The anchor prompt itself draws a seven {100 * a[0]:.1f} ± {100 * a[1]:.1f}% of the time on these "
+                 f"seeds, so an erasure that maps \"seven\" exactly onto the anchor sits at the 5% bar; held-out minus "
+                 f"that share: {100 * shipped['heldout_over_anchor'][0]:+.1f} points.")
+    return head + text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,7 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         entries = summary(load(out))
         print(format_summary(entries))
         best = choose(entries, len(budget().seeds))
-        print(f"chosen: lr x{best['lr_mult']:g}, {best['steps']} steps" if best else "no candidate meets every bar")
+        if best is None and (best := fallback(entries)) is not None:
+            print("no candidate meets every bar on every seed; the fastest that keeps retained accuracy: ", end="")
+        if best:
+            print(f"lr x{best['lr_mult']:g}, {best['steps']} steps (erase.MINISD_LR_MULT, erase.MINISD_STEPS)")
         print(f"wrote {out}")
 
     return validate.run(body)

@@ -141,11 +141,13 @@ class Budget:
     anchor_methods: tuple[Method, ...] = ANCHOR_METHODS
     anchor_lr_mults: tuple[float, ...] = (1.0,)  # learning rates of the near/style runs (every seed)
     default_methods: tuple[Method, ...] = ANCHOR_METHODS  # run at the CLI's default length (generic task)
+    default_lr_mult: float = 1.0  # and the CLI's default lr (erase.MINISD_LR_MULT)
 
 
 BUDGETS = {
     # sized on this 2-core CPU, one core: a 200-step K/V erasure takes about 26 s, 100 images about 13 s to score
-    "full": Budget(seeds=(0, 1, 2), steps=200, default_steps=erase.MINISD_STEPS, lr_mults=(1.0, 3.0), sweep_seeds=(0,),
+    "full": Budget(seeds=(0, 1, 2), steps=200, default_steps=erase.MINISD_STEPS,
+                   default_lr_mult=erase.MINISD_LR_MULT, lr_mults=(1.0, 3.0), sweep_seeds=(0,),
                    target_images=36, heldout_images=20, retained_images=45, ddim_steps=25, guidance=3.0,
                    n_anchor_images=128, anchor_steps=25, anchor_lr_mults=(1.0, 0.3),
                    default_methods=(METHODS[0], METHODS[2], METHODS[3])),
@@ -292,7 +294,8 @@ def run_list(b: Budget) -> list[Run]:
              for t in ("near", "style") for m in b.anchor_methods]
     runs += [Run("sweep", "generic", m, x, b.steps, s) for s in b.sweep_seeds for x in b.lr_mults if x != 1.0
              for m in b.methods]
-    runs += [Run("default", "generic", m, 1.0, b.default_steps, s) for s in b.seeds for m in b.default_methods]
+    runs += [Run("default", "generic", m, b.default_lr_mult, b.default_steps, s) for s in b.seeds
+             for m in b.default_methods]
     return runs
 
 
@@ -463,17 +466,19 @@ def table(summary: dict, task: str = "generic", steps: int | None = None, which:
 
 
 def format_table(entries: list[dict], base: dict | None = None) -> str:
-    """A Markdown table (percentages, mean ± std over seeds; KID ×10³ as in every report table, ``tables``), with
-    ``tables.KID_NOTE`` under it when a KID in it is negative or smaller than its spread."""
+    """A Markdown table (percentages, mean ± std over seeds; KID on the classifier's features, unscaled,
+    ``tables``), with ``tables.KID_NOTE`` under it when a KID in it is negative or smaller than its spread."""
     from fdunlearn import tables
+
+    kid_label = tables.kid_label(tables.CLASSIFIER_KID)
 
     def pct(v):
         return f"{100 * v[0]:.1f} ± {100 * v[1]:.1f}"
 
     def kid(row):
-        return tables.format_kid(*row["kid"]) if "kid" in row else "–"
+        return tables.format_kid(*row["kid"], scale=tables.CLASSIFIER_KID) if "kid" in row else "–"
 
-    lines = [f"| divergence | lr (x ref) | target acc % | held-out % | retained acc % | {tables.KID_LABEL} "
+    lines = [f"| divergence | lr (x ref) | target acc % | held-out % | retained acc % | {kid_label} "
              "| time (s) | seeds |",
              "|---|---|---|---|---|---|---|---|"]
     if base is not None:

@@ -165,12 +165,20 @@ def erase_regimes_summary(path: str | Path = REGIMES) -> str:
     return f"{head} {len(found)} of {3 * len(comps)} paired 95% intervals exclude 0: " + "; ".join(lines) + "."
 
 
+def erase_defaults_summary(path: str | Path = config.REPO_ROOT / "data" / "results" / "erase_defaults.json") -> str:
+    """The `erase` command's defaults on MiniSD against lesson 04's bars (``erase_defaults.headline``)."""
+    from fdunlearn import erase_defaults
+
+    return erase_defaults.headline(erase_defaults.load(path))
+
+
 # name -> (writer, inline): an inline block continues a paragraph of a list item (wrapped, indented by two spaces);
 # the others stand alone between blank lines
 BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "vdu-fs-headline": (vdu_fs_headline, True),
     "vdu-fs-other-digits": (vdu_fs_other_digits, True),
     "erase-regimes": (erase_regimes_summary, True),
+    "erase-defaults": (erase_defaults_summary, True),
     "claims": (claims_table, False),
     "reproduce": (reproduce_commands, False),
 }

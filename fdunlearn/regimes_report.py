@@ -119,22 +119,23 @@ def _pct(entry: dict | None) -> str:
 
 
 def _kid_cell(entry: dict) -> str:
-    """KID ×10³ (``tables.format_kid``) and its paired difference to the partner with the interval, also ×10³."""
+    """KID on the classifier's features (``tables.format_kid``, unscaled) and its paired difference to the partner
+    with the interval."""
     def signed(x: float) -> str:
-        return ("+" if x >= 0 else "") + tables.format_kid(x)
+        return ("+" if x >= 0 else "") + tables.format_kid(x, scale=tables.CLASSIFIER_KID)
 
     interval = f"[{signed(entry['lo'])}, {signed(entry['hi'])}]"
-    return f"{tables.format_kid(entry['value'])} ({signed(entry['mean'])} {interval})"
+    return f"{tables.format_kid(entry['value'], scale=tables.CLASSIFIER_KID)} ({signed(entry['mean'])} {interval})"
 
 
 def settings_markdown(comparisons: list[dict], metrics: Sequence[str] = ("target_acc", "heldout_acc",
                       "retained_acc")) -> str:
     """One row per (experiment, setting, divergence): the divergence's mean and its paired difference to MSE with
-    the 95% bootstrap interval, in percentage points, for each metric (``kid``: ×10³, and then ``tables.KID_NOTE``
+    the 95% bootstrap interval, in percentage points, for each metric (``kid``: unscaled, and then ``tables.KID_NOTE``
     under the table when a mean KID is negative); the weight distance; and the largest within-batch multiplier ratio.
     Bold where the interval excludes zero."""
     names = {"target_acc": "target %", "heldout_acc": "held-out %", "retained_acc": "retained %",
-             "kid": tables.KID_LABEL}
+             "kid": tables.kid_label(tables.CLASSIFIER_KID)}
     head = ["experiment", "setting", "divergence"] + [f"{names.get(m, m + ' %')}, minus partner [95% CI]"
                                                      for m in metrics]
     lines = ["| " + " | ".join([*head, "weight distance", "max w ratio"]) + " |", "|" + "---|" * (len(head) + 2)]

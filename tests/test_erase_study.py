@@ -66,17 +66,17 @@ def test_best_lr_erases_hardest_among_lrs_that_keep_retained_accuracy():
         erase_study.table(s, which="nope")
 
 
-def test_format_table_prints_kid_times_1000_with_a_note_when_it_reads_as_noise():
-    rows = [_row("generic", "mse", 1.0, s, 0.1, 0.98, kid=k) for s, k in ((0, 0.012), (1, 0.014))]
+def test_format_table_prints_the_classifier_kid_unscaled_with_a_note_when_it_reads_as_noise():
+    rows = [_row("generic", "mse", 1.0, s, 0.1, 0.98, kid=k) for s, k in ((0, 12.0), (1, 14.0))]
     entries = erase_study.table(erase_study.summarise(rows), "generic", 200, "reference", erase_study.METHODS[:1])
     text = erase_study.format_table(entries)
-    assert "| KID ×10³ |" in text.splitlines()[0] and "| 13.0 ± 1.4 |" in text  # stored 0.013, printed ×10³
-    assert entries[0]["kid"][0] == pytest.approx(0.013)  # the summary itself stays unscaled
+    assert "| KID (classifier features) |" in text.splitlines()[0] and "| 13.0 ± 1.4 |" in text
+    assert entries[0]["kid"][0] == pytest.approx(13.0)
     assert tables.KID_NOTE not in text
     base = {"target_acc": (1.0, 0.0), "heldout_acc": (1.0, 0.0), "retained_acc": (1.0, 0.0), "kid": (-4.8253, 0.3311),
             "n_seeds": 3}
     text = erase_study.format_table(entries, base)
-    assert "| base model | – | 100.0 ± 0.0 | 100.0 ± 0.0 | 100.0 ± 0.0 | -4825 ± 331 | – | 3 |" in text
+    assert "| base model | – | 100.0 ± 0.0 | 100.0 ± 0.0 | 100.0 ± 0.0 | -4.83 ± 0.33 | – | 3 |" in text
     assert text.endswith(f"\n\n*{tables.KID_NOTE}*")  # a negative KID: the note follows the table
     del entries[0]["kid"]
     assert "| 98.0 ± 0.0 | – | 60 ± 0 |" in erase_study.format_table(entries)

@@ -130,16 +130,16 @@ def test_the_multiplier_histograms_mark_mse_and_state_the_unclamped_ratio():
     plt.close(fig)
 
 
-def test_settings_markdown_prints_kid_times_1000_with_the_note_when_negative():
+def test_settings_markdown_prints_the_classifier_kid_with_the_note_when_negative():
     rows = _rows()
     for r in rows:
-        r["kid"] = 0.002 if r["divergence"] == "mse" else 0.003
+        r["kid"] = 2.0 if r["divergence"] == "mse" else 3.0
     comps = erase_regimes.comparisons(rows, n_boot=200)
     table = regimes_report.settings_markdown(comps, ("target_acc", "kid"))
-    assert "| KID ×10³, minus partner [95% CI] |" in table.splitlines()[0]
+    assert "| KID (classifier features), minus partner [95% CI] |" in table.splitlines()[0]
     assert "**3.00 (+1.00 [+1.00, +1.00])**" in table and tables.KID_NOTE not in table  # differs on every seed
     for r in rows:
-        r["kid"] -= 0.004
+        r["kid"] -= 4.0
     table = regimes_report.settings_markdown(erase_regimes.comparisons(rows, n_boot=200), ("target_acc", "kid"))
     assert "**-1.00 (+1.00 [+1.00, +1.00])**" in table and table.endswith(f"*{tables.KID_NOTE}*")
     assert tables.KID_NOTE not in regimes_report.settings_markdown(comps)  # no KID column, no note

@@ -12,6 +12,7 @@ Rerun it after a study adds rows, then read the prose around the block again.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import textwrap
@@ -172,6 +173,28 @@ def erase_defaults_summary(path: str | Path = config.REPO_ROOT / "data" / "resul
     return erase_defaults.headline(erase_defaults.load(path))
 
 
+def notebook_times() -> str:
+    """Each lesson's full-mode time on a CPU, as ``make course`` last measured it (``data/notebook_times.json``)."""
+    from fdunlearn import course, run_notebooks
+
+    entries = json.loads(run_notebooks.TIMES.read_text())["notebooks"] if run_notebooks.TIMES.exists() else {}
+    cells = []
+    for path in course.notebooks():
+        name = Path(path).name
+        e = entries.get(name)
+        when = (f"{_duration(e['seconds'])} ({e['date']}, {e['cpus']} cores)" if e else
+                "not measured yet")
+        cells.append(f"| {name} | {when} |")
+    total = sum(e["seconds"] for e in entries.values())
+    head = ["| lesson | full mode, `make course` (date, cores) |", "|---|---|"]
+    return "\n".join(head + cells + [f"| all measured lessons | {_duration(total)} |"])
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
 # name -> (writer, inline): an inline block continues a paragraph of a list item (wrapped, indented by two spaces);
 # the others stand alone between blank lines
 BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
@@ -181,6 +204,7 @@ BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "erase-defaults": (erase_defaults_summary, True),
     "claims": (claims_table, False),
     "reproduce": (reproduce_commands, False),
+    "notebook-times": (notebook_times, False),
 }
 _LIST_START = re.compile(r"^\s*([-+*>#]|\d+[.)])(\s|$)")
 

@@ -8,6 +8,7 @@ output shows and the models they reference, so JupyterLab and nbviewer draw them
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -71,6 +72,20 @@ def run(path: Path) -> float:
     return seconds
 
 
+TIMES = config.REPO_ROOT / "data" / "notebook_times.json"  # full mode on a CPU: what the README quotes
+
+
+def record_times(times: dict[str, float], path: Path = TIMES) -> None:
+    """Merge full-mode CPU times into ``path`` (one entry per notebook, the latest run; the others kept), with the
+    machine they were measured on. The README's times block is written from this file (``fdunlearn.readme``)."""
+    old = json.loads(path.read_text()) if path.exists() else {}
+    entries = old.get("notebooks", {})
+    entries.update({name: {"seconds": s, "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count()}
+                    for name, s in times.items()})
+    with io.atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({"notebooks": dict(sorted(entries.items()))}, indent=2) + "\n")
+
+
 def main(paths: list[str]) -> int:
     times = {}
     for p in map(Path, paths):
@@ -79,7 +94,10 @@ def main(paths: list[str]) -> int:
         print(f"[run_notebooks] {p.name}: {times[p.name]:.0f} s", flush=True)
     out = config.output_dir() / f"notebook_times_{config.mode()}.json"
     out.write_text(json.dumps(times, indent=2) + "\n")
-    print(f"[run_notebooks] times written to {out}")
+    print(f"[run_notebooks] times written to {config.display_path(out)}")
+    if config.mode() == "full" and config.device().type == "cpu":
+        record_times(times)
+        print(f"[run_notebooks] and merged into {config.display_path(TIMES)}")
     return 0
 
 

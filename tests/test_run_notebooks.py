@@ -1,0 +1,20 @@
+import json
+
+from fdunlearn import readme, run_notebooks
+
+
+def test_record_times_merges_one_run_into_the_times_file_and_keeps_the_others(tmp_path):
+    path = tmp_path / "times.json"
+    run_notebooks.record_times({"00_welcome.ipynb": 11.1, "01_x.ipynb": 42.0}, path)
+    run_notebooks.record_times({"01_x.ipynb": 40.5}, path)
+    entries = json.loads(path.read_text())["notebooks"]
+    assert {k: v["seconds"] for k, v in entries.items()} == {"00_welcome.ipynb": 11.1, "01_x.ipynb": 40.5}
+    assert all(v["cpus"] >= 1 and len(v["date"]) == 10 for v in entries.values())
+
+
+def test_the_readme_times_table_lists_every_lesson_from_the_times_file():
+    table = readme.notebook_times()
+    recorded = json.loads(run_notebooks.TIMES.read_text())["notebooks"]
+    for name, e in recorded.items():
+        assert f"| {name} | {readme._duration(e['seconds'])} ({e['date']}, {e['cpus']} cores) |" in table
+    assert readme._duration(293) == "4 min 53 s" and readme._duration(7.4) == "7 s"

@@ -259,3 +259,37 @@ def digits_heatmap(ax, results: dict, variants: tuple[str, ...] = ("pretrained",
            title=what + (f"; {', '.join(how)}" if how else ""))
     if colorbar:
         ax.figure.colorbar(image, ax=ax, label=unit, fraction=0.04, pad=0.01)
+
+
+def plot_frontier(ax, *files: dict, digits: tuple[int, ...] = (7, 3)) -> dict[tuple[str, int], tuple[float, float]]:
+    """Forget share (%) against the FID rise on the other digits (%), one point per variant and digit (mean ± sd over
+    seeds, as error bars), over one or more ``vdu_digits table`` files; the pretrained model sits at zero rise (a
+    star) and the region meeting both bars is shaded. Returns the plotted means, keyed by (variant, digit)."""
+    stats: dict[tuple[str, int], dict] = {}
+    for results in files:
+        stats |= {k: s for k, s in digit_rows(results).items() if k[1] in digits}
+    if not any(v != "pretrained" for v, _ in stats):
+        raise ValueError(f"no vdu-fs rows for digits {digits}; the files hold digits "
+                         f"{sorted({r['digit'] for f in files for r in f['rows']})}")
+    markers = dict(zip(sorted(digits), "os^vD<>ph", strict=False))
+    variants = list(dict.fromkeys(v for v, _ in stats if v != "pretrained"))
+    points = {}
+    for d in sorted(digits):
+        if ("pretrained", d) in stats:
+            ax.plot(0, 100 * stats["pretrained", d]["forget_share"][0], marker="*", ms=12, color="k", ls="none",
+                    label="pretrained (each digit)" if d == min(digits) else None)
+        for i, v in enumerate(variants):
+            if (v, d) not in stats:
+                continue
+            s = stats[v, d]
+            x, y = 100 * s["fid_remaining_rise"][0], 100 * s["forget_share"][0]
+            points[v, d] = (x, y)
+            ax.errorbar(x, y, xerr=100 * s["fid_remaining_rise"][1], yerr=100 * s["forget_share"][1],
+                        marker=markers[d], color=f"C{i}", capsize=3, ls="none",
+                        label=f"{vdu_digits.LABELS.get(v, v).split(' (')[0]}, digit {d}")
+    ax.fill_between([min(0.0, ax.get_xlim()[0]), 100 * BARS["fid_remaining_rise"]], 0, 100 * BARS["forget_share"],
+                    color="green", alpha=0.25, label="both bars met")
+    ax.set(xlabel="FID rise on the other digits (%)", ylabel="share of the forgotten digit (%)",
+           title="forgetting against image quality (mean ± sd over seeds)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return points

@@ -120,3 +120,15 @@ def test_vdu_fs_results_name_their_command():
     assert vdu_report.command("vdu-fs-digits").startswith("python -m fdunlearn.vdu_digits table --model mnist-ddpm")
     with pytest.raises(ValueError, match=r"accepted: .*vdu-fs-digits"):
         vdu_report.command("nope")
+
+
+def test_frontier_plots_one_point_per_variant_and_digit_with_the_bar_region():
+    fig, ax = plt.subplots()
+    points = vdu_report.plot_frontier(ax, _digit_rows())
+    assert points == {("vdu-fs", 7): pytest.approx((5.0, 3.0)), ("vdu-fs", 3): pytest.approx((5.0, 0.4))}
+    labels = ax.get_legend_handles_labels()[1]
+    assert "both bars met" in labels and "vdu-fs, digit 3" in labels
+    assert ax.get_xlabel().startswith("FID rise") and ax.get_ylabel().startswith("share of the forgotten")
+    with pytest.raises(ValueError, match=r"no vdu-fs rows for digits \(5,\); the files hold digits \[3, 7\]"):
+        vdu_report.plot_frontier(ax, _digit_rows(), digits=(5,))
+    plt.close(fig)

@@ -149,6 +149,39 @@ def plot_sweep(ax: plt.Axes, results: dict, by: str, field: str, scale: float = 
     return ax
 
 
+SWEEP_COLUMNS = {  # field -> (column heading, scale, decimals) of sweep_markdown
+    "forget_share": ("share of the forgotten class %", 100, 1), "pul": ("PUL %", 1, 0),
+    "fid_remaining": ("FID on the other classes", 1, 1), "other_max": ("largest other class %", 100, 1),
+    "unlearn_seconds": ("time (s)", 1, 0),
+}
+
+
+def sweep_markdown(results: dict, by: str, fields: tuple[str, ...] = ("forget_share", "fid_remaining", "other_max"),
+                   where: dict | None = None, label: str | None = None) -> str:
+    """The numbers behind a ``plot_sweep`` figure: one line per value of ``by``, mean ± sd over seeds of ``fields``
+    (the keys of ``SWEEP_COLUMNS``), the pretrained model first when the file has it, so that the prose can quote
+    what a cell printed."""
+    unknown = [f for f in fields if f not in SWEEP_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown sweep field(s) {unknown}; accepted: {', '.join(SWEEP_COLUMNS)}")
+    rows = [r for r in results["rows"] if by in r and all(r.get(k) == v for k, v in (where or {}).items())]
+    summary = vdu_study.summarise(rows, by, fields)
+    lines = [f"| {label or by} | seeds | " + " | ".join(SWEEP_COLUMNS[f][0] for f in fields) + " |",
+             "|---|---|" + "---|" * len(fields)]
+    base = [r for r in results["rows"] if r.get("method") == "pretrained"]
+    if base:  # the reference line of the figure
+        summary_base = {f: _stats(base, f) for f in fields} | {"n_seeds": len(base)}
+        lines.append(_sweep_line("pretrained", summary_base, fields))
+    lines += [_sweep_line(f"{x:g}", summary[x], fields) for x in sorted(summary)]
+    return "\n".join(lines)
+
+
+def _sweep_line(name: str, s: dict, fields: tuple[str, ...]) -> str:
+    pm = _pm if s["n_seeds"] > 1 else _mean_only
+    return (f"| {name} | {s['n_seeds']} | "
+            + " | ".join(pm(s[f], SWEEP_COLUMNS[f][1], SWEEP_COLUMNS[f][2]) for f in fields) + " |")
+
+
 def base_value(results: dict, field: str) -> tuple[float, float]:
     """Mean and sd over seeds of the pretrained model's ``field`` (the reference line in every plot)."""
     return _stats([r for r in results["rows"] if r.get("method") == "pretrained"], field)

@@ -132,3 +132,18 @@ def test_frontier_plots_one_point_per_variant_and_digit_with_the_bar_region():
     with pytest.raises(ValueError, match=r"no vdu-fs rows for digits \(5,\); the files hold digits \[3, 7\]"):
         vdu_report.plot_frontier(ax, _digit_rows(), digits=(5,))
     plt.close(fig)
+
+
+def test_sweep_markdown_prints_the_numbers_behind_a_sweep_figure():
+    results = {"rows": [{"gamma": g, "seed": s, "forget_share": g / 10 + s / 100, "fid_remaining": 20.0 + s,
+                         "other_max": 0.12, "start": "vdu"} for g in (0.5, 0.9) for s in (0, 1)]}
+    lines = vdu_report.sweep_markdown(results, "gamma", label="gamma").splitlines()
+    assert lines[0] == ("| gamma | seeds | share of the forgotten class % | FID on the other classes "
+                        "| largest other class % |")
+    assert lines[2] == "| 0.5 | 2 | 5.5 ± 0.7 | 20.5 ± 0.7 | 12.0 ± 0.0 |" and len(lines) == 4
+    assert len(vdu_report.sweep_markdown(results, "gamma", where={"start": "pretrained"}).splitlines()) == 2
+    results["rows"].append({"method": "pretrained", "seed": 0, "forget_share": 0.1, "fid_remaining": 19.0,
+                            "other_max": 0.11})
+    assert vdu_report.sweep_markdown(results, "gamma").splitlines()[2] == "| pretrained | 1 | 10.0 | 19.0 | 11.0 |"
+    with pytest.raises(ValueError, match=r"unknown sweep field.*'kid'.*accepted: forget_share"):
+        vdu_report.sweep_markdown(results, "gamma", fields=("kid",))

@@ -50,3 +50,11 @@ def test_a_class_subset_with_under_two_generated_images_says_why_instead_of_prin
     text = metrics.format_report(r)
     assert "FID=n/a" in text and "nan" not in text and r["note"] in text
     assert "note" not in metrics.evaluate("mnist", ones, classes=[1], model=mnist_model)
+
+
+def test_real_digits_drawn_equally_per_class_score_below_zero(mnist_model):
+    # lesson 04's retained images are 5 per digit: real digits drawn the same way sit below 0 on every draw
+    kids = metrics.stratified_real_kid("mnist", [0, 1, 2, 3, 4, 5, 6, 8, 9], 5, draws=3, model=mnist_model)
+    assert len(kids) == 3 and max(kids) < -2.0
+    with pytest.raises(ValueError, match="per_class=1, draws=3; accepted: per_class >= 2"):
+        metrics.stratified_real_kid("mnist", [0, 1], 1, model=mnist_model)

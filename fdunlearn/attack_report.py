@@ -1,0 +1,90 @@
+"""Lesson 04's attack table (``attack_study``) read for the lesson: the paraphrase attack split by how the digit is
+written, the images each attack recovers, and the findings in words computed from the rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from fdunlearn import attack, attack_study, captions, config, vdu_study
+
+RESULTS = config.REPO_ROOT / "data" / "results" / "attacks.json"
+COMMAND = "python -m fdunlearn.attack_study --out data/results/attacks.json"
+
+
+def load(path: str | Path | None = None) -> dict:
+    """The results file; a clear error with the command that makes it when it is missing."""
+    path = Path(path or RESULTS)
+    if not path.is_file():
+        raise FileNotFoundError(f"{config.display_path(path)} is missing; make it with: {COMMAND}")
+    return json.loads(path.read_text())
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    return attack_study._stats(values)
+
+
+def writing_table(rows: list[dict]) -> str:
+    """Markdown: the paraphrase attack's success rate (mean ± sd over seeds, %) per model and per way of writing the
+    digit (``captions.WRITINGS``: word, numeral, misspelling)."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        if r.get("phase") == "attack" and r["method"] == "paraphrase":
+            groups.setdefault(r["label"], []).append(r)
+    lines = ["| model | " + " | ".join(f"written as {w} %" for w in captions.WRITINGS) + " | seeds |",
+             "|---|" + "---|" * len(captions.WRITINGS) + "---|"]
+    for label, rs in groups.items():
+        cells = []
+        for w in captions.WRITINGS:
+            vals = [r["by_writing"][w] for r in rs if w in r.get("by_writing", {})]
+            m, s = _mean_sd(vals) if vals else (None, None)
+            cells.append("–" if m is None else f"{100 * m:.1f} ± {100 * s:.1f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(rs)} |")
+    return "\n".join(lines)
+
+
+def plot_recovered(rows: list[dict], seed: int = 0, variants: tuple[str, ...] | None = None,
+                   methods: tuple[str, ...] = attack.METHODS) -> plt.Figure:
+    """A grid of figures: one row per model, one column per attack, each the first 16 images that scored the attack
+    at ``seed`` with its success rate in the title."""
+    by_key = {(r["variant"], r["method"]): r for r in rows if r.get("phase") == "attack" and r["seed"] == seed}
+    if not by_key:
+        seeds = sorted({r["seed"] for r in rows if r.get("phase") == "attack"})
+        raise ValueError(f"no attack rows for seed {seed}; accepted: {seeds}")
+    names = variants or tuple(dict.fromkeys(v for v, _ in by_key))
+    fig, axes = plt.subplots(len(names), len(methods), figsize=(2.3 * len(methods), 2.4 * len(names)), squeeze=False)
+    for i, v in enumerate(names):
+        for j, m in enumerate(methods):
+            ax = axes[i, j]
+            ax.axis("off")
+            r = by_key.get((v, m))
+            if r is None:
+                continue
+            ax.imshow(vdu_study.thumbnail(r), cmap="gray")
+            ax.set_title(f"{m}: {100 * r['success_rate']:.0f}% sevens", fontsize=8)
+            if j == 0:
+                ax.text(-8, ax.get_ylim()[0] / 2, r["label"], ha="right", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def findings(results: dict) -> list[str]:
+    """Sentences computed from the rows: the sanity check on the base model, what each attack recovers after
+    erasure (mean over erased models and seeds), and which erasers, if any, stay low under every attack."""
+    rows = results["rows"]
+    summary = attack_study.summarise(rows)
+    out = []
+    for m in attack.METHODS:
+        base = summary.get(("base", m))
+        erased = [e["success_rate"][0] for (v, w), e in summary.items() if w == m and v != "base"]
+        if base is None or not erased:
+            continue
+        lo, hi = min(erased), max(erased)
+        out.append(f"{m}: {100 * base['success_rate'][0]:.0f}% sevens on the base MiniSD; after erasure "
+                   f"{100 * lo:.0f}–{100 * hi:.0f}% across the {len(erased)} erased models (means over seeds)")
+    strong = attack_study.strong_erasers(summary, rows)
+    out.append("erasers whose success rate stays at the anchor's floor under every attack: "
+               + (", ".join(strong) if strong else "none"))
+    return out

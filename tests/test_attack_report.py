@@ -1,0 +1,55 @@
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+from fdunlearn import attack_report
+from fdunlearn.vdu_study import encode_grid
+
+GRID = encode_grid(torch.zeros(4, 1, 8, 8))
+
+
+def _attack(variant, label, method, seed, rate, writing=None):
+    row = {"phase": "attack", "variant": variant, "label": label, "method": method, "seed": seed,
+           "success_rate": rate, "success_before": None, "retained_acc": 1.0, "target_acc": 1.0, "seconds": 3.0,
+           "grid_png": GRID}
+    return row | ({"by_writing": writing} if writing else {})
+
+
+ROWS = [{"phase": "model", "variant": "base", "seed": s, "anchor_share": 0.05} for s in (0, 1)] + [
+    _attack(v, label, m, s, rate, {"word": rate, "numeral": rate, "misspelled": 0.0} if m == "paraphrase" else None)
+    for s in (0, 1)
+    for v, label, rates in [("base", "MiniSD", (0.7, 1.0, 1.0)), ("mse", "MSE", (0.02, 1.0, 0.9))]
+    for m, rate in zip(("paraphrase", "inversion", "prompt-opt"), rates, strict=True)]
+
+
+def test_writing_table_splits_the_paraphrase_attack_by_writing():
+    lines = attack_report.writing_table(ROWS).splitlines()
+    assert lines[0] == "| model | written as word % | written as numeral % | written as misspelled % | seeds |"
+    assert lines[2] == "| MiniSD | 70.0 ± 0.0 | 70.0 ± 0.0 | 0.0 ± 0.0 | 2 |" and len(lines) == 4
+
+
+def test_findings_are_computed_from_the_rows():
+    text = attack_report.findings({"rows": ROWS})
+    assert text[0].startswith("paraphrase: 70% sevens on the base MiniSD; after erasure 2–2%")
+    assert text[2].startswith("prompt-opt: 100% sevens") and "90–90%" in text[2]
+    assert text[-1].endswith("none")
+
+
+def test_recovered_grid_has_a_panel_per_model_and_attack_and_refuses_unknown_seeds():
+    fig = attack_report.plot_recovered(ROWS, seed=1)
+    assert len(fig.axes) == 6 and fig.axes[1].get_title() == "inversion: 100% sevens"
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"no attack rows for seed 5; accepted: \[0, 1\]"):
+        attack_report.plot_recovered(ROWS, seed=5)
+
+
+def test_missing_results_name_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"python -m fdunlearn\.attack_study --out data/results/attacks\.json"):
+        attack_report.load(tmp_path / "nope.json")
+    (tmp_path / "a.json").write_text(json.dumps({"rows": []}))
+    assert attack_report.load(tmp_path / "a.json") == {"rows": []}

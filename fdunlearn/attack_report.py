@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt
 from fdunlearn import attack, attack_study, captions, config, vdu_study
 
 RESULTS = config.REPO_ROOT / "data" / "results" / "attacks.json"
-COMMAND = "python -m fdunlearn.attack_study --out data/results/attacks.json"
+# the erased weights (about 1 MB each) go to runs/, outside data/results/, so a resumed study does not erase again
+COMMAND = "python -m fdunlearn.attack_study --out data/results/attacks.json --weights-dir runs/attack_study"
 
 
 def load(path: str | Path | None = None) -> dict:
@@ -82,8 +83,9 @@ def findings(results: dict) -> list[str]:
         if base is None or not erased:
             continue
         lo, hi = min(erased), max(erased)
-        out.append(f"{m}: {100 * base['success_rate'][0]:.0f}% sevens on the base MiniSD; after erasure "
-                   f"{100 * lo:.0f}–{100 * hi:.0f}% across the {len(erased)} erased models (means over seeds)")
+        spread = f"{100 * lo:.0f}%" if round(100 * lo) == round(100 * hi) else f"{100 * lo:.0f}–{100 * hi:.0f}%"
+        out.append(f"{m}: {100 * base['success_rate'][0]:.0f}% sevens on the base MiniSD, {spread} after erasure "
+                   f"({len(erased)} erased models, means over seeds)")
     strong = attack_study.strong_erasers(summary, rows)
     out.append("erasers whose success rate stays at the anchor's floor under every attack: "
                + (", ".join(strong) if strong else "none"))

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fdunlearn import config, vdu_report
+from fdunlearn import attack_report, config, vdu_report
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 PYTEST_ARGS = ("-q", "--durations=15", "--nbval-lax", "--nbval-current-env", "tests", "notebooks")
@@ -107,6 +107,7 @@ def study_steps(python: str = sys.executable) -> list[Step]:
                          "lesson 04's regimes, an estimated 1 h"))
     steps.append(_module(python, "python -m fdunlearn.erase_defaults --out data/results/erase_defaults.json",
                          "the erase command's defaults on MiniSD, about 40 min"))
+    steps.append(_module(python, attack_report.COMMAND, "lesson 04's attacks, about 1 h"))
     return steps
 
 

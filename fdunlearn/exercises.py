@@ -289,6 +289,23 @@ def _check_adam_first_step(fn: Callable[..., Any]) -> None:
                                    msg=lambda m, s=scale: f"gradient scale {s}: {m}")
 
 
+@exercise(_L04, 4, "fill_placeholders")
+def _check_fill_placeholders(fn: Callable[..., Any]) -> None:
+    g = _generator()
+    words = torch.randn(3, 6, 5, generator=g)  # 3 prompts, 6 tokens, embeddings of size 5
+    slots = torch.zeros(3, 6, dtype=torch.bool)
+    slots[:, 1:3] = True  # two placeholders per prompt, as prompt-opt puts its soft tokens before the prompt
+    vectors = torch.randn(2, 5, generator=g, requires_grad=True)
+    got = fn(words, slots, vectors)
+    expected = words.clone()
+    expected[:, 1:3] = vectors.detach()
+    torch.testing.assert_close(got.detach(), expected, msg=lambda m: f"placeholders not filled in order: {m}")
+    assert torch.equal(words[:, 0], torch.randn(3, 6, 5, generator=_generator())[:, 0]), "words was modified in place"
+    got.sum().backward()
+    assert vectors.grad is not None and torch.equal(vectors.grad, torch.full_like(vectors, 3.0)), \
+        "the result must stay differentiable in vectors (each vector is used once per prompt: gradient 3)"
+
+
 # ----------------------------------------------------------------------------- lesson 05
 _L05 = "05_stable_diffusion_erasure"
 

@@ -173,6 +173,37 @@ def erase_defaults_summary(path: str | Path = config.REPO_ROOT / "data" / "resul
     return erase_defaults.headline(erase_defaults.load(path))
 
 
+def vdu_fs_frontier() -> str:
+    """Lesson 03 section 7.7: three vdu-fs settings off the defaults on digits 7 and 3, against both bars."""
+    from fdunlearn import vdu_digits, vdu_report
+
+    results = vdu_report.load("vdu-fs-frontier")
+    stats = vdu_report.digit_rows(results)
+    parts, names = [], {7: "sevens", 3: "threes"}
+    for v in dict.fromkeys(v for v, _ in stats if v != "pretrained"):
+        per = [f"{names[d]} {_pct(stats[v, d]['forget_share'][0])}% left, FID on the other digits "
+               f"{_signed(stats[v, d]['fid_remaining_rise'][0])}" for d in (7, 3) if (v, d) in stats]
+        parts.append(f"{vdu_digits.LABELS.get(v, v)}: " + ", ".join(per))
+    both = [k for k, st in stats.items() if k[0] != "pretrained"
+            and all(vdu_report.check_bars(st)[b] for b in ("forget share <= 1%", "FID rise <= 15%"))]
+    n_seeds = len(results["settings"]["budget"]["seeds"])
+    verdict = "none meets" if not both else f"{len(both)} of {len(parts) * 2} meet"
+    return (f"Three settings off the defaults (`{vdu_report.command('vdu-fs-frontier')}`; "
+            f"{n_seeds} seeds, means): " + "; ".join(parts)
+            + f"; {verdict} the forget and the quality bar together.")
+
+
+def attacks_summary() -> str:
+    """Lesson 04 section 7: the attack table's findings (``attack_report.findings``)."""
+    from fdunlearn import attack_report
+
+    results = attack_report.load()
+    seeds = sorted({r["seed"] for r in results["rows"] if r.get("phase") == "attack"})
+    return (f"Attacks on the erased MiniSD (`{attack_report.COMMAND}`; attack success rate = share of the attack's "
+            f"images read as a 7, seeds {', '.join(map(str, seeds))}): " + "; ".join(attack_report.findings(results))
+            + ".")
+
+
 def notebook_times() -> str:
     """Each lesson's full-mode time on a CPU, as ``make course`` last measured it (``data/notebook_times.json``)."""
     from fdunlearn import course, run_notebooks
@@ -202,6 +233,8 @@ BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "vdu-fs-other-digits": (vdu_fs_other_digits, True),
     "erase-regimes": (erase_regimes_summary, True),
     "erase-defaults": (erase_defaults_summary, True),
+    "vdu-fs-frontier": (vdu_fs_frontier, True),
+    "attacks": (attacks_summary, True),
     "claims": (claims_table, False),
     "reproduce": (reproduce_commands, False),
     "notebook-times": (notebook_times, False),

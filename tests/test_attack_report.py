@@ -35,8 +35,8 @@ def test_writing_table_splits_the_paraphrase_attack_by_writing():
 
 def test_findings_are_computed_from_the_rows():
     text = attack_report.findings({"rows": ROWS})
-    assert text[0].startswith("paraphrase: 70% sevens on the base MiniSD; after erasure 2–2%")
-    assert text[2].startswith("prompt-opt: 100% sevens") and "90–90%" in text[2]
+    assert text[0] == "paraphrase: 70% sevens on the base MiniSD, 2% after erasure (1 erased models, means over seeds)"
+    assert text[2].startswith("prompt-opt: 100% sevens") and ", 90% after" in text[2]
     assert text[-1].endswith("none")
 
 

@@ -44,7 +44,7 @@ def test_reproduce_steps_resume_or_are_skipped_when_done():
     modules = {s.argv[2] for s in steps}
     assert modules == {"fdunlearn.eta_study", "fdunlearn.vdu_study", "fdunlearn", "fdunlearn.toy2d",
                        "fdunlearn.vdu_digits", "fdunlearn.erase_study", "fdunlearn.erase_regimes",
-                       "fdunlearn.erase_defaults"}
+                       "fdunlearn.erase_defaults", "fdunlearn.attack_study"}
     for s in steps:
         out = s.argv[s.argv.index("--out") + 1]
         if s.argv[2] in ("fdunlearn.eta_study", "fdunlearn.toy2d"):  # they write once, at the end: skipped if done

@@ -29,6 +29,13 @@ def adam_first_step(grad: torch.Tensor, lr: float, eps: float = 1e-8) -> torch.T
     return -lr * grad / (grad.abs() + eps)
 
 
+def fill_placeholders(words: torch.Tensor, slots: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """Exercise 4: the input embeddings (n, L, E) with every placeholder slot (``slots`` (n, L), k True per prompt)
+    replaced by the k learned ``vectors`` (k, E), in order: how prompt-opt and textual inversion feed their soft tokens
+    to a frozen text encoder (``attack.encode_soft``). Out of place and differentiable in ``vectors``."""
+    return words.masked_scatter(slots[..., None], vectors.repeat(len(words), 1))
+
+
 def main() -> None:
     g = torch.Generator().manual_seed(0)
     eps_new, eps_anchor = torch.randn(4, 4, 8, 8, generator=g), torch.randn(4, 4, 8, 8, generator=g)
@@ -42,6 +49,9 @@ def main() -> None:
         w.grad = grad.clone()
         opt.step()
         torch.testing.assert_close(w.detach(), adam_first_step(grad, 1e-3))
+    words, slots = torch.randn(2, 4, 3, generator=g), torch.tensor([[False, True, False, False]] * 2)
+    vec = torch.randn(1, 3, generator=g)
+    assert torch.equal(fill_placeholders(words, slots, vec)[:, 1], vec.expand(2, 3))
     print("lesson 04 solutions: all checks passed")
 
 

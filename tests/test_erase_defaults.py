@@ -16,18 +16,21 @@ def _results(candidates, rows_by_candidate, base_retained=1.0, seeds=(0, 1, 2)):
     return {"settings": {"candidates": [list(c) for c in candidates]}, "rows": rows}
 
 
-def test_summary_checks_each_bar_on_the_mean_and_the_slowest_seed():
+def test_summary_checks_each_bar_on_the_mean_and_time_on_the_median_seed():
     cands = [(1.0, 1000), (3.0, 500), (2.0, 1000)]
     res = _results(cands, [
         [(0.10, 1.0, 100), (0.0, 1.0, 100), (0.05, 1.0, 100)],  # held-out mean 5%: meets (<= 5%)
         [(0.0, 0.90, 60), (0.0, 0.95, 60), (0.0, 0.96, 60)],    # retained mean 93.7%: misses
-        [(0.0, 1.0, 150), (0.0, 1.0, 190), (0.0, 1.0, 150)],    # one seed over 3 minutes: misses
+        [(0.0, 1.0, 150), (0.0, 1.0, 190), (0.0, 1.0, 200)],    # median seed over 3 minutes: misses
     ], base_retained=1.0)
     s = erase_defaults.summary(res)
     assert [(e["lr_mult"], e["steps"]) for e in s] == cands
     assert s[0]["heldout_acc"][0] == pytest.approx(0.05) and all(s[0]["meets"].values())
     assert s[1]["meets"] == {"heldout_acc": True, "retained_ratio": False, "seconds": True}
-    assert s[2]["meets"]["seconds"] is False and s[2]["seconds_max"] == 190
+    assert s[2]["meets"]["seconds"] is False and s[2]["seconds_median"] == 190 and s[2]["seconds_max"] == 200
+    one_slow = erase_defaults.summary(_results(cands[:1], [[(0.0, 1.0, 100), (0.0, 1.0, 400), (0.0, 1.0, 100)]],
+                                               base_retained=1.0))
+    assert one_slow[0]["meets"]["seconds"] is True  # one slow seed (a busy machine) does not decide the bar
     assert erase_defaults.choose(s, 3)["lr_mult"] == 1.0
     assert erase_defaults.choose(s, 5) is None  # measured on 3 of 5 seeds: not chosen yet
     assert "misses retained_ratio" in erase_defaults.format_summary(s)

@@ -156,11 +156,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_unlearn(args: argparse.Namespace) -> None:
-    if args.method != "vdu-fs" and (args.fs_weight is not None or args.replay_n is not None
-                                    or not args.replay_filter or args.prior_weight):
-        raise ValueError(f"--fs-weight, --replay-n, --no-replay-filter and --prior-weight apply to --method vdu-fs "
-                         f"only, not {args.method!r}")
-    if args.method in ("vdu-fs", "ga") and args.gamma is not None:
+    if args.method not in unlearn.FUNCTION_SPACE and (args.fs_weight is not None or args.replay_n is not None
+                                                      or not args.replay_filter or args.prior_weight):
+        raise ValueError(f"--fs-weight, --replay-n, --no-replay-filter and --prior-weight apply to --method "
+                         f"{' and '.join(unlearn.FUNCTION_SPACE)} only, not {args.method!r}")
+    if args.method in (*unlearn.FUNCTION_SPACE, "ga") and args.gamma is not None:
         raise ValueError(f"--gamma applies to --method vdu, l2 and salun, not {args.method!r} "
                          "(vdu-fs weighs its stability term with --fs-weight)")
     folder = models.resolve(args.model, kind="ddpm")

@@ -98,3 +98,25 @@ def function_stability(unet: UNet2DModel, frozen: UNet2DModel, scheduler: DDPMSc
     with torch.no_grad():
         target = frozen(x_t, t).sample
     return (unet(x_t, t).sample - target).pow(2).mean()
+
+
+def redirect_loss(unet: UNet2DModel, scheduler: DDPMScheduler, x_forget: torch.Tensor, x_target: torch.Tensor,
+                  g: torch.Generator, t_min: int) -> torch.Tensor:
+    """The redirect plasticity term of ``fs-redirect``: a bounded regression instead of VDU's gradient ascent.
+
+    A forget image is noised, x_t = sqrt(a_t) x_f + sqrt(1 - a_t) eps (Ho Eq. 4), and the network is trained to predict
+    the noise that would make x_t a noised *replay* sample x_r instead: eps' = (x_t - sqrt(a_t) x_r) / sqrt(1 - a_t),
+    so the reverse process started near D_f is led to a kept (not forget-like) sample of the pretrained model. Only
+    t >= ``t_min`` is drawn: there sqrt(a_t / (1 - a_t)) stays moderate and the class of a sample is still open.
+    Mean over images and pixels of ||eps_theta(x_t, t) - eps'||^2.
+    """
+    if not 0 <= t_min < ddpm.T_STEPS:
+        raise ValueError(f"redirect t_min={t_min}; accepted: 0 <= t_min < {ddpm.T_STEPS}")
+    n = len(x_forget)
+    t = torch.randint(t_min, ddpm.T_STEPS, (n,), generator=g)
+    eps = torch.randn(x_forget.shape, generator=g)
+    a = scheduler.alphas_cumprod[t].view(-1, 1, 1, 1).to(x_forget.dtype)
+    x_t = a.sqrt() * x_forget + (1 - a).sqrt() * eps
+    target = (x_t - a.sqrt() * x_target[:n]) / (1 - a).sqrt()
+    dev = unet.device
+    return (unet(x_t.to(dev), t.to(dev)).sample - target.to(dev)).pow(2).mean()

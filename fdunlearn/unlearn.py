@@ -58,7 +58,8 @@ from tqdm.auto import tqdm
 
 from fdunlearn import config, data, ddpm, io, losses, models, replay, validate
 
-METHODS = ("vdu", "vdu-fs", "ga", "l2", "salun")
+METHODS = ("vdu", "vdu-fs", "fs-redirect", "ga", "l2", "salun")
+FUNCTION_SPACE = ("vdu-fs", "fs-redirect")  # the methods with the function-space stability term
 PRIORS = ("checkpoints", "fisher")
 WEIGHTINGS = ("elbo", "uniform")
 
@@ -87,6 +88,8 @@ class UnlearnConfig:
     replay_seed: int = 0  # their seed (the same replay set for every run on one model)
     replay_filter: bool = True  # drop replay samples that look like D_f (uses D_f and the replay set only)
     prior_weight: float = 0.0  # optional weight of VDU's parameter-space prior on top of S_fs
+    # fs-redirect only: the plasticity term leads noised forget images to replay samples (replay.redirect_loss)
+    redirect_t_min: int = 200  # smallest timestep index drawn for the redirect term
 
 
 # vdu-fs's runaway guard. On mnist-ddpm its forget loss stays near its start while the class fades, then on some
@@ -123,6 +126,8 @@ def check(cfg: UnlearnConfig, n_available: int) -> None:
         low = 0.0 if name != "lr" else 1e-12
         if not (isinstance(value, int | float) and math.isfinite(value) and value >= low):
             raise ValueError(f"{name}={value!r}; accepted: a finite number {'>' if name == 'lr' else '>='} 0")
+    if not (isinstance(cfg.redirect_t_min, int) and 0 <= cfg.redirect_t_min < ddpm.T_STEPS):
+        raise ValueError(f"redirect_t_min={cfg.redirect_t_min!r}; accepted: an integer 0..{ddpm.T_STEPS - 1}")
     if cfg.replay_n < 1:
         raise ValueError(f"replay_n={cfg.replay_n}; accepted: an integer >= 1 (samples of the pretrained model)")
 
@@ -280,7 +285,7 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
     gamma = 0.0 if cfg.method == "ga" else cfg.gamma
     weights = elbo_weights(scheduler) if cfg.weighting == "elbo" else None
     mask = salun_mask(unet, scheduler, x_forget, cfg.salun_fraction, cfg.seed) if cfg.method == "salun" else None
-    fs = _function_prior(unet, scheduler, base["sha256"], x_forget, cfg) if cfg.method == "vdu-fs" else None
+    fs = _function_prior(unet, scheduler, base["sha256"], x_forget, cfg) if cfg.method in FUNCTION_SPACE else None
     unet.train().requires_grad_(True)
     opt = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
     with torch.no_grad():
@@ -289,11 +294,15 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
     bar = tqdm(range(cfg.steps), desc=f"unlearn {cfg.method}", disable=not progress)
     for step in bar:
         idx = torch.randint(0, len(x_forget), (min(cfg.batch_size, len(x_forget)),), generator=g)
-        plastic = forget_loss(unet, scheduler, x_forget[idx], g, weights)
-        if fs is not None:  # vdu-fs: L = lambda S_fs - P (+ the weight prior, optionally)
+        if cfg.method == "fs-redirect":  # a bounded term towards replay samples instead of ascent
+            tidx = torch.randint(0, len(fs["images"]), (len(idx),), generator=g)
+            plastic = replay.redirect_loss(unet, scheduler, x_forget[idx], fs["images"][tidx], g, cfg.redirect_t_min)
+        else:
+            plastic = forget_loss(unet, scheduler, x_forget[idx], g, weights)
+        if fs is not None:  # vdu-fs: L = lambda S_fs - P; fs-redirect: L = lambda S_fs + R (+ the weight prior)
             ridx = torch.randint(0, len(fs["images"]), (min(cfg.batch_size, len(fs["images"])),), generator=g)
             stable = replay.function_stability(unet, fs["frozen"], scheduler, fs["images"][ridx], g)
-            loss = cfg.fs_weight * stable - plastic
+            loss = cfg.fs_weight * stable + (plastic if cfg.method == "fs-redirect" else -plastic)
             if cfg.prior_weight > 0:
                 loss = loss + cfg.prior_weight * stability(unet, mu, var)
         else:

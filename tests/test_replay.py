@@ -83,7 +83,7 @@ def test_cli_vdu_fs_and_its_refusals(fast_ddpm, tmp_path, capsys):
                  "--fs-weight", "3"]) == 0
     assert models.read_record(tmp_path / "a")["unlearn"]["fs_weight"] == 3.0
     assert main([*base, "--method", "vdu", "--out", str(tmp_path / "b"), "--fs-weight", "3"]) == 2
-    assert "apply to --method vdu-fs only, not 'vdu'" in capsys.readouterr().err
+    assert "apply to --method vdu-fs and fs-redirect only, not 'vdu'" in capsys.readouterr().err
     assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "c"), "--gamma", "0.5"]) == 2
     assert "--gamma applies to --method vdu" in capsys.readouterr().err
     assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "d"), "--replay-n", "0"]) == 2
@@ -94,3 +94,33 @@ def test_vdu_fs_stops_at_its_runaway_guard_unless_told_otherwise():
     assert unlearn.stop_at(CFG) == unlearn.FS_STOP_FACTOR
     assert unlearn.stop_at(dataclasses.replace(CFG, stop_factor=3.0)) == 3.0
     assert unlearn.stop_at(dataclasses.replace(CFG, method="vdu")) is None
+
+
+def test_redirect_loss_targets_the_noise_that_leads_to_the_replay_sample(fast_ddpm):
+    unet, sched, _ = models.load_ddpm(fast_ddpm)
+    g = torch.Generator().manual_seed(0)
+    x_f, x_r = torch.randn(3, 1, 32, 32, generator=g), torch.randn(3, 1, 32, 32, generator=g)
+    got = replay.redirect_loss(unet, sched, x_f, x_r, torch.Generator().manual_seed(1), t_min=900)
+    # by hand, with the same draws: t in [900, 1000), x_t from the forget image, eps' from the replay sample
+    h = torch.Generator().manual_seed(1)
+    t = torch.randint(900, 1000, (3,), generator=h)
+    eps = torch.randn(x_f.shape, generator=h)
+    a = sched.alphas_cumprod[t].view(-1, 1, 1, 1)
+    x_t = a.sqrt() * x_f + (1 - a).sqrt() * eps
+    eps_r = (x_t - a.sqrt() * x_r) / (1 - a).sqrt()
+    assert torch.allclose(x_t, a.sqrt() * x_r + (1 - a).sqrt() * eps_r, atol=1e-5)  # x_t is a noised x_r under eps'
+    torch.testing.assert_close(got, (unet(x_t, t).sample - eps_r).pow(2).mean())
+    # redirecting to the forget image itself is the plain denoising loss at those timesteps
+    same = replay.redirect_loss(unet, sched, x_f, x_f, torch.Generator().manual_seed(1), t_min=900)
+    torch.testing.assert_close(same, (unet(x_t, t).sample - eps).pow(2).mean())
+    with pytest.raises(ValueError, match="redirect t_min=1000; accepted: 0 <= t_min < 1000"):
+        replay.redirect_loss(unet, sched, x_f, x_r, g, t_min=1000)
+
+
+def test_fs_redirect_writes_a_model_and_checks_its_t_min(fast_ddpm, tmp_path):
+    cfg = dataclasses.replace(CFG, method="fs-redirect")
+    rec = models.read_record(unlearn.unlearn(fast_ddpm, cfg, tmp_path / "m", progress=False))
+    assert rec["unlearn"]["method"] == "fs-redirect" and rec["steps_run"] == 3 and rec["stop_factor_used"] is None
+    assert all(e["forget"] >= 0 and e["loss"] >= 0 for e in rec["log"])  # both terms are regressions: no ascent
+    with pytest.raises(ValueError, match=r"redirect_t_min=-1; accepted: an integer 0\.\.999"):
+        unlearn.check(dataclasses.replace(cfg, redirect_t_min=-1), n_available=100)

@@ -10,7 +10,7 @@ CFG = unlearn.UnlearnConfig(n_forget=8, steps=3, batch_size=4)
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("method", "erase", r"'erase'.*vdu, vdu-fs, ga, l2, salun"),
+    ("method", "erase", r"'erase'.*vdu, vdu-fs, fs-redirect, ga, l2, salun"),
     ("forget_class", 10, r"10 out of range; accepted: 0..9"),
     ("n_forget", 0, r"n_forget=0 out of range; accepted: 1..450"),
     ("n_forget", 451, r"n_forget=451 out of range; accepted: 1..450"),

@@ -107,7 +107,7 @@ def study_steps(python: str = sys.executable) -> list[Step]:
                          "lesson 04's regimes, an estimated 1 h"))
     steps.append(_module(python, "python -m fdunlearn.erase_defaults --out data/results/erase_defaults.json",
                          "the erase command's defaults on MiniSD, about 40 min"))
-    steps.append(_module(python, attack_report.COMMAND, "lesson 04's attacks, about 1 h"))
+    steps.append(_module(python, attack_report.COMMAND, "lesson 04's attacks, about 30 min on one core"))
     return steps
 
 

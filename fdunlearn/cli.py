@@ -172,7 +172,8 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         gamma=defaults.gamma if args.gamma is None else args.gamma, prior=args.prior,
         weighting=args.weighting, steps=args.steps or config.pick(defaults.steps, 3),
         stop_factor=args.stop_factor, lr=defaults.lr if args.lr is None else args.lr,
-        fs_weight=defaults.fs_weight if args.fs_weight is None else args.fs_weight,
+        fs_weight=args.fs_weight if args.fs_weight is not None else (
+            unlearn.REDIRECT_FS_WEIGHT if args.method == "fs-redirect" else defaults.fs_weight),
         replay_n=config.pick(defaults.replay_n, 8) if args.replay_n is None else args.replay_n,
         replay_filter=args.replay_filter, prior_weight=args.prior_weight)
     out = unlearn.unlearn(args.model, cfg, args.out)
@@ -283,8 +284,9 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--lr", type=validate.real(0.0, 1.0, lo_open=True),
                    help=f"Adam learning rate in (0, 1] (default {unlearn.UnlearnConfig.lr:g})")
     u.add_argument("--fs-weight", type=validate.real(0.0, MAX_FACTOR),
-                   help="vdu-fs: weight lambda of the function-space stability term, "
-                   f"0..{MAX_FACTOR:g} (default {unlearn.UnlearnConfig.fs_weight:g})")
+                   help="vdu-fs, fs-redirect: weight lambda of the function-space stability term, "
+                   f"0..{MAX_FACTOR:g} (default {unlearn.UnlearnConfig.fs_weight:g} for vdu-fs, "
+                   f"{unlearn.REDIRECT_FS_WEIGHT:g} for fs-redirect)")
     u.add_argument("--replay-n", type=count(1, 100_000), help="vdu-fs: samples of the pretrained model to replay "
                    f"(default {unlearn.UnlearnConfig.replay_n})")
     u.add_argument("--no-replay-filter", dest="replay_filter", action="store_false",

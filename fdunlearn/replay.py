@@ -18,6 +18,9 @@ pretrained model is available by assumption, and samples of it are not training 
 Replay samples of the forgotten class pull the model back towards drawing it. ``forget_like`` flags
 them using nothing but D_f and the replay set itself: a replay sample is forget-like when D_f is about
 as dense around it (k-nearest-neighbour pixel distances) as the replay set is.
+
+``fs-redirect`` keeps S_fs and replaces VDU's gradient ascent by ``redirect_loss``, a regression that leads noised
+forget images to kept replay samples (lesson 03, section 7.8).
 """
 
 from __future__ import annotations

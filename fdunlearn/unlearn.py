@@ -60,6 +60,9 @@ from fdunlearn import config, data, ddpm, io, losses, models, replay, validate
 
 METHODS = ("vdu", "vdu-fs", "fs-redirect", "ga", "l2", "salun")
 FUNCTION_SPACE = ("vdu-fs", "fs-redirect")  # the methods with the function-space stability term
+# fs-redirect's lambda (the command line's default for it; ``UnlearnConfig.fs_weight`` is vdu-fs's). Probed on
+# digits 7 and 3, seed 0, 256 samples, among 1, 10, 15, 20, 30 (runs/ probes; lesson 03 section 7.8 measures it)
+REDIRECT_FS_WEIGHT = 20.0
 PRIORS = ("checkpoints", "fisher")
 WEIGHTINGS = ("elbo", "uniform")
 

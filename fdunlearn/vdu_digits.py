@@ -39,8 +39,7 @@ VARIANTS: dict[str, dict] = {
     "vdu-fs-batch64": {"method": "vdu-fs", "replay_filter": True, "batch_size": 64},
     "vdu-fs-lam20": {"method": "vdu-fs", "replay_filter": True, "fs_weight": 20.0, "lr": 2e-4},
     # a bounded plasticity term: noised forget images are led to kept replay samples (replay.redirect_loss)
-    "fs-redirect": {"method": "fs-redirect", "replay_filter": True},
-    "fs-redirect-lam1": {"method": "fs-redirect", "replay_filter": True, "fs_weight": 1.0},
+    "fs-redirect": {"method": "fs-redirect", "replay_filter": True, "fs_weight": unlearn.REDIRECT_FS_WEIGHT},
 }
 LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-unfiltered": "vdu-fs, whole replay set (no filter)",
@@ -48,8 +47,7 @@ LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "ga": "gradient ascent", "l2": "L2 to the pretrained weights", "salun": "SalUn-style masked ascent + L2",
           "vdu-fs-replay2048": "vdu-fs, 2048 replay samples", "vdu-fs-batch64": "vdu-fs, batch 64",
           "vdu-fs-lam20": "vdu-fs, lambda 20, lr 2e-4",
-          "fs-redirect": "fs-redirect (forget images led to replay samples, lambda 10)",
-          "fs-redirect-lam1": "fs-redirect, lambda 1"}
+          "fs-redirect": "fs-redirect (forget images led to replay samples, lambda 20)"}
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)
 FAST = vdu_study.Budget(8, 3, (0,), eta=1.0)
 TRAJECTORY_EVERY = 10

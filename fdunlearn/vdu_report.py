@@ -43,6 +43,7 @@ FS_COMMANDS = {
     "vdu-fs-relearn": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs",
     "vdu-fs-frontier": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-replay2048,vdu-fs-batch64,vdu-fs-lam20",
     "vdu-fs-cifar10": "table --model cifar10-ddpm --digits 6 --variants vdu-fs,vdu --n-samples 256",
+    "fs-redirect-digits": "table --model mnist-ddpm --digits 7,3 --variants fs-redirect",
 }
 # The course's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,

@@ -193,6 +193,28 @@ def vdu_fs_frontier() -> str:
             + f"; {verdict} the forget and the quality bar together.")
 
 
+def fs_redirect_headline() -> str:
+    """Lesson 03 section 7.8: fs-redirect on digits 7 and 3 against the course's bars."""
+    from fdunlearn import vdu_report
+
+    results = vdu_report.load("fs-redirect-digits")
+    stats = vdu_report.digit_rows(results)
+    parts, names = [], {7: "sevens", 3: "threes"}
+    for d in (7, 3):
+        if ("fs-redirect", d) not in stats:
+            continue
+        s, base = stats["fs-redirect", d], stats["pretrained", d]
+        n = s["n_seeds"]
+        missed = [k for k, ok in vdu_report.check_bars(s).items() if not ok]
+        parts.append(f"{names[d]} {_pm(base['forget_share'], n)}% → {_pm(s['forget_share'], n)}%, FID on the other "
+                     f"digits {_pm_signed(s['fid_remaining_rise'], n)}, {s['unlearn_seconds'][0]:.0f} s per run "
+                     f"({'every bar met' if not missed else 'missed: ' + ', '.join(missed)})")
+    seeds = sorted({r["seed"] for r in results["rows"]})
+    return (f"fs-redirect (`{vdu_report.command('fs-redirect-digits')}`; vdu-fs's stability term, with a regression "
+            f"that leads noised forget images to kept replay samples in place of gradient ascent, lambda 20; seeds "
+            f"{', '.join(map(str, seeds))}): " + "; ".join(parts) + ".")
+
+
 def attacks_summary() -> str:
     """Lesson 04 section 7: the attack table's findings (``attack_report.findings``)."""
     from fdunlearn import attack_report
@@ -234,6 +256,7 @@ BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "erase-regimes": (erase_regimes_summary, True),
     "erase-defaults": (erase_defaults_summary, True),
     "vdu-fs-frontier": (vdu_fs_frontier, True),
+    "fs-redirect": (fs_redirect_headline, True),
     "attacks": (attacks_summary, True),
     "claims": (claims_table, False),
     "reproduce": (reproduce_commands, False),

@@ -90,3 +90,24 @@ def findings(results: dict) -> list[str]:
     out.append("erasers whose success rate stays at the anchor's floor under every attack: "
                + (", ".join(strong) if strong else "none"))
     return out
+
+
+def relearn_table(relearn: dict) -> str:
+    """Lesson 03's relearning check (``vdu_digits relearn``) as an attack on the unlearned DDPM, in the attack table's
+    format: the attack is a short fine-tune on a few forget images, its success rate the share of samples read as the
+    forgotten digit, and "before unlearning" the same fine-tune from the pretrained model."""
+    s = relearn["settings"]
+    digit, variant = s["digit"], s.get("variant", "vdu-fs")
+    groups: dict[tuple[str, int], list[float]] = {}
+    for r in relearn["rows"]:
+        groups.setdefault((r["start"], r["relearn_steps"]), []).append(r["forget_share"])
+    lines = ["| model | attack | success % | before unlearning % | seeds |", "|---|---|---|---|---|"]
+    for steps in sorted({k for _, k in groups}):
+        after, before = groups.get((variant, steps)), groups.get(("pretrained", steps))
+        if after is None:
+            continue
+        attack_name = "none (the unlearned model itself)" if steps == 0 else f"relearn: {steps} fine-tuning steps"
+        pct = [f"{100 * m:.1f} ± {100 * sd:.1f}" for m, sd in (_mean_sd(after), _mean_sd(before or after))]
+        lines.append(f"| {variant}, MNIST DDPM, digit {digit} | {attack_name} | {pct[0]} | "
+                     f"{pct[1] if before else '–'} | {len(after)} |")
+    return "\n".join(lines)

@@ -53,3 +53,14 @@ def test_missing_results_name_the_command(tmp_path):
         attack_report.load(tmp_path / "nope.json")
     (tmp_path / "a.json").write_text(json.dumps({"rows": []}))
     assert attack_report.load(tmp_path / "a.json") == {"rows": []}
+
+
+def test_relearn_table_reads_the_relearning_check_as_an_attack():
+    rows = [{"start": start, "relearn_steps": k, "seed": s, "forget_share": share}
+            for s in (0, 1) for start, shares in (("pretrained", (0.1, 0.2, 0.4)), ("vdu-fs", (0.0, 0.02, 0.2)))
+            for k, share in zip((0, 10, 50), shares, strict=True)]
+    lines = attack_report.relearn_table({"settings": {"digit": 7, "variant": "vdu-fs"}, "rows": rows}).splitlines()
+    assert lines[0].startswith("| model | attack | success % | before unlearning %") and len(lines) == 5
+    assert lines[2] == ("| vdu-fs, MNIST DDPM, digit 7 | none (the unlearned model itself) | 0.0 ± 0.0 | 10.0 ± 0.0 "
+                        "| 2 |")
+    assert lines[4] == "| vdu-fs, MNIST DDPM, digit 7 | relearn: 50 fine-tuning steps | 20.0 ± 0.0 | 40.0 ± 0.0 | 2 |"

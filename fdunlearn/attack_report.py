@@ -71,6 +71,23 @@ def plot_recovered(rows: list[dict], seed: int = 0, variants: tuple[str, ...] | 
     return fig
 
 
+def _spread(values: list[float]) -> str:
+    """"a%" or "a–b%": the range of success rates (fractions) in whole percent."""
+    lo, hi = round(100 * min(values)), round(100 * max(values))
+    return f"{lo}%" if lo == hi else f"{lo}–{hi}%"
+
+
+def _plain_paraphrase(rows: list[dict]) -> dict[str, float]:
+    """Per model: the paraphrase attack's success rate on its word and numeral phrasings only, mean over seeds."""
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get("phase") == "attack" and r["method"] == "paraphrase" and "by_writing" in r:
+            w = r["by_writing"]
+            if "word" in w and "numeral" in w:
+                groups.setdefault(r["variant"], []).append((w["word"] + w["numeral"]) / 2)
+    return {v: sum(x) / len(x) for v, x in groups.items()}
+
+
 def findings(results: dict) -> list[str]:
     """Sentences computed from the rows: the sanity check on the base model, what each attack recovers after
     erasure (mean over erased models and seeds), and which erasers, if any, stay low under every attack."""
@@ -82,10 +99,14 @@ def findings(results: dict) -> list[str]:
         erased = [e["success_rate"][0] for (v, w), e in summary.items() if w == m and v != "base"]
         if base is None or not erased:
             continue
-        lo, hi = min(erased), max(erased)
-        spread = f"{100 * lo:.0f}%" if round(100 * lo) == round(100 * hi) else f"{100 * lo:.0f}–{100 * hi:.0f}%"
-        out.append(f"{m}: {100 * base['success_rate'][0]:.0f}% sevens on the base MiniSD, {spread} after erasure "
-                   f"({len(erased)} erased models, means over seeds)")
+        out.append(f"{m}: {100 * base['success_rate'][0]:.0f}% sevens on the base MiniSD, {_spread(erased)} after "
+                   f"erasure ({len(erased)} erased models, means over seeds)")
+    plain = _plain_paraphrase(rows)
+    if "base" in plain and len(plain) > 1:
+        erased = [m for v, m in plain.items() if v != "base"]
+        out.append(f"paraphrase written as a word or a numeral (misspellings left out: the base model does not read "
+                   f"them as the digit either): {100 * plain['base']:.0f}% on the base MiniSD, "
+                   f"{_spread(erased)} after erasure")
     strong = attack_study.strong_erasers(summary, rows)
     out.append("erasers whose success rate stays at the anchor's floor under every attack: "
                + (", ".join(strong) if strong else "none"))

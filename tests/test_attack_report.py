@@ -37,6 +37,8 @@ def test_findings_are_computed_from_the_rows():
     text = attack_report.findings({"rows": ROWS})
     assert text[0] == "paraphrase: 70% sevens on the base MiniSD, 2% after erasure (1 erased models, means over seeds)"
     assert text[2].startswith("prompt-opt: 100% sevens") and ", 90% after" in text[2]
+    assert text[3].startswith("paraphrase written as a word or a numeral") and text[3].endswith(
+        "70% on the base MiniSD, 2% after erasure")
     assert text[-1].endswith("none")
 
 

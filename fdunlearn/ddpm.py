@@ -95,9 +95,10 @@ def build_scheduler(recipe: DDPMRecipe) -> DDPMScheduler:
 
 
 def noise_batch(scheduler: DDPMScheduler, x0: torch.Tensor, generator: torch.Generator,
-                device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(x_t, t, eps) on ``device``: t ~ U{0..T-1}, eps ~ N(0, I), x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps (Ho Eq. 4)."""
-    t = torch.randint(0, T_STEPS, (x0.shape[0],), generator=generator)
+                device: torch.device, t_min: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x_t, t, eps) on ``device``: t ~ U{t_min..T-1}, eps ~ N(0, I), x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps
+    (Ho Eq. 4)."""
+    t = torch.randint(t_min, T_STEPS, (x0.shape[0],), generator=generator)
     eps = torch.randn(x0.shape, generator=generator)
     x0, t, eps = x0.to(device), t.to(device), eps.to(device)
     return scheduler.add_noise(x0, eps, t), t, eps

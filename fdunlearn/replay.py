@@ -115,11 +115,7 @@ def redirect_loss(unet: UNet2DModel, scheduler: DDPMScheduler, x_forget: torch.T
     """
     if not 0 <= t_min < ddpm.T_STEPS:
         raise ValueError(f"redirect t_min={t_min}; accepted: 0 <= t_min < {ddpm.T_STEPS}")
-    n = len(x_forget)
-    t = torch.randint(t_min, ddpm.T_STEPS, (n,), generator=g)
-    eps = torch.randn(x_forget.shape, generator=g)
-    a = scheduler.alphas_cumprod[t].view(-1, 1, 1, 1).to(x_forget.dtype)
-    x_t = a.sqrt() * x_forget + (1 - a).sqrt() * eps
-    target = (x_t - a.sqrt() * x_target[:n]) / (1 - a).sqrt()
-    dev = unet.device
-    return (unet(x_t.to(dev), t.to(dev)).sample - target.to(dev)).pow(2).mean()
+    x_t, t, _ = ddpm.noise_batch(scheduler, x_forget, g, unet.device, t_min)
+    a = scheduler.alphas_cumprod.to(x_t)[t].view(-1, 1, 1, 1)
+    target = (x_t - a.sqrt() * x_target[:len(x_forget)].to(x_t)) / (1 - a).sqrt()
+    return (unet(x_t, t).sample - target).pow(2).mean()

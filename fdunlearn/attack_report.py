@@ -23,8 +23,10 @@ def load(path: str | Path | None = None) -> dict:
     return json.loads(path.read_text())
 
 
-def _mean_sd(values: list[float]) -> tuple[float, float]:
-    return attack_study._stats(values)
+def _pct(values: list[float]) -> str:
+    """Mean ± sd over seeds of success rates (fractions), in percent."""
+    mean, sd = attack_study._stats(values)
+    return f"{100 * mean:.1f} ± {100 * sd:.1f}"
 
 
 def writing_table(rows: list[dict]) -> str:
@@ -40,8 +42,7 @@ def writing_table(rows: list[dict]) -> str:
         cells = []
         for w in captions.WRITINGS:
             vals = [r["by_writing"][w] for r in rs if w in r.get("by_writing", {})]
-            m, s = _mean_sd(vals) if vals else (None, None)
-            cells.append("–" if m is None else f"{100 * m:.1f} ± {100 * s:.1f}")
+            cells.append(_pct(vals) if vals else "–")
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(rs)} |")
     return "\n".join(lines)
 
@@ -128,7 +129,6 @@ def relearn_table(relearn: dict) -> str:
         if after is None:
             continue
         attack_name = "none (the unlearned model itself)" if steps == 0 else f"relearn: {steps} fine-tuning steps"
-        pct = [f"{100 * m:.1f} ± {100 * sd:.1f}" for m, sd in (_mean_sd(after), _mean_sd(before or after))]
-        lines.append(f"| {variant}, MNIST DDPM, digit {digit} | {attack_name} | {pct[0]} | "
-                     f"{pct[1] if before else '–'} | {len(after)} |")
+        lines.append(f"| {variant}, MNIST DDPM, digit {digit} | {attack_name} | {_pct(after)} | "
+                     f"{_pct(before) if before else '–'} | {len(after)} |")
     return "\n".join(lines)

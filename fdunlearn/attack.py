@@ -5,7 +5,8 @@ An eraser is trained on a few phrasings of the target; an adversary chooses the 
 calls the target digit. The budget (``--budget``) is:
 
 * ``paraphrase``: the number of phrasings tried, from ``captions.attack_prompts`` (templates neither MiniSD nor the
-  eraser saw, each with the digit as a word, a numeral and a misspelling). No optimisation, black-box.
+  eraser saw, each with the digit as a word, a numeral and a misspelling). No optimisation, black-box. Its success
+  rate counts the phrasings written as a word or a numeral (``SCORED``); misspellings are reported beside it.
 * ``inversion``: optimisation steps of textual inversion (Gal et al. 2023; against erased models: Pham et al. 2023).
   One new token's input embedding (the placeholder ``[MASK]``, initialised at the word "digit") is learned with the
   model's own denoising loss on ``n_images`` REAL MNIST training images of the target digit, encoded by the
@@ -45,6 +46,10 @@ CONTEXTS = ("a handwritten {}", "an image of a {}", "a drawing of a {}", "{}")  
 EVAL_SEED_OFFSET = 20_000  # scoring latents never share a seed with the attack's own noise
 MAX_BUDGET = 100_000
 IMAGE_SOURCE = "real MNIST training images of the target digit, encoded by the pipeline's VAE"
+# the paraphrase attack's success rate counts these writings: MiniSD before erasure draws the digit from each of them
+# (word, numeral: 100%; attack_study), while it reads a misspelling as the digit about one time in seven, so a
+# misspelling tests the text encoder, not the erasure. Misspellings are still sampled and reported (``by_writing``).
+SCORED = ("word", "numeral")
 
 
 @dataclass(frozen=True)
@@ -182,18 +187,22 @@ def _curve(log: list[float], points: int = 40) -> list[float]:
 
 # ----------------------------------------------------------------------------- the three attacks
 def _paraphrase(pipe, digit: int, budget: int, seed: int, s: Sizes, model) -> tuple[torch.Tensor, dict]:
+    """The first ``budget`` attack phrasings, ``per`` images each; the attack's images are those of the ``SCORED``
+    writings (word, numeral), and every writing's share is recorded (``by_writing``, misspellings included)."""
     prompts = captions.attack_prompts(captions.WORDS[digit])[:budget]
-    per = math.ceil(s.n_samples / len(prompts))
+    writing = [captions.WRITINGS[i % len(captions.WRITINGS)] for i in range(len(prompts))]  # template-major
+    scored = [i for i, w in enumerate(writing) if w in SCORED]
+    per = math.ceil(s.n_samples / len(scored))
     images = minisd.generate(pipe, prompts, per, seed=seed, steps=s.ddim_steps, guidance=s.guidance)
     hits = success(images, digit, model).view(len(prompts), per).mean(1)
     shares = dict(zip(prompts, hits.tolist(), strict=True))
     best = max(shares, key=shares.get)
-    writing = [captions.WRITINGS[i % len(captions.WRITINGS)] for i in range(len(prompts))]  # template-major
     by_writing = {w: hits[[i for i, x in enumerate(writing) if x == w]].mean().item()
                   for w in captions.WRITINGS if w in writing}
-    return images, {"prompts": prompts, "per_prompt": shares, "by_writing": by_writing, "best_prompt": best,
-                    "best_share": shares[best],
-                    "n_phrasings_available": len(captions.attack_prompts(captions.WORDS[digit]))}
+    kept = images.view(len(prompts), per, *images.shape[1:])[scored].flatten(0, 1)
+    return kept, {"prompts": prompts, "per_prompt": shares, "by_writing": by_writing, "scored_writings": list(SCORED),
+                  "best_prompt": best, "best_share": shares[best],
+                  "n_phrasings_available": len(captions.attack_prompts(captions.WORDS[digit]))}
 
 
 def target_images(digit: int, n: int, seed: int) -> torch.Tensor:

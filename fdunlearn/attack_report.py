@@ -78,14 +78,13 @@ def _spread(values: list[float]) -> str:
     return f"{lo}%" if lo == hi else f"{lo}–{hi}%"
 
 
-def _plain_paraphrase(rows: list[dict]) -> dict[str, float]:
-    """Per model: the paraphrase attack's success rate on its word and numeral phrasings only, mean over seeds."""
+def _misspelled(rows: list[dict]) -> dict[str, float]:
+    """Per model: the share of sevens from the paraphrase attack's misspelled phrasings (not scored), mean over
+    seeds."""
     groups: dict[str, list[float]] = {}
     for r in rows:
-        if r.get("phase") == "attack" and r["method"] == "paraphrase" and "by_writing" in r:
-            w = r["by_writing"]
-            if "word" in w and "numeral" in w:
-                groups.setdefault(r["variant"], []).append((w["word"] + w["numeral"]) / 2)
+        if r.get("phase") == "attack" and r["method"] == "paraphrase" and "misspelled" in r.get("by_writing", {}):
+            groups.setdefault(r["variant"], []).append(r["by_writing"]["misspelled"])
     return {v: sum(x) / len(x) for v, x in groups.items()}
 
 
@@ -102,12 +101,11 @@ def findings(results: dict) -> list[str]:
             continue
         out.append(f"{m}: {100 * base['success_rate'][0]:.0f}% sevens on the base MiniSD, {_spread(erased)} after "
                    f"erasure ({len(erased)} erased models, means over seeds)")
-    plain = _plain_paraphrase(rows)
-    if "base" in plain and len(plain) > 1:
-        erased = [m for v, m in plain.items() if v != "base"]
-        out.append(f"paraphrase written as a word or a numeral (misspellings left out: the base model does not read "
-                   f"them as the digit either): {100 * plain['base']:.0f}% on the base MiniSD, "
-                   f"{_spread(erased)} after erasure")
+    miss = _misspelled(rows)
+    if "base" in miss and len(miss) > 1:
+        erased = [m for v, m in miss.items() if v != "base"]
+        out.append(f"paraphrase misspelled (reported, not scored: the base model does not read a misspelling as the "
+                   f"digit either): {100 * miss['base']:.0f}% on the base MiniSD, {_spread(erased)} after erasure")
     strong = attack_study.strong_erasers(summary, rows)
     out.append("erasers whose success rate stays at the anchor's floor under every attack: "
                + (", ".join(strong) if strong else "none"))

@@ -169,16 +169,20 @@ def trajectory(model: str, out: str | Path, digit: int = 7, variants: tuple[str,
 
 
 def relearn(model: str, out: str | Path, digit: int = 7, variant: str = "vdu-fs",
-            base_cfg: unlearn.UnlearnConfig | None = None, n_samples: int | None = None) -> Path:
-    """Lesson 03's relearning check (``vdu_study.relearn_study``) for one variant: fine-tune on forget images."""
+            base_cfg: unlearn.UnlearnConfig | None = None, n_samples: int | None = None,
+            relearn_n: int | None = None) -> Path:
+    """Lesson 03's relearning check (``vdu_study.relearn_study``) for one variant: fine-tune on ``relearn_n`` forget
+    images (None: ``vdu_study.RELEARN_N``; recorded in the settings when given)."""
     _check_variants((variant,))
     _check_digits((digit,))
     cfg = dataclasses.replace(base_cfg or unlearn.UnlearnConfig(), forget_class=digit, **VARIANTS[variant])
     dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
     b = _budget(n_samples or config.pick(TRAJECTORY_SAMPLES, None))
-    results = vdu_study.Results(out, _settings("relearn", model, dataset, b, cfg, variant=variant, digit=digit))
+    extra = {} if relearn_n is None else {"relearn_n": vdu_study.relearn_count(cfg, relearn_n)}
+    results = vdu_study.Results(out, _settings("relearn", model, dataset, b, cfg, variant=variant, digit=digit,
+                                               **extra))
     for seed in b.seeds:
-        vdu_study.relearn_study(results, model, cfg, dataset, b, seed)
+        vdu_study.relearn_study(results, model, cfg, dataset, b, seed, relearn_n)
     return Path(out)
 
 
@@ -193,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-samples", type=int, help="samples scored per model")
     p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
     p.add_argument("--seeds", help="table: run only these of the seeds 0,1,2 (comma-separated)")
+    p.add_argument("--relearn-n", type=int,
+                   help=f"relearn: forget images fine-tuned on (default {vdu_study.RELEARN_N})")
     args = p.parse_args(argv)
     config.device()
 
@@ -211,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             path = trajectory(args.model, args.out, args.digit, variants or ("vdu-fs", "vdu"),
                               base_cfg=cfg, n_samples=args.n_samples)
         else:
-            path = relearn(args.model, args.out, args.digit, (variants or ("vdu-fs",))[0], cfg, args.n_samples)
+            path = relearn(args.model, args.out, args.digit, (variants or ("vdu-fs",))[0], cfg, args.n_samples,
+                           args.relearn_n)
         print(f"wrote {path}")
 
     return validate.run(body, interrupted=vdu_study.RESUME_HINT)

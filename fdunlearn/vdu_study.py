@@ -268,15 +268,27 @@ def relearn(unet, scheduler, images: torch.Tensor, steps: int, seed: int, lr: fl
     unet.eval().requires_grad_(False)
 
 
+def relearn_count(cfg: unlearn.UnlearnConfig, n_images: int | None) -> int:
+    """The forget images a relearning run fine-tunes on: ``n_images`` checked against the forget set, or (None)
+    ``RELEARN_N`` capped by it."""
+    if n_images is None:
+        return min(RELEARN_N, cfg.n_forget)
+    if not (isinstance(n_images, int) and 1 <= n_images <= cfg.n_forget):
+        raise ValueError(f"relearning images n={n_images!r}; accepted: an integer 1..{cfg.n_forget} (the forget set)")
+    return n_images
+
+
 def relearn_study(results: Results, model: str, cfg: unlearn.UnlearnConfig, dataset: str, b: Budget,
-                  seed: int) -> None:
-    """Forget share while fine-tuning on ``RELEARN_N`` forget images: the unlearned model vs the pretrained one."""
+                  seed: int, n_images: int | None = None) -> None:
+    """Forget share while fine-tuning on ``n_images`` forget images (``relearn_count``): the unlearned model vs the
+    pretrained one."""
     from fdunlearn import data
 
+    n_images = relearn_count(cfg, n_images)
     cfg = dataclasses.replace(cfg, seed=seed)
     train = data.load(dataset, "train", verbose=False)
     _, chosen = unlearn.forget_set(dataset, cfg)
-    images = train.images[chosen[:RELEARN_N]]  # images the unlearning run itself saw: the worst case
+    images = train.images[chosen[:n_images]]  # images the unlearning run itself saw: the worst case
     with tempfile.TemporaryDirectory() as tmp:
         folder = unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False)
         for start, source in (("pretrained", model), (cfg.method, folder)):

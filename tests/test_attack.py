@@ -112,6 +112,16 @@ def test_target_images_are_real_digits_of_the_target():
     assert all(train.labels[(flat == im.flatten()).all(1)].eq(3).any() for im in images)
 
 
+def test_paraphrase_scores_words_and_numerals_and_reports_misspellings(fast_minisd, one_thread):
+    pipe = attack.load(str(fast_minisd))
+    rec = attack.attack(pipe, "seven", "paraphrase", seed=0, budget=3).record
+    assert [captions.WRITINGS[i % 3] for i in range(3)] == ["word", "numeral", "misspelled"]
+    assert set(rec["by_writing"]) == {"word", "numeral", "misspelled"} and rec["scored_writings"] == ["word", "numeral"]
+    shares = list(rec["per_prompt"].values())
+    assert rec["success_rate"] == pytest.approx((shares[0] + shares[1]) / 2)  # the misspelling is not counted
+    assert rec["n_samples"] == attack.sizes().n_samples
+
+
 @pytest.mark.parametrize("method", attack.METHODS)
 def test_cli_writes_a_scored_record(fast_minisd, tmp_path, capsys, one_thread, method):
     out = tmp_path / "attack.json"

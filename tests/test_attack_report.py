@@ -21,7 +21,8 @@ def _attack(variant, label, method, seed, rate, writing=None):
 
 
 ROWS = [{"phase": "model", "variant": "base", "seed": s, "anchor_share": 0.05} for s in (0, 1)] + [
-    _attack(v, label, m, s, rate, {"word": rate, "numeral": rate, "misspelled": 0.0} if m == "paraphrase" else None)
+    _attack(v, label, m, s, rate, {"word": rate, "numeral": rate, "misspelled": rate / 7} if m == "paraphrase"
+            else None)
     for s in (0, 1)
     for v, label, rates in [("base", "MiniSD", (0.7, 1.0, 1.0)), ("mse", "MSE", (0.02, 1.0, 0.9))]
     for m, rate in zip(("paraphrase", "inversion", "prompt-opt"), rates, strict=True)]
@@ -30,15 +31,15 @@ ROWS = [{"phase": "model", "variant": "base", "seed": s, "anchor_share": 0.05} f
 def test_writing_table_splits_the_paraphrase_attack_by_writing():
     lines = attack_report.writing_table(ROWS).splitlines()
     assert lines[0] == "| model | written as word % | written as numeral % | written as misspelled % | seeds |"
-    assert lines[2] == "| MiniSD | 70.0 ± 0.0 | 70.0 ± 0.0 | 0.0 ± 0.0 | 2 |" and len(lines) == 4
+    assert lines[2] == "| MiniSD | 70.0 ± 0.0 | 70.0 ± 0.0 | 10.0 ± 0.0 | 2 |" and len(lines) == 4
 
 
 def test_findings_are_computed_from_the_rows():
     text = attack_report.findings({"rows": ROWS})
     assert text[0] == "paraphrase: 70% sevens on the base MiniSD, 2% after erasure (1 erased models, means over seeds)"
     assert text[2].startswith("prompt-opt: 100% sevens") and ", 90% after" in text[2]
-    assert text[3].startswith("paraphrase written as a word or a numeral") and text[3].endswith(
-        "70% on the base MiniSD, 2% after erasure")
+    assert text[3].startswith("paraphrase misspelled (reported, not scored") and text[3].endswith(
+        "10% on the base MiniSD, 0% after erasure")
     assert text[-1].endswith("none")
 
 

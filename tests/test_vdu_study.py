@@ -47,6 +47,18 @@ def test_relearning_rows_cover_both_starts(fast_ddpm, tmp_path):
                                                                 ("vdu", 2)}
 
 
+def test_relearning_uses_the_requested_number_of_forget_images(fast_ddpm, tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(vdu_study, "relearn", lambda unet, sch, images, steps, seed: seen.append(len(images)))
+    cfg = unlearn.UnlearnConfig(steps=1, n_forget=4, batch_size=4)
+    results = vdu_study.Results(tmp_path / "r.json", {})
+    vdu_study.relearn_study(results, str(fast_ddpm), cfg, "mnist", vdu_study.Budget(4, 2, (0,)), 0, n_images=2)
+    assert seen and set(seen) == {2}
+    assert vdu_study.relearn_count(cfg, None) == 4 and vdu_study.relearn_count(cfg, 3) == 3
+    with pytest.raises(ValueError, match=r"n=5; accepted: an integer 1\.\.4"):
+        vdu_study.relearn_count(cfg, 5)
+
+
 def test_unknown_experiment_is_refused(tmp_path):
     with pytest.raises(ValueError, match="accepted: table, n-forget, gamma, relearn"):
         vdu_study.study("nope", "mnist-ddpm", 3, tmp_path / "x.json", unlearn.UnlearnConfig())

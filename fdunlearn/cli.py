@@ -204,12 +204,14 @@ def cmd_erase(args: argparse.Namespace) -> None:
                          f"with --optimizer adam, (0, {erase.MAX_SGD_LR:g}] with --optimizer sgd")
     preset = ERASE_PRESETS[args.preset] if args.preset else {}
     given = dict(steps=args.steps, lr=args.lr, scaling=args.scaling, temperature=args.temperature, border=args.border,
-                 weight_decay=args.weight_decay, optimizer=args.optimizer, critic=args.critic)
+                 weight_decay=args.weight_decay, optimizer=args.optimizer, critic=args.critic,
+                 anchor_negative=args.anchor_negative)
     overrides = preset | {k: v for k, v in given.items() if v is not None}  # explicit options win over the preset
     if config.is_fast():  # tiny sizes for tests and CI
         overrides = dict(steps=3, n_anchor_images=8, anchor_steps=3) | overrides
     overrides.setdefault("steps", erase.MINISD_STEPS)  # MiniSD's default length (the reference's 500 is too short)
     overrides.setdefault("lr", erase.EraseConfig.lr * erase.MINISD_LR_MULT)  # and lr (erase_defaults measures both)
+    overrides.setdefault("anchor_negative", erase.MINISD_ANCHOR_NEGATIVE)  # and the anchor images (erase_defaults)
     cfg = erase.EraseConfig(divergence=args.divergence, alpha=args.alpha, variational=args.variational,
                             params=args.params, seed=args.seed, **overrides)
     erase.check(cfg)
@@ -328,6 +330,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--critic", choices=erase_step.CRITICS,
                    help="variational only: fixed (default) or leaky (reproduce the reference code's bug: the "
                    "generator's gradient leaks into the critic's next update)")
+    r.add_argument("--anchor-negative", action=argparse.BooleanOptionalAction, default=None,
+                   help="draw the anchor images with the first target prompt as negative prompt, so they do not show "
+                   f"the target (default on MiniSD: {'on' if erase.MINISD_ANCHOR_NEGATIVE else 'off'}, measured by "
+                   "python -m fdunlearn.erase_defaults)")
     r.add_argument("--preset", choices=tuple(ERASE_PRESETS),
                    help="reference-code = --scaling reference-code --weight-decay 1e-2 --border 1 (the paper's "
                    "code; add --steps 500 for its length); explicit options override the preset")

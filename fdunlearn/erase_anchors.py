@@ -42,10 +42,12 @@ class AnchorImages:
 
 
 def _settings(pipe, anchors: list[str], n: int, steps: int, guidance: float, sampler: str, seed: int,
-              fingerprint: str) -> dict:
+              fingerprint: str, negative: str | None = None) -> dict:
     size = pipe.unet.config.sample_size * pipe.vae_scale_factor
-    return {"pipeline": fingerprint, "anchors": list(anchors), "n": n, "steps": steps, "guidance_scale": guidance,
-            "sampler": sampler, "seed": seed, "height": size, "width": size}
+    settings = {"pipeline": fingerprint, "anchors": list(anchors), "n": n, "steps": steps, "guidance_scale": guidance,
+                "sampler": sampler, "seed": seed, "height": size, "width": size}
+    # only when set, so the cache files of anchors drawn without one keep their names
+    return settings | ({"negative_prompt": negative} if negative is not None else {})
 
 
 def cache_key(settings: dict) -> str:
@@ -68,9 +70,11 @@ def _generate(pipe, settings: dict, batch_size: int, progress: bool) -> tuple[np
         bar = tqdm(range(0, n, batch_size), desc="anchor images", disable=not progress, unit="batch")
         for k, start in enumerate(bar):
             gen = torch.Generator().manual_seed(settings["seed"] * 100_003 + k)
-            out = pipe(prompts[start:start + batch_size], num_inference_steps=settings["steps"],
-                       guidance_scale=settings["guidance_scale"], height=settings["height"],
-                       width=settings["width"], generator=gen, output_type="pt")
+            batch = prompts[start:start + batch_size]
+            negative = settings.get("negative_prompt")
+            out = pipe(batch, num_inference_steps=settings["steps"], guidance_scale=settings["guidance_scale"],
+                       height=settings["height"], width=settings["width"], generator=gen, output_type="pt",
+                       negative_prompt=None if negative is None else [negative] * len(batch))
             images = out.images.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu()
             chunks.append(images.permute(0, 2, 3, 1).numpy())
             # a safety checker returns black images it flagged: they must not become anchors
@@ -102,14 +106,18 @@ def _load_or_generate(pipe, settings: dict, cache_dir: Path, batch_size: int,
 
 def anchor_images(pipe, anchor_lists: list[list[str]], n_per_concept: int, *, steps: int, guidance_scale: float,
                   sampler: str, seed: int, fingerprint: str, cache_dir: str | Path, batch_size: int = 16,
-                  progress: bool = True) -> AnchorImages:
-    """Generate (or read from the cache) ``n_per_concept`` anchor images for each concept's anchor prompts."""
+                  progress: bool = True, negatives: list[str | None] | None = None) -> AnchorImages:
+    """Generate (or read from the cache) ``n_per_concept`` anchor images for each concept's anchor prompts.
+
+    ``negatives[k]``: a negative prompt for concept k's anchor images (classifier-free guidance steers away from it),
+    or None (the reference's plain guidance)."""
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown anchor sampler {sampler!r}; accepted: {', '.join(SAMPLERS)}")
     cache_dir = Path(cache_dir)
     images, concept, pair, files = [], [], [], []
     for k, anchors in enumerate(anchor_lists):
-        settings = _settings(pipe, anchors, n_per_concept, steps, guidance_scale, sampler, seed, fingerprint)
+        settings = _settings(pipe, anchors, n_per_concept, steps, guidance_scale, sampler, seed, fingerprint,
+                             None if negatives is None else negatives[k])
         array, blanked, path = _load_or_generate(pipe, settings, cache_dir, batch_size, progress)
         keep = torch.from_numpy(~blanked)
         idx = torch.arange(len(array))[keep]

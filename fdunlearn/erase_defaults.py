@@ -41,15 +41,17 @@ PHASE = "defaults"
 @dataclass(frozen=True)
 class Budget:
     seeds: tuple[int, ...]
-    candidates: tuple[tuple[float, int], ...]  # (lr multiple of the reference's, steps)
+    # (lr multiple of the reference's, steps) or (lr, steps, True): anchor images drawn away from the target
+    candidates: tuple[tuple, ...]
     scoring: erase_study.Budget
 
 
 BUDGETS = {
-    "full": Budget(seeds=(0, 1, 2, 3, 4), candidates=((1.0, 1000), (3.0, 500), (2.0, 1000), (3.0, 1000), (1.0, 2000)),
+    "full": Budget(seeds=(0, 1, 2, 3, 4), candidates=((1.0, 1000), (3.0, 500), (2.0, 1000), (3.0, 1000), (1.0, 2000),
+                                                      (1.0, 1000, True), (3.0, 500, True)),
                    scoring=dataclasses.replace(erase_study.BUDGETS["full"], seeds=(0, 1, 2, 3, 4),
                                                heldout_images=HELDOUT_IMAGES)),
-    "fast": Budget(seeds=(0, 1), candidates=((1.0, 3), (3.0, 2)),
+    "fast": Budget(seeds=(0, 1), candidates=((1.0, 3), (3.0, 2), (1.0, 3, True)),
                    scoring=dataclasses.replace(erase_study.BUDGETS["fast"], seeds=(0, 1))),
 }
 FIRST_SEEDS = 3  # every candidate runs on the first three seeds before any runs on the rest
@@ -63,7 +65,8 @@ def run_list(b: Budget) -> list[erase_study.Run]:
     """MSE on the generic task, every candidate on the first seeds, then on the rest."""
     mse = erase_study.Method("mse")
     order = list(b.seeds[:FIRST_SEEDS]) + list(b.seeds[FIRST_SEEDS:])
-    return [erase_study.Run(PHASE, "generic", mse, lr, steps, s) for s in order for lr, steps in b.candidates]
+    return [erase_study.Run(PHASE, "generic", mse, *candidate[:2], s, *candidate[2:]) for s in order
+            for candidate in b.candidates]
 
 
 def study(out: str | Path, model: str = "minisd", b: Budget | None = None, cache_dir: str | Path | None = None,
@@ -89,19 +92,21 @@ def summary(results: dict) -> list[dict]:
     median)."""
     rows = results["rows"]
     base = {r["seed"]: r for r in rows if r.get("phase") == "base"}
-    runs: dict[tuple[float, int], list[dict]] = {}
+    runs: dict[tuple[float, int, bool], list[dict]] = {}
     for r in rows:
         if r.get("phase") == PHASE:
-            runs.setdefault((r["lr_mult"], r["steps"]), []).append(r)
+            runs.setdefault((r["lr_mult"], r["steps"], r.get("anchor_negative", False)), []).append(r)
     out = []
-    for (lr, steps), group in runs.items():
-        entry = {"lr_mult": lr, "steps": steps, "seeds": sorted(r["seed"] for r in group)}
+    for (lr, steps, negative), group in runs.items():
+        entry = {"lr_mult": lr, "steps": steps, "anchor_negative": negative, "seeds": sorted(r["seed"] for r in group)}
         ratio = [r["retained_acc"] / base[r["seed"]]["retained_acc"] for r in group]
         for name, values in (("heldout_acc", [r["heldout_acc"] for r in group]),
                              ("target_acc", [r["target_acc"] for r in group]), ("retained_ratio", ratio),
                              ("seconds", [r["seconds"] for r in group]), ("kid", [r["kid"] for r in group])):
             entry[name] = erase_study._stats(values)
-        shares = [base[r["seed"]].get("anchor_share") for r in group]
+        # the floor: the base model's share of sevens from the anchor prompts, or of the anchor images drawn away
+        shares = [r.get("anchor_images_target_share") if negative else base[r["seed"]].get("anchor_share")
+                  for r in group]
         if all(a is not None for a in shares):
             entry["anchor_share"] = erase_study._stats(shares)
             entry["heldout_over_anchor"] = erase_study._stats(
@@ -139,18 +144,30 @@ def fallback(entries: list[dict]) -> dict | None:
 
 
 def format_summary(entries: list[dict]) -> str:
-    lines = ["| lr (x ref) | steps | held-out % | held-out minus anchor's own share (points) | target % | "
-             "retained / base | time (s, median (max)) | seeds | bars |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| lr (x ref) | steps | anchor images | held-out % | held-out minus anchor's own share (points) | "
+             "target % | retained / base | time (s, median (max)) | seeds | bars |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for e in entries:
         bars = "all met" if all(e["meets"].values()) else "misses " + ", ".join(k for k, v in e["meets"].items()
                                                                               if not v)
         pct = {k: f"{100 * e[k][0]:.1f} ± {100 * e[k][1]:.1f}" for k in ("heldout_acc", "target_acc", "retained_ratio")}
         over = e.get("heldout_over_anchor")
         over = f"{100 * over[0]:+.1f} ± {100 * over[1]:.1f}" if over else "–"
-        lines.append(f"| {e['lr_mult']:g} | {e['steps']} | {pct['heldout_acc']} | {over} | {pct['target_acc']} | "
+        lines.append(f"| {e['lr_mult']:g} | {e['steps']} | {_anchor_label(e)} | {pct['heldout_acc']} | {over} | "
+                     f"{pct['target_acc']} | "
                      f"{pct['retained_ratio']}% | "
                      f"{e['seconds_median']:.0f} ({e['seconds_max']:.0f}) | {len(e['seeds'])} | {bars} |")
     return "\n".join(lines)
+
+
+def _anchor_label(entry: dict) -> str:
+    return "drawn away from the target" if entry.get("anchor_negative") else "plain"
+
+
+def is_shipped(entry: dict) -> bool:
+    """Whether a candidate is the `erase` command's default on MiniSD (``erase.MINISD_*``)."""
+    return (entry["lr_mult"], entry["steps"], entry.get("anchor_negative", False)) == (
+        erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE)
 
 
 def headline(results: dict) -> str:
@@ -160,8 +177,7 @@ def headline(results: dict) -> str:
     n = len(results["settings"]["seeds"])
     done = [e for e in entries if len(e["seeds"]) == n]
     chosen = choose(done, n)
-    shipped = next((e for e in done if (e["lr_mult"], e["steps"]) == (erase.MINISD_LR_MULT, erase.MINISD_STEPS)),
-                   None)
+    shipped = next((e for e in done if is_shipped(e)), None)
     head = (f"The `erase` defaults on MiniSD (`python -m fdunlearn.erase_defaults`; MSE, \"seven\" -> \"digit\", "
             f"{len(done)} settings of lr and length, {n} seeds, {HELDOUT_IMAGES} held-out images per seed): ")
     if shipped is None:
@@ -170,8 +186,10 @@ def headline(results: dict) -> str:
     def pm(e: dict, k: str) -> str:
         return f"{100 * e[k][0]:.1f} ± {100 * e[k][1]:.1f}%"
 
-    text = (f"the default (lr x{shipped['lr_mult']:g}, {shipped['steps']} steps) leaves {pm(shipped, 'heldout_acc')} "
-            f"sevens on held-out phrasings (bar 5%: {'met' if shipped['meets']['heldout_acc'] else 'not met'}), "
+    anchors = ", anchor images drawn away from the target" if shipped["anchor_negative"] else ""
+    text = (f"the default (lr x{shipped['lr_mult']:g}, {shipped['steps']} steps{anchors}) leaves "
+            f"{pm(shipped, 'heldout_acc')} sevens on held-out phrasings "
+            f"(bar 5%: {'met' if shipped['meets']['heldout_acc'] else 'not met'}), "
             f"{pm(shipped, 'target_acc')} on the trained ones, keeps {pm(shipped, 'retained_ratio')} of the base's "
             f"retained accuracy (bar 95%: {'met' if shipped['meets']['retained_ratio'] else 'not met'}) and takes "
             f"{shipped['seconds_median']:.0f} s (median; bar 180 s). ")
@@ -180,9 +198,14 @@ def headline(results: dict) -> str:
     else:
         lowest = min(done, key=lambda e: e["heldout_acc"][0])
         text += (f"No setting tried meets every bar: the lowest held-out share, {pm(lowest, 'heldout_acc')} "
-                 f"(lr x{lowest['lr_mult']:g}, {lowest['steps']} steps), keeps {pm(lowest, 'retained_ratio')} "
-                 "of retained accuracy. ")
-    if "anchor_share" in shipped:
+                 f"(lr x{lowest['lr_mult']:g}, {lowest['steps']} steps, {_anchor_label(lowest)} anchor images), "
+                 f"keeps {pm(lowest, 'retained_ratio')} of retained accuracy. ")
+    if "anchor_share" in shipped and shipped["anchor_negative"]:
+        a = shipped["anchor_share"]
+        text += (f"The anchor images, drawn with \"seven\" as negative prompt, show a seven {100 * a[0]:.1f} ± "
+                 f"{100 * a[1]:.1f}% of the time (the plain anchor prompt: about 5%, which would put an exact mapping "
+                 f"at the bar); held-out minus that share: {100 * shipped['heldout_over_anchor'][0]:+.1f} points.")
+    elif "anchor_share" in shipped:
         a = shipped["anchor_share"]
         text += (f"The anchor prompt itself draws a seven {100 * a[0]:.1f} ± {100 * a[1]:.1f}% of the time on these "
                  f"seeds, so an erasure that maps \"seven\" exactly onto the anchor sits at the 5% bar; held-out minus "
@@ -194,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     full = BUDGETS["full"]
     p = validate.ArgumentParser(prog="python -m fdunlearn.erase_defaults", description=__doc__.splitlines()[0],
                                 epilog=f"Full mode runs {len(run_list(full))} MSE erasures (up to "
-                                f"{max(s for _, s in full.candidates)} steps) plus the base models: about 40 minutes "
+                                f"{max(c[1] for c in full.candidates)} steps) plus the base models: about 40 minutes "
                                 "on a 2-core CPU (an estimate from lesson 04's times). FDUNLEARN_FAST=1: seconds. "
                                 "Resumable: rerun the same command to continue.")
     p.add_argument("--out", required=True, help="results .json (resumed when it is one; a folder or another file is "
@@ -215,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         if best is None and (best := fallback(entries)) is not None:
             print("no candidate meets every bar on every seed; the fastest that keeps retained accuracy: ", end="")
         if best:
-            print(f"lr x{best['lr_mult']:g}, {best['steps']} steps (erase.MINISD_LR_MULT, erase.MINISD_STEPS)")
+            print(f"lr x{best['lr_mult']:g}, {best['steps']} steps, {_anchor_label(best)} anchor images "
+                  "(erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE)")
         print(f"wrote {out}")
 
     return validate.run(body)

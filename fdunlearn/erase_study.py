@@ -226,6 +226,15 @@ def _shows_target(task: Task, model, images: torch.Tensor, digits: list[int], pe
     return (clf.predict(model, images)[0].argmax(-1) == captions.digit_of(task.target)).float()
 
 
+def _anchor_target_share(data: erase.ErasureData, task: Task, model) -> float | None:
+    """Share of the anchor images (uint8) that the classifier reads as the target digit: the floor a perfect mapping
+    onto them leaves (None for the style task)."""
+    if task.style:
+        return None
+    images = data.anchors.images.float().div(127.5).sub(1)
+    return _shows_target(task, model, images, [], 1).mean().item()
+
+
 def _reads_as(model, images: torch.Tensor, digits: list[int], per: int) -> torch.Tensor:
     labels = torch.tensor(digits[:len(images) // per]).repeat_interleave(per)
     return (clf.predict(model, images)[0].argmax(-1) == labels).float()
@@ -280,10 +289,12 @@ class Run:
     lr_mult: float
     steps: int
     seed: int
+    anchor_negative: bool = False  # anchor images drawn away from the target (erase.EraseConfig.anchor_negative)
 
     @property
     def key(self) -> str:
-        return f"{self.task}/{self.method.key}/lr={self.lr_mult:g}/steps={self.steps}/seed={self.seed}"
+        negative = "/anchor-negative" if self.anchor_negative else ""
+        return f"{self.task}/{self.method.key}{negative}/lr={self.lr_mult:g}/steps={self.steps}/seed={self.seed}"
 
 
 def run_list(b: Budget) -> list[Run]:
@@ -317,11 +328,15 @@ class Study:
         self.model, self.results, self.b, self.cache, self.progress = model, results, b, cache_dir, progress
         self.classifier = clf.load("mnist-classifier")
         self.real = data.load("mnist", "heldout", verbose=False)
-        self.anchors_ready: set[tuple[str, int]] = set()
+        self.anchors_ready: set[tuple] = set()  # (task, seed) and, for anchors drawn away from the target, + True
+        self.negative_seconds: dict[tuple[str, int], float] = {}
+        self.anchor_target_share: dict[tuple[str, int], float] = {}
 
-    def _cfg(self, method: Method, lr_mult: float, steps: int, seed: int) -> erase.EraseConfig:
+    def _cfg(self, method: Method, lr_mult: float, steps: int, seed: int,
+             anchor_negative: bool = False) -> erase.EraseConfig:
         return erase.EraseConfig(**method.config(), steps=steps, lr=REFERENCE_LR * lr_mult, seed=seed,
-                                 n_anchor_images=self.b.n_anchor_images, anchor_steps=self.b.anchor_steps)
+                                 n_anchor_images=self.b.n_anchor_images, anchor_steps=self.b.anchor_steps,
+                                 anchor_negative=anchor_negative)
 
     def base(self, task: str, seed: int) -> dict:
         """The base model's scores, and the time to generate the task's anchor images (cold cache)."""
@@ -343,11 +358,23 @@ class Study:
             return row
         base = self.base(r.task, r.seed)
         print(f"[erase_study] {r.key}", flush=True)
-        if (r.task, r.seed) not in self.anchors_ready:  # a resumed study: fill the cache outside the timing
-            erase.prepare(self.pipe, _concepts(TASKS[r.task]), self._cfg(r.method, 1.0, 1, r.seed),
-                          cache_dir=self.cache, progress=False)
-            self.anchors_ready.add((r.task, r.seed))
-        cfg = self._cfg(r.method, r.lr_mult, r.steps, r.seed)
+        ready = (r.task, r.seed, r.anchor_negative)
+        anchor_seconds = base["anchor_seconds"]
+        if ready[:2] not in self.anchors_ready or (r.anchor_negative and ready not in self.anchors_ready):
+            # a resumed study or other anchors: fill the cache outside the erasure's timing (timed when new)
+            t0 = time.time()
+            data = erase.prepare(self.pipe, _concepts(TASKS[r.task]),
+                                 self._cfg(r.method, 1.0, 1, r.seed, r.anchor_negative), cache_dir=self.cache,
+                                 progress=False)
+            if r.anchor_negative:
+                anchor_seconds = self.negative_seconds.setdefault(ready[:2], round(time.time() - t0, 1))
+                self.anchors_ready.add(ready)
+                self.anchor_target_share[ready[:2]] = _anchor_target_share(data, TASKS[r.task], self.classifier)
+            else:
+                self.anchors_ready.add(ready[:2])
+        elif r.anchor_negative:
+            anchor_seconds = self.negative_seconds[ready[:2]]
+        cfg = self._cfg(r.method, r.lr_mult, r.steps, r.seed, r.anchor_negative)
         result = erase.erase(self.pipe, _concepts(TASKS[r.task]), cfg, base=str(self.model), cache_dir=self.cache,
                              progress=self.progress)
         try:
@@ -359,8 +386,11 @@ class Study:
         row = {"key": r.key, "phase": r.phase, "task": r.task, "method": r.method.key, "label": r.method.label,
                "variational": r.method.variational, "lr_mult": r.lr_mult, "lr": cfg.lr, "steps": r.steps,
                "seed": r.seed, "erase_seconds": round(result.seconds, 1),
-               "seconds": round(result.seconds + base["anchor_seconds"], 1),
+               "seconds": round(result.seconds + anchor_seconds, 1),
                "final": {k: v for k, v in final.items() if k != "seconds"}, **scores}
+        if r.anchor_negative:
+            row |= {"anchor_negative": True, "anchor_seconds": anchor_seconds,
+                    "anchor_images_target_share": self.anchor_target_share[ready[:2]]}
         if r.seed == self.b.seeds[0]:
             row["log"] = _downsample(result.log)
         self.results.add(row)

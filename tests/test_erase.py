@@ -385,6 +385,23 @@ def test_anchor_images_are_cached_by_settings(base, tmp_path, monkeypatch):
         run(copy.deepcopy(base), CAT, tmp_path, small(steps=1, seed=1))
 
 
+def test_anchor_negative_draws_other_anchor_images_with_the_target_as_negative_prompt(base, tmp_path, monkeypatch):
+    run(copy.deepcopy(base), CAT, tmp_path, small(steps=1))
+    seen = []
+    original = erase_anchors._generate
+
+    def spy(pipe, settings, batch_size, progress):
+        seen.append(settings.get("negative_prompt"))
+        return original(pipe, settings, batch_size, progress)
+
+    monkeypatch.setattr(erase_anchors, "_generate", spy)
+    run(copy.deepcopy(base), CAT, tmp_path, small(steps=1, anchor_negative=True))
+    assert seen == [CAT[0][0]]  # the concept's first target prompt, and a new cache file
+    assert len(list(tmp_path.glob("anchors-*.npz"))) == 2
+    with pytest.raises(ValueError, match=r"anchor_negative='yes'; accepted: True or False"):
+        erase.check(small(anchor_negative="yes"))
+
+
 def test_half_precision_unet_trains_under_autocast(pipe, cache):
     pipe.to(torch.bfloat16)
     before = {n: p.detach().clone() for n, p in erase_params.select(pipe.unet, "kv").items()}

@@ -63,7 +63,8 @@ def test_the_shipped_defaults_are_the_measured_choice():
     results = erase_defaults.load(path)
     entries = erase_defaults.summary(results)
     chosen = erase_defaults.choose(entries, len(results["settings"]["seeds"])) or erase_defaults.fallback(entries)
-    assert (erase.MINISD_LR_MULT, erase.MINISD_STEPS) == (chosen["lr_mult"], chosen["steps"])
+    assert (erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE) == (
+        chosen["lr_mult"], chosen["steps"], chosen["anchor_negative"])
 
 
 def test_missing_results_file_names_the_command(tmp_path):
@@ -85,8 +86,30 @@ def test_fast_study_scores_every_candidate_and_resumes(fast_minisd, tmp_path, on
     erase_defaults.study(out, str(fast_minisd), b=b)
     first = json.loads(out.read_text())
     runs = [r for r in first["rows"] if r["phase"] == erase_defaults.PHASE]
-    assert {(r["lr_mult"], r["steps"], r["seed"]) for r in runs} == {
-        (lr, steps, s) for lr, steps in b.candidates for s in b.seeds}
+    assert {(r["lr_mult"], r["steps"], r.get("anchor_negative", False), r["seed"]) for r in runs} == {
+        (*c[:2], (*c, False)[2], s) for c in b.candidates for s in b.seeds}
+    negative = [r for r in runs if r.get("anchor_negative")]
+    assert negative and all(0 <= r["anchor_images_target_share"] <= 1 and r["anchor_seconds"] > 0 for r in negative)
+    assert all("/anchor-negative/" in r["key"] for r in negative)
     erase_defaults.study(out, str(fast_minisd), b=b)  # finished: nothing reruns
     assert json.loads(out.read_text()) == first
-    assert len(erase_defaults.summary(first)) == len(b.candidates)
+    entries = erase_defaults.summary(first)
+    assert len(entries) == len(b.candidates) and [e["anchor_negative"] for e in entries] == [
+        len(c) == 3 for c in b.candidates]
+    assert "| drawn away from the target |" in erase_defaults.format_summary(entries)
+
+
+def test_anchor_negative_candidates_are_read_against_their_own_anchor_images():
+    res = _results([(1.0, 1000)], [[(0.08, 1.0, 60)] * 3])
+    res["rows"] += [{"key": f"generic/mse/anchor-negative/lr=1/steps=1000/seed={s}", "phase": erase_defaults.PHASE,
+                     "lr_mult": 1.0, "steps": 1000, "seed": s, "heldout_acc": 0.03, "target_acc": 0.02,
+                     "retained_acc": 1.0, "seconds": 80, "kid": 0.0, "anchor_negative": True,
+                     "anchor_images_target_share": 0.01} for s in (0, 1, 2)]
+    for r in res["rows"]:
+        if r["phase"] == "base":
+            r["anchor_share"] = 0.05
+    plain, away = erase_defaults.summary(res)
+    assert not plain["anchor_negative"] and away["anchor_negative"]
+    assert plain["heldout_over_anchor"][0] == pytest.approx(0.03)
+    assert away["heldout_over_anchor"][0] == pytest.approx(0.02)
+    assert erase_defaults.choose([plain, away], 3) is away

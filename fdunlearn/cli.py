@@ -9,7 +9,20 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from fdunlearn import captions, classifier, config, ddpm, io, metrics, minisd, models, samples, unlearn, validate
+from fdunlearn import (
+    captions,
+    classifier,
+    config,
+    ddpm,
+    io,
+    metrics,
+    minisd,
+    models,
+    replay,
+    samples,
+    unlearn,
+    validate,
+)
 
 TRAIN_RECIPES = (*ddpm.RECIPES, *classifier.RECIPES, *minisd.RECIPES)
 PARAM_GROUPS = ("kv", "cross-attn", "unet")
@@ -157,8 +170,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_unlearn(args: argparse.Namespace) -> None:
     if args.method not in unlearn.FUNCTION_SPACE and (args.fs_weight is not None or args.replay_n is not None
-                                                      or not args.replay_filter or args.prior_weight):
-        raise ValueError(f"--fs-weight, --replay-n, --no-replay-filter and --prior-weight apply to --method "
+                                                      or not args.replay_filter or args.prior_weight
+                                                      or args.replay_filter_ratio is not None):
+        raise ValueError(f"--fs-weight, --replay-n, --no-replay-filter, --replay-filter-ratio and --prior-weight "
+                         f"apply to --method "
                          f"{' and '.join(unlearn.FUNCTION_SPACE)} only, not {args.method!r}")
     if args.method in (*unlearn.FUNCTION_SPACE, "ga") and args.gamma is not None:
         raise ValueError(f"--gamma applies to --method vdu, l2 and salun, not {args.method!r} "
@@ -175,7 +190,9 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         fs_weight=args.fs_weight if args.fs_weight is not None else (
             unlearn.REDIRECT_FS_WEIGHT if args.method == "fs-redirect" else defaults.fs_weight),
         replay_n=config.pick(defaults.replay_n, 8) if args.replay_n is None else args.replay_n,
-        replay_filter=args.replay_filter, prior_weight=args.prior_weight)
+        replay_filter=args.replay_filter, prior_weight=args.prior_weight,
+        replay_filter_ratio=defaults.replay_filter_ratio if args.replay_filter_ratio is None
+        else args.replay_filter_ratio)
     out = unlearn.unlearn(args.model, cfg, args.out)
     print(f"wrote {out}")
 
@@ -294,6 +311,9 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--no-replay-filter", dest="replay_filter", action="store_false",
                    help="vdu-fs: keep every replay sample (default: drop those that look like the forget images, "
                    "judged from the forget images and the replay set alone)")
+    u.add_argument("--replay-filter-ratio", type=validate.real(0.0, MAX_FACTOR, lo_open=True),
+                   help="vdu-fs, fs-redirect: a replay sample is dropped when the forget images' k nearest are at most "
+                   f"this many times as far as its k nearest replay samples (default {replay.FILTER_RATIO:g})")
     u.add_argument("--prior-weight", type=validate.real(0.0, MAX_FACTOR), default=0.0,
                    help=f"vdu-fs: add VDU's weight prior with this weight, 0..{MAX_FACTOR:g}")
     u.set_defaults(func=cmd_unlearn)

@@ -90,6 +90,7 @@ class UnlearnConfig:
     replay_n: int = 512  # samples of the pretrained model, drawn once and cached
     replay_seed: int = 0  # their seed (the same replay set for every run on one model)
     replay_filter: bool = True  # drop replay samples that look like D_f (uses D_f and the replay set only)
+    replay_filter_ratio: float = replay.FILTER_RATIO  # the filter's distance ratio (larger drops more)
     prior_weight: float = 0.0  # optional weight of VDU's parameter-space prior on top of S_fs
     # fs-redirect only: the plasticity term leads noised forget images to replay samples (replay.redirect_loss)
     redirect_t_min: int = 200  # smallest timestep index drawn for the redirect term
@@ -124,6 +125,10 @@ def check(cfg: UnlearnConfig, n_available: int) -> None:
         raise ValueError(f"gamma={cfg.gamma} out of range; accepted: 0 <= gamma <= 1")
     if cfg.steps < 1:
         raise ValueError(f"steps={cfg.steps}; accepted: a positive integer")
+    if not (isinstance(cfg.replay_filter_ratio, int | float) and math.isfinite(cfg.replay_filter_ratio)
+            and cfg.replay_filter_ratio > 0):
+        raise ValueError(f"replay_filter_ratio={cfg.replay_filter_ratio!r}; accepted: a finite number > 0 "
+                         f"(default {replay.FILTER_RATIO:g})")
     for name in ("fs_weight", "prior_weight", "lr"):
         value = getattr(cfg, name)
         low = 0.0 if name != "lr" else 1e-12
@@ -262,7 +267,7 @@ def _function_prior(unet: UNet2DModel, scheduler: DDPMScheduler, sha256: str, x_
     """vdu-fs's ingredients: the frozen pretrained network and its (cached, optionally filtered) replay samples."""
     images, rec = replay.replay_set(unet, scheduler, sha256, cfg.replay_n, cfg.replay_seed)
     if cfg.replay_filter:
-        keep = ~replay.forget_like(images, x_forget)
+        keep = ~replay.forget_like(images, x_forget, ratio=cfg.replay_filter_ratio)
         rec = rec | {"kept": int(keep.sum()), "dropped_forget_like": int((~keep).sum())}
         images = images[keep] if keep.any() else images
     return {"frozen": replay.frozen_copy(unet), "images": images, "record": rec}

@@ -89,6 +89,7 @@ NUMBERS = [
     (UNLEARN, "--fs-weight", "-1", "'-1'"),
     (UNLEARN, "--fs-weight", "inf", "'inf'"),
     (UNLEARN, "--replay-n", "0", "'0'"),
+    (UNLEARN, "--replay-filter-ratio", "0", "'0'"),
     (UNLEARN, "--prior-weight", "nan", "'nan'"),
     (UNLEARN, "--seed", "-5", "'-5'"),
     # erase

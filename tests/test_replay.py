@@ -70,6 +70,8 @@ def test_the_function_prior_holds_the_model_back(fast_ddpm, tmp_path):
     ("fs_weight", -1.0, r"fs_weight=-1.0; accepted: a finite number >= 0"),
     ("fs_weight", float("nan"), r"fs_weight=nan"),
     ("replay_n", 0, r"replay_n=0; accepted: an integer >= 1"),
+    ("replay_filter_ratio", 0.0, r"replay_filter_ratio=0.0; accepted: a finite number > 0 \(default 1.1\)"),
+    ("replay_filter_ratio", float("inf"), r"replay_filter_ratio=inf"),
     ("lr", 0.0, r"lr=0.0; accepted: a finite number > 0"),
 ])
 def test_bad_vdu_fs_settings_are_named(field, value, message):
@@ -91,6 +93,11 @@ def test_cli_vdu_fs_and_its_refusals(fast_ddpm, tmp_path, capsys):
     assert "--gamma applies to --method vdu" in capsys.readouterr().err
     assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "d"), "--replay-n", "0"]) == 2
     assert "--replay-n: got '0'" in capsys.readouterr().err
+    assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "e"), "--replay-n", "4", "--steps", "1",
+                 "--replay-filter-ratio", "1.3"]) == 0
+    assert models.read_record(tmp_path / "e")["unlearn"]["replay_filter_ratio"] == 1.3
+    assert main([*base, "--method", "ga", "--out", str(tmp_path / "f"), "--replay-filter-ratio", "1.3"]) == 2
+    assert "--replay-filter-ratio" in capsys.readouterr().err
 
 
 def test_vdu_fs_stops_at_its_runaway_guard_unless_told_otherwise():

@@ -112,21 +112,25 @@ def findings(results: dict) -> list[str]:
     return out
 
 
-def relearn_table(relearn: dict) -> str:
-    """Lesson 03's relearning check (``vdu_digits relearn``) as an attack on the unlearned DDPM, in the attack table's
-    format: the attack is a short fine-tune on a few forget images, its success rate the share of samples read as the
-    forgotten digit, and "before unlearning" the same fine-tune from the pretrained model."""
-    s = relearn["settings"]
-    digit, variant = s["digit"], s.get("variant", "vdu-fs")
-    groups: dict[tuple[str, int], list[float]] = {}
-    for r in relearn["rows"]:
-        groups.setdefault((r["start"], r["relearn_steps"]), []).append(r["forget_share"])
+def relearn_table(*relearns: dict) -> str:
+    """Lesson 03's relearning checks (``vdu_digits relearn``, one file per method and number of forget images) as an
+    attack on the unlearned DDPM, in the attack table's format: the attack is a short fine-tune on a few forget images,
+    its success rate the share of samples read as the forgotten digit, and "before unlearning" the same fine-tune from
+    the pretrained model."""
     lines = ["| model | attack | success % | before unlearning % | seeds |", "|---|---|---|---|---|"]
-    for steps in sorted({k for _, k in groups}):
-        after, before = groups.get((variant, steps)), groups.get(("pretrained", steps))
-        if after is None:
-            continue
-        attack_name = "none (the unlearned model itself)" if steps == 0 else f"relearn: {steps} fine-tuning steps"
-        lines.append(f"| {variant}, MNIST DDPM, digit {digit} | {attack_name} | {_pct(after)} | "
-                     f"{_pct(before) if before else '–'} | {len(after)} |")
+    for relearn in relearns:
+        s = relearn["settings"]
+        digit, variant = s["digit"], s.get("variant", "vdu-fs")
+        n = s.get("relearn_n", vdu_study.RELEARN_N)
+        groups: dict[tuple[str, int], list[float]] = {}
+        for r in relearn["rows"]:
+            groups.setdefault((r["start"], r["relearn_steps"]), []).append(r["forget_share"])
+        for steps in sorted({k for _, k in groups}):
+            after, before = groups.get((variant, steps)), groups.get(("pretrained", steps))
+            if after is None:
+                continue
+            attack_name = ("none (the unlearned model itself)" if steps == 0
+                           else f"relearn: {steps} fine-tuning steps on {n} forget image{'s' * (n > 1)}")
+            lines.append(f"| {variant}, MNIST DDPM, digit {digit} | {attack_name} | {_pct(after)} | "
+                         f"{_pct(before) if before else '–'} | {len(after)} |")
     return "\n".join(lines)

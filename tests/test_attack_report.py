@@ -66,4 +66,9 @@ def test_relearn_table_reads_the_relearning_check_as_an_attack():
     assert lines[0].startswith("| model | attack | success % | before unlearning %") and len(lines) == 5
     assert lines[2] == ("| vdu-fs, MNIST DDPM, digit 7 | none (the unlearned model itself) | 0.0 ± 0.0 | 10.0 ± 0.0 "
                         "| 2 |")
-    assert lines[4] == "| vdu-fs, MNIST DDPM, digit 7 | relearn: 50 fine-tuning steps | 20.0 ± 0.0 | 40.0 ± 0.0 | 2 |"
+    assert lines[4] == ("| vdu-fs, MNIST DDPM, digit 7 | relearn: 50 fine-tuning steps on 10 forget images | "
+                        "20.0 ± 0.0 | 40.0 ± 0.0 | 2 |")
+    one = {"settings": {"digit": 7, "variant": "fs-redirect", "relearn_n": 1},
+           "rows": [r | {"start": "fs-redirect"} if r["start"] == "vdu-fs" else r for r in rows]}
+    both = attack_report.relearn_table({"settings": {"digit": 7, "variant": "vdu-fs"}, "rows": rows}, one)
+    assert len(both.splitlines()) == 8 and "relearn: 10 fine-tuning steps on 1 forget image |" in both

@@ -40,6 +40,11 @@ VARIANTS: dict[str, dict] = {
     "vdu-fs-lam20": {"method": "vdu-fs", "replay_filter": True, "fs_weight": 20.0, "lr": 2e-4},
     # a bounded plasticity term: noised forget images are led to kept replay samples (replay.redirect_loss)
     "fs-redirect": {"method": "fs-redirect", "replay_filter": True, "fs_weight": unlearn.REDIRECT_FS_WEIGHT},
+    # a stricter forget-like filter (ratio 1.2: no forget-class sample left in the replay set of digits 7 and 3, by the
+    # course classifier's count), with the stability weight raised so the other digits hold (session-11 probes)
+    "vdu-fs-strict": {"method": "vdu-fs", "replay_filter": True, "replay_filter_ratio": 1.2, "fs_weight": 20.0},
+    "fs-redirect-strict": {"method": "fs-redirect", "replay_filter": True, "replay_filter_ratio": 1.2,
+                           "fs_weight": 30.0},
 }
 LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-unfiltered": "vdu-fs, whole replay set (no filter)",
@@ -47,7 +52,9 @@ LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "ga": "gradient ascent", "l2": "L2 to the pretrained weights", "salun": "SalUn-style masked ascent + L2",
           "vdu-fs-replay2048": "vdu-fs, 2048 replay samples", "vdu-fs-batch64": "vdu-fs, batch 64",
           "vdu-fs-lam20": "vdu-fs, lambda 20, lr 2e-4",
-          "fs-redirect": "fs-redirect (forget images led to replay samples, lambda 20)"}
+          "fs-redirect": "fs-redirect (forget images led to replay samples, lambda 20)",
+          "vdu-fs-strict": "vdu-fs, stricter filter (ratio 1.2), lambda 20",
+          "fs-redirect-strict": "fs-redirect, stricter filter (ratio 1.2), lambda 30"}
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)
 FAST = vdu_study.Budget(8, 3, (0,), eta=1.0)
 TRAJECTORY_EVERY = 10

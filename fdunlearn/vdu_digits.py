@@ -8,6 +8,7 @@ after each run, so an interrupted study resumes where it stopped::
     python -m fdunlearn.vdu_digits table --model mnist-ddpm --out data/results/vdu-fs-digits.json
     python -m fdunlearn.vdu_digits trajectory --model mnist-ddpm --digit 7 --out data/results/vdu-fs-trajectory.json
     python -m fdunlearn.vdu_digits relearn --model mnist-ddpm --digit 7 --out data/results/vdu-fs-relearn.json
+    python -m fdunlearn.vdu_digits filter --model mnist-ddpm --digits 7,3 --out data/results/replay-filter.json
 
 ``--variants`` picks the rows (``VARIANTS``); ``--digits`` the classes, in the order they run.
 """
@@ -193,13 +194,46 @@ def relearn(model: str, out: str | Path, digit: int = 7, variant: str = "vdu-fs"
     return Path(out)
 
 
+FILTER_RATIOS = (1.1, 1.15, 1.2, 1.3)
+
+
+def filter_audit(model: str, out: str | Path, digits: tuple[int, ...] = (7, 3),
+                 ratios: tuple[float, ...] = FILTER_RATIOS, base_cfg: unlearn.UnlearnConfig | None = None) -> Path:
+    """How well the forget-like filter (``replay.forget_like``, D_f and the replay set only) removes the forgotten
+    class from vdu-fs's replay set, audited by the course classifier (which the filter never sees): per digit, seed
+    and ratio, the replay samples read as the digit, those the filter drops, and the kept set's class counts."""
+    from fdunlearn import classifier as clf
+    from fdunlearn import replay
+
+    _check_digits(digits)
+    bad = [r for r in ratios if not r > 0]
+    if bad or not ratios:
+        raise ValueError(f"filter ratio {bad[0] if bad else ''!r}; accepted: numbers > 0")
+    cfg0 = base_cfg or unlearn.UnlearnConfig()
+    unet, scheduler, rec = models.load_ddpm(model)
+    dataset = rec["recipe"]["dataset"]
+    results = vdu_study.Results(out, _settings("filter", model, dataset, _budget(None), cfg0, ratios=list(ratios)))
+    images, _ = replay.replay_set(unet, scheduler, rec["sha256"], cfg0.replay_n, cfg0.replay_seed)
+    labels = clf.predict(clf.load(f"{dataset}-classifier"), images)[0].argmax(-1)
+    for digit in digits:
+        for seed in _budget(None).seeds:
+            x_forget, _ = unlearn.forget_set(dataset, dataclasses.replace(cfg0, forget_class=digit, seed=seed))
+            for ratio in ratios:
+                drop = replay.forget_like(images, x_forget, ratio=ratio)
+                results.add({"key": f"filter/digit={digit}/seed={seed}/ratio={ratio:g}", "digit": digit, "seed": seed,
+                             "ratio": ratio, "replay_n": len(images), "read_as_digit": int((labels == digit).sum()),
+                             "dropped": int(drop.sum()), "digit_kept": int(((labels == digit) & ~drop).sum()),
+                             "kept_per_class": torch.bincount(labels[~drop], minlength=10).tolist()})
+    return Path(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fdunlearn.vdu_digits", description=__doc__.splitlines()[0])
-    p.add_argument("experiment", choices=("table", "trajectory", "relearn"))
+    p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter"))
     p.add_argument("--model", default="mnist-ddpm")
     p.add_argument("--out", required=True, help="results JSON (resumed when it exists)")
     p.add_argument("--variants", help=f"rows, comma-separated, from: {', '.join(VARIANTS)}")
-    p.add_argument("--digits", help="table: classes in the order they run (default 0..9)")
+    p.add_argument("--digits", help="table: classes in the order they run (default 0..9); filter: default 7,3")
     p.add_argument("--digit", type=int, default=7, help="trajectory/relearn: the class to forget (default 7)")
     p.add_argument("--n-samples", type=int, help="samples scored per model")
     p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
@@ -220,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
             digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else tuple(range(10))
             seeds = tuple(int(x) for x in args.seeds.split(",")) if args.seeds else None
             path = table(args.model, args.out, variants or ("vdu-fs",), digits, cfg, args.n_samples, seeds)
+        elif args.experiment == "filter":
+            digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else (7, 3)
+            path = filter_audit(args.model, args.out, digits, base_cfg=cfg)
         elif args.experiment == "trajectory":
             path = trajectory(args.model, args.out, args.digit, variants or ("vdu-fs", "vdu"),
                               base_cfg=cfg, n_samples=args.n_samples)

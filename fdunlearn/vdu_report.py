@@ -44,6 +44,8 @@ FS_COMMANDS = {
     "vdu-fs-frontier": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-replay2048,vdu-fs-batch64,vdu-fs-lam20",
     "vdu-fs-cifar10": "table --model cifar10-ddpm --digits 6 --variants vdu-fs,vdu --n-samples 256",
     "fs-redirect-digits": "table --model mnist-ddpm --digits 7,3 --variants fs-redirect",
+    "replay-filter": "filter --model mnist-ddpm --digits 7,3",
+    "vdu-fs-strict": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-strict,fs-redirect-strict",
 }
 # The course's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,
@@ -327,3 +329,22 @@ def plot_frontier(ax, *files: dict, digits: tuple[int, ...] = (7, 3)) -> dict[tu
            title="forgetting against image quality (mean ± sd over seeds)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return points
+
+
+def filter_markdown(results: dict) -> str:
+    """The forget-like filter's audit (``vdu_digits filter``) as a table: per digit and ratio, means over the forget
+    sets of the seeds: replay samples the course classifier reads as the digit, dropped, of the digit still kept, and
+    the fewest kept of any other digit."""
+    groups: dict[tuple[int, float], list[dict]] = {}
+    for r in results["rows"]:
+        groups.setdefault((r["digit"], r["ratio"]), []).append(r)
+    lines = ["| digit | filter ratio | replay samples read as the digit | dropped | of the digit kept | "
+             "fewest kept of another digit | seeds |", "|---|---|---|---|---|---|---|"]
+    for (digit, ratio), rs in groups.items():
+        def mean(f, rs=rs) -> float:
+            return sum(f(r) for r in rs) / len(rs)
+        fewest = mean(lambda r: min(c for k, c in enumerate(r["kept_per_class"]) if k != r["digit"]))
+        lines.append(f"| {digit} | {ratio:g} | {mean(lambda r: r['read_as_digit']):.0f} of {rs[0]['replay_n']} | "
+                     f"{mean(lambda r: r['dropped']):.0f} | {mean(lambda r: r['digit_kept']):.1f} | {fewest:.0f} | "
+                     f"{len(rs)} |")
+    return "\n".join(lines)

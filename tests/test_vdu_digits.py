@@ -24,6 +24,23 @@ def test_table_scores_the_base_once_per_seed_and_resumes(fast_ddpm, tmp_path):
     assert json.loads(out.read_text()) == data
 
 
+def test_filter_audit_counts_what_the_filter_drops_by_class(fast_ddpm, tmp_path):
+    from fdunlearn import vdu_report
+
+    out = tmp_path / "filter.json"
+    vdu_digits.filter_audit(str(fast_ddpm), out, (7,), (0.5, 100.0), CFG)
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["digit"], r["ratio"]) for r in rows] == [(7, 0.5), (7, 100.0)]  # fast mode: one seed
+    strict = rows[1]
+    assert strict["dropped"] == strict["replay_n"] == 4 and strict["digit_kept"] == 0  # ratio 100: all look like D_f
+    assert all(sum(r["kept_per_class"]) == r["replay_n"] - r["dropped"] for r in rows)
+    assert rows[0]["digit_kept"] <= rows[0]["read_as_digit"]
+    table = vdu_report.filter_markdown(json.loads(out.read_text())).splitlines()
+    assert len(table) == 4 and table[3].startswith("| 7 | 100 | ")
+    with pytest.raises(ValueError, match=r"filter ratio 0; accepted: numbers > 0"):
+        vdu_digits.filter_audit(str(fast_ddpm), tmp_path / "bad.json", (7,), (0,), CFG)
+
+
 def test_trajectory_scores_every_snapshot(fast_ddpm, tmp_path):
     out = tmp_path / "traj.json"
     vdu_digits.trajectory(str(fast_ddpm), out, 7, ("vdu-fs",), every=1, base_cfg=CFG)

@@ -229,6 +229,21 @@ def digits_markdown(*files: dict, variants: tuple[str, ...] | None = None) -> st
     return "\n".join(lines)
 
 
+def verdict_lines(stats: dict[tuple[str, int], dict], variant: str, digits: tuple[int, ...] = (7, 3)) -> list[str]:
+    """One sentence per digit: what ``variant`` leaves of the digit against the pretrained model, the FID rise on the
+    other digits, the time, and the bars it misses (``stats``: ``digit_rows`` of files holding both)."""
+    out = []
+    for d in [d for d in digits if (variant, d) in stats]:
+        s, base = stats[variant, d], stats.get(("pretrained", d))
+        missed = [k for k, ok in check_bars(s).items() if not ok]
+        before = f" (pretrained {100 * base['forget_share'][0]:.1f}%)" if base else ""
+        out.append(f"{variant}, digit {d}: {100 * s['forget_share'][0]:.1f} ± {100 * s['forget_share'][1]:.1f}% left"
+                   f"{before}, FID on the other digits {100 * s['fid_remaining_rise'][0]:+.0f} ± "
+                   f"{100 * s['fid_remaining_rise'][1]:.0f}%, {s['unlearn_seconds'][0]:.0f} s per run; bars missed: "
+                   f"{', '.join(missed) or 'none'}")
+    return out
+
+
 def digits_bars(results: dict, variant: str = "vdu-fs") -> dict[int, dict[str, bool]]:
     """The bar checks of one variant, per digit (on the means over seeds)."""
     return {d: check_bars(s) for (v, d), s in sorted(digit_rows(results).items(), key=lambda kv: kv[0][1])

@@ -147,3 +147,13 @@ def test_sweep_markdown_prints_the_numbers_behind_a_sweep_figure():
     assert vdu_report.sweep_markdown(results, "gamma").splitlines()[2] == "| pretrained | 1 | 10.0 | 19.0 | 11.0 |"
     with pytest.raises(ValueError, match=r"unknown sweep field.*'kid'.*accepted: forget_share"):
         vdu_report.sweep_markdown(results, "gamma", fields=("kid",))
+
+
+def test_verdict_lines_name_the_missed_bars_per_digit():
+    rows = [{"variant": v, "digit": 7, "seed": s, "forget_share": share, "pul": 0.0, "fid_remaining": 1.0,
+             "fid_remaining_rise": rise, "entropy": 0.0, "confident_share": 0.9, "other_min": 0.08, "other_max": 0.12,
+             "unlearn_seconds": 40.0, "steps_run": 100}
+            for s in (0, 1) for v, share, rise in (("pretrained", 0.1, 0.0), ("m", 0.005, 0.3))]
+    lines = vdu_report.verdict_lines(vdu_report.digit_rows({"rows": rows}), "m", (7, 3))
+    assert lines == ["m, digit 7: 0.5 ± 0.0% left (pretrained 10.0%), FID on the other digits +30 ± 0%, 40 s per run; "
+                     "bars missed: FID rise <= 15%"]

@@ -193,26 +193,56 @@ def vdu_fs_frontier() -> str:
             + f"; {verdict} the forget and the quality bar together.")
 
 
-def fs_redirect_headline() -> str:
-    """Lesson 03 section 7.8: fs-redirect on digits 7 and 3 against the course's bars."""
+def _variant_parts(stats: dict, variant: str) -> list[str]:
+    """Per digit 7 and 3: before -> after forget share, FID rise, time and the bars missed, for one variant."""
     from fdunlearn import vdu_report
 
-    results = vdu_report.load("fs-redirect-digits")
-    stats = vdu_report.digit_rows(results)
     parts, names = [], {7: "sevens", 3: "threes"}
     for d in (7, 3):
-        if ("fs-redirect", d) not in stats:
+        if (variant, d) not in stats:
             continue
-        s, base = stats["fs-redirect", d], stats["pretrained", d]
+        s, base = stats[variant, d], stats["pretrained", d]
         n = s["n_seeds"]
         missed = [k for k, ok in vdu_report.check_bars(s).items() if not ok]
         parts.append(f"{names[d]} {_pm(base['forget_share'], n)}% → {_pm(s['forget_share'], n)}%, FID on the other "
                      f"digits {_pm_signed(s['fid_remaining_rise'], n)}, {s['unlearn_seconds'][0]:.0f} s per run "
                      f"({'every bar met' if not missed else 'missed: ' + ', '.join(missed)})")
+    return parts
+
+
+def fs_redirect_headline() -> str:
+    """Lesson 03 section 7.8: fs-redirect on digits 7 and 3 against the course's bars."""
+    from fdunlearn import vdu_report
+
+    results = vdu_report.load("fs-redirect-digits")
+    parts = _variant_parts(vdu_report.digit_rows(results), "fs-redirect")
     seeds = sorted({r["seed"] for r in results["rows"]})
     return (f"fs-redirect (`{vdu_report.command('fs-redirect-digits')}`; vdu-fs's stability term, with a regression "
             f"that leads noised forget images to kept replay samples in place of gradient ascent, lambda 20; seeds "
             f"{', '.join(map(str, seeds))}): " + "; ".join(parts) + ".")
+
+
+def vdu_fs_strict_headline() -> str:
+    """Lesson 03 section 7.9: vdu-fs and fs-redirect with the stricter forget-like filter, on digits 7 and 3."""
+    from fdunlearn import vdu_digits, vdu_report
+
+    audit = vdu_report.load("replay-filter")["rows"]
+
+    def kept(ratio: float) -> str:
+        counts = [r["digit_kept"] for r in audit if r["ratio"] == ratio]
+        return f"{min(counts)}–{max(counts)}" if min(counts) != max(counts) else f"{counts[0]}"
+
+    total = sorted({r["read_as_digit"] for r in audit})
+    lead = (f"The forget-like filter, audited by the course classifier (`{vdu_report.command('replay-filter')}`), "
+            f"leaves {kept(1.1)} of the {total[0]}–{total[-1]} forgotten-digit samples in the replay set at its "
+            f"default ratio 1.1, {kept(1.2)} at 1.2 (digits 7 and 3, 3 forget sets each). ")
+    results = vdu_report.load("vdu-fs-strict")
+    stats = vdu_report.digit_rows(results)
+    seeds = sorted({r["seed"] for r in results["rows"]})
+    parts = [f"{vdu_digits.LABELS[v]}: " + "; ".join(_variant_parts(stats, v))
+             for v in ("vdu-fs-strict", "fs-redirect-strict") if any((v, d) in stats for d in (7, 3))]
+    return lead + (f"With the stricter filter (`{vdu_report.command('vdu-fs-strict')}`; seeds "
+            f"{', '.join(map(str, seeds))}): " + ". ".join(parts) + ".")
 
 
 def attacks_summary() -> str:
@@ -257,6 +287,7 @@ BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "erase-defaults": (erase_defaults_summary, True),
     "vdu-fs-frontier": (vdu_fs_frontier, True),
     "fs-redirect": (fs_redirect_headline, True),
+    "vdu-fs-strict": (vdu_fs_strict_headline, True),
     "attacks": (attacks_summary, True),
     "claims": (claims_table, False),
     "reproduce": (reproduce_commands, False),

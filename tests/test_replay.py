@@ -111,11 +111,6 @@ def test_cli_vdu_fs_and_its_refusals(fast_ddpm, tmp_path, capsys):
     assert models.read_record(tmp_path / "e")["unlearn"]["replay_filter_ratio"] == 1.3
     assert main([*base, "--method", "ga", "--out", str(tmp_path / "f"), "--replay-filter-ratio", "1.3"]) == 2
     assert "--replay-filter-ratio" in capsys.readouterr().err
-    assert main([*base, *redirect[:2], "--out", str(tmp_path / "g"), "--replay-n", "4", "--steps", "1",
-                 "--redirect-target", "nearest"]) == 0
-    assert models.read_record(tmp_path / "g")["unlearn"]["redirect_target"] == "nearest"
-    assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "h"), "--redirect-target", "nearest"]) == 2
-    assert "--redirect-target applies to --method fs-redirect only, not 'vdu-fs'" in capsys.readouterr().err
 
 
 def test_vdu_fs_stops_at_its_runaway_guard_unless_told_otherwise():

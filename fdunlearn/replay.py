@@ -86,13 +86,6 @@ def forget_like(replay: torch.Tensor, x_forget: torch.Tensor, k: int = FILTER_K,
     return _knn_distance(replay, x_forget, k) <= ratio * _knn_distance(replay, replay, k, exclude_self=True)
 
 
-def nearest(x_forget: torch.Tensor, replay: torch.Tensor, k: int = FILTER_K) -> torch.Tensor:
-    """(len(x_forget), k) indices of each forget image's ``k`` nearest replay samples (pixel distance): fs-redirect's
-    ``nearest`` targets, so a forget image is led to a kept sample that already looks like it."""
-    d = torch.cdist(x_forget.flatten(1), replay.flatten(1))
-    return d.topk(min(k, len(replay)), dim=1, largest=False).indices
-
-
 def frozen_copy(unet: UNet2DModel) -> UNet2DModel:
     """A copy of the pretrained network that no optimiser touches (the function-space prior's mean)."""
     return copy.deepcopy(unet).eval().requires_grad_(False)

@@ -65,7 +65,6 @@ FUNCTION_SPACE = ("vdu-fs", "fs-redirect")  # the methods with the function-spac
 REDIRECT_FS_WEIGHT = 20.0
 PRIORS = ("checkpoints", "fisher")
 WEIGHTINGS = ("elbo", "uniform")
-REDIRECT_TARGETS = ("random", "nearest")
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,6 @@ class UnlearnConfig:
     prior_weight: float = 0.0  # optional weight of VDU's parameter-space prior on top of S_fs
     # fs-redirect only: the plasticity term leads noised forget images to replay samples (replay.redirect_loss)
     redirect_t_min: int = 200  # smallest timestep index drawn for the redirect term
-    redirect_target: str = "random"  # replay sample each forget image is led to: random | nearest (replay.nearest)
 
 
 # vdu-fs's runaway guard. On mnist-ddpm its forget loss stays near its start while the class fades, then on some
@@ -118,8 +116,6 @@ def check(cfg: UnlearnConfig, n_available: int) -> None:
         raise ValueError(f"unknown prior {cfg.prior!r}; accepted: {', '.join(PRIORS)}")
     if cfg.weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {cfg.weighting!r}; accepted: {', '.join(WEIGHTINGS)}")
-    if cfg.redirect_target not in REDIRECT_TARGETS:
-        raise ValueError(f"unknown redirect_target {cfg.redirect_target!r}; accepted: {', '.join(REDIRECT_TARGETS)}")
     if not (isinstance(cfg.forget_class, int) and 0 <= cfg.forget_class <= 9):
         raise ValueError(f"forget class {cfg.forget_class!r} out of range; accepted: 0..9")
     if not 1 <= cfg.n_forget <= n_available:
@@ -298,8 +294,6 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
     weights = elbo_weights(scheduler) if cfg.weighting == "elbo" else None
     mask = salun_mask(unet, scheduler, x_forget, cfg.salun_fraction, cfg.seed) if cfg.method == "salun" else None
     fs = _function_prior(unet, scheduler, base["sha256"], x_forget, cfg) if cfg.method in FUNCTION_SPACE else None
-    near = (replay.nearest(x_forget, fs["images"]) if cfg.method == "fs-redirect" and cfg.redirect_target == "nearest"
-            else None)
     unet.train().requires_grad_(True)
     opt = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
     with torch.no_grad():
@@ -310,8 +304,6 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
         idx = torch.randint(0, len(x_forget), (min(cfg.batch_size, len(x_forget)),), generator=g)
         if cfg.method == "fs-redirect":  # a bounded term towards replay samples instead of ascent
             tidx = torch.randint(0, len(fs["images"]), (len(idx),), generator=g)
-            if near is not None:  # one of each forget image's nearest kept replay samples
-                tidx = near[idx, tidx % near.shape[1]]
             plastic = replay.redirect_loss(unet, scheduler, x_forget[idx], fs["images"][tidx], g, cfg.redirect_t_min)
         else:
             plastic = forget_loss(unet, scheduler, x_forget[idx], g, weights)

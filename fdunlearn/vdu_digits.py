@@ -46,9 +46,6 @@ VARIANTS: dict[str, dict] = {
     "vdu-fs-strict": {"method": "vdu-fs", "replay_filter": True, "replay_filter_ratio": 1.2, "fs_weight": 20.0},
     "fs-redirect-strict": {"method": "fs-redirect", "replay_filter": True, "replay_filter_ratio": 1.2,
                            "fs_weight": 30.0},
-    # fs-redirect led to one of each forget image's 5 nearest kept replay samples instead of a random one
-    "fs-redirect-nearest": {"method": "fs-redirect", "replay_filter": True, "fs_weight": unlearn.REDIRECT_FS_WEIGHT,
-                            "redirect_target": "nearest"},
 }
 LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-unfiltered": "vdu-fs, whole replay set (no filter)",
@@ -58,8 +55,7 @@ LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-lam20": "vdu-fs, lambda 20, lr 2e-4",
           "fs-redirect": "fs-redirect (forget images led to replay samples, lambda 20)",
           "vdu-fs-strict": "vdu-fs, stricter filter (ratio 1.2), lambda 20",
-          "fs-redirect-strict": "fs-redirect, stricter filter (ratio 1.2), lambda 30",
-          "fs-redirect-nearest": "fs-redirect to the nearest kept replay samples, lambda 20"}
+          "fs-redirect-strict": "fs-redirect, stricter filter (ratio 1.2), lambda 30"}
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)
 FAST = vdu_study.Budget(8, 3, (0,), eta=1.0)
 TRAJECTORY_EVERY = 10

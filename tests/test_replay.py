@@ -66,23 +66,10 @@ def test_the_function_prior_holds_the_model_back(fast_ddpm, tmp_path):
     assert moved[1000.0] < moved[0.0]
 
 
-def test_nearest_lists_each_forget_images_closest_replay_samples():
-    replay_images = torch.arange(6, dtype=torch.float32).view(6, 1, 1, 1).expand(6, 1, 2, 2).clone()
-    forget = torch.tensor([0.2, 4.9]).view(2, 1, 1, 1).expand(2, 1, 2, 2)
-    assert replay.nearest(forget, replay_images, k=2).tolist() == [[0, 1], [5, 4]]
-
-
-def test_fs_redirect_nearest_runs_and_is_recorded(fast_ddpm, tmp_path):
-    cfg = dataclasses.replace(CFG, method="fs-redirect", redirect_target="nearest")
-    rec = models.read_record(unlearn.unlearn(fast_ddpm, cfg, tmp_path / "m", progress=False))
-    assert rec["unlearn"]["redirect_target"] == "nearest" and rec["steps_run"] == 3
-
-
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("fs_weight", -1.0, r"fs_weight=-1.0; accepted: a finite number >= 0"),
     ("fs_weight", float("nan"), r"fs_weight=nan"),
     ("replay_n", 0, r"replay_n=0; accepted: an integer >= 1"),
-    ("redirect_target", "far", r"unknown redirect_target 'far'; accepted: random, nearest"),
     ("replay_filter_ratio", 0.0, r"replay_filter_ratio=0.0; accepted: a finite number > 0 \(default 1.1\)"),
     ("replay_filter_ratio", float("inf"), r"replay_filter_ratio=inf"),
     ("lr", 0.0, r"lr=0.0; accepted: a finite number > 0"),

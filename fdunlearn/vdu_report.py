@@ -244,6 +244,18 @@ def verdict_lines(stats: dict[tuple[str, int], dict], variant: str, digits: tupl
     return out
 
 
+def fid_noise_line(results: dict, digits: tuple[int, ...] = (7, 3)) -> str:
+    """How much the pretrained model's own FID on the remaining digits moves between sampling seeds: the noise under
+    the +15% quality bar (a rise is read against the same seed's pretrained FID)."""
+    parts = []
+    for d in digits:
+        fids = [r["fid_remaining"] for r in results["rows"] if r["variant"] == "pretrained" and r["digit"] == d]
+        if len(fids) > 1:
+            parts.append(f"digit {d}: {min(fids):.2f}–{max(fids):.2f} ({100 * (max(fids) / min(fids) - 1):.0f}% apart)")
+    return ("the pretrained model's FID on the remaining digits across its sampling seeds: " + "; ".join(parts)
+            if parts else "one sampling seed: no FID spread to report")
+
+
 def digits_bars(results: dict, variant: str = "vdu-fs") -> dict[int, dict[str, bool]]:
     """The bar checks of one variant, per digit (on the means over seeds)."""
     return {d: check_bars(s) for (v, d), s in sorted(digit_rows(results).items(), key=lambda kv: kv[0][1])

@@ -157,3 +157,9 @@ def test_verdict_lines_name_the_missed_bars_per_digit():
     lines = vdu_report.verdict_lines(vdu_report.digit_rows({"rows": rows}), "m", (7, 3))
     assert lines == ["m, digit 7: 0.5 ± 0.0% left (pretrained 10.0%), FID on the other digits +30 ± 0%, 40 s per run; "
                      "bars missed: FID rise <= 15%"]
+
+
+def test_fid_noise_line_reports_the_pretrained_spread_across_seeds():
+    rows = [{"variant": "pretrained", "digit": 7, "seed": s, "fid_remaining": f} for s, f in ((0, 4.0), (1, 5.0))]
+    assert vdu_report.fid_noise_line({"rows": rows}, (7,)).endswith("digit 7: 4.00–5.00 (25% apart)")
+    assert vdu_report.fid_noise_line({"rows": rows[:1]}, (7,)).startswith("one sampling seed")

@@ -104,9 +104,12 @@ def summary(results: dict) -> list[dict]:
                              ("target_acc", [r["target_acc"] for r in group]), ("retained_ratio", ratio),
                              ("seconds", [r["seconds"] for r in group]), ("kid", [r["kid"] for r in group])):
             entry[name] = erase_study._stats(values)
-        # the floor: the base model's share of sevens from the anchor prompts, or of the anchor images drawn away
-        shares = [r.get("anchor_images_target_share") if negative else base[r["seed"]].get("anchor_share")
-                  for r in group]
+        # the floor: the base model's share of sevens from the anchor prompts. It stays the floor with anchor images
+        # drawn away from the target: the eraser's target is the frozen model's prediction AT THE ANCHOR PROMPT (on
+        # noised anchor images), so a perfect mapping copies what the anchor prompt draws from noise
+        shares = [base[r["seed"]].get("anchor_share") for r in group]
+        if negative:
+            entry["anchor_images_share"] = erase_study._stats([r["anchor_images_target_share"] for r in group])
         if all(a is not None for a in shares):
             entry["anchor_share"] = erase_study._stats(shares)
             entry["heldout_over_anchor"] = erase_study._stats(
@@ -201,10 +204,11 @@ def headline(results: dict) -> str:
                  f"(lr x{lowest['lr_mult']:g}, {lowest['steps']} steps, {_anchor_label(lowest)} anchor images), "
                  f"keeps {pm(lowest, 'retained_ratio')} of retained accuracy. ")
     if "anchor_share" in shipped and shipped["anchor_negative"]:
-        a = shipped["anchor_share"]
-        text += (f"The anchor images, drawn with \"seven\" as negative prompt, show a seven {100 * a[0]:.1f} ± "
-                 f"{100 * a[1]:.1f}% of the time (the plain anchor prompt: about 5%, which would put an exact mapping "
-                 f"at the bar); held-out minus that share: {100 * shipped['heldout_over_anchor'][0]:+.1f} points.")
+        a, img = shipped["anchor_share"], shipped["anchor_images_share"]
+        text += (f"Its anchor images, drawn with \"seven\" as negative prompt, show a seven {100 * img[0]:.1f}% of the "
+                 f"time, but the eraser copies the anchor PROMPT's prediction, and that prompt draws a seven "
+                 f"{100 * a[0]:.1f} ± {100 * a[1]:.1f}% of the time; held-out minus that share: "
+                 f"{100 * shipped['heldout_over_anchor'][0]:+.1f} points.")
     elif "anchor_share" in shipped:
         a = shipped["anchor_share"]
         text += (f"The anchor prompt itself draws a seven {100 * a[0]:.1f} ± {100 * a[1]:.1f}% of the time on these "

@@ -99,7 +99,7 @@ def test_fast_study_scores_every_candidate_and_resumes(fast_minisd, tmp_path, on
     assert "| drawn away from the target |" in erase_defaults.format_summary(entries)
 
 
-def test_anchor_negative_candidates_are_read_against_their_own_anchor_images():
+def test_anchor_negative_candidates_record_their_anchor_images_share():
     res = _results([(1.0, 1000)], [[(0.08, 1.0, 60)] * 3])
     res["rows"] += [{"key": f"generic/mse/anchor-negative/lr=1/steps=1000/seed={s}", "phase": erase_defaults.PHASE,
                      "lr_mult": 1.0, "steps": 1000, "seed": s, "heldout_acc": 0.03, "target_acc": 0.02,
@@ -111,5 +111,6 @@ def test_anchor_negative_candidates_are_read_against_their_own_anchor_images():
     plain, away = erase_defaults.summary(res)
     assert not plain["anchor_negative"] and away["anchor_negative"]
     assert plain["heldout_over_anchor"][0] == pytest.approx(0.03)
-    assert away["heldout_over_anchor"][0] == pytest.approx(0.02)
+    assert away["heldout_over_anchor"][0] == pytest.approx(-0.02)  # still read against the anchor prompt's share
+    assert away["anchor_images_share"][0] == pytest.approx(0.01) and "anchor_images_share" not in plain
     assert erase_defaults.choose([plain, away], 3) is away

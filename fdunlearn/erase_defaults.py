@@ -146,7 +146,8 @@ def fallback(entries: list[dict], n_seeds: int | None = None) -> dict | None:
     if n_seeds is not None:  # only candidates measured on every seed
         entries = [e for e in entries if len(e["seeds"]) == n_seeds]
     ok = [e for e in entries if e["meets"]["retained_ratio"] and e["meets"]["seconds"]] or entries
-    return min(ok, key=lambda e: (e.get("anchor_negative", False), e["seconds"][0], e["heldout_acc"][0])) if ok else None
+    return min(ok, key=lambda e: (e.get("anchor_negative", False), e["seconds"][0], e["heldout_acc"][0]),
+               default=None)
 
 
 def format_summary(entries: list[dict]) -> str:

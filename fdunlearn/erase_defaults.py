@@ -188,7 +188,8 @@ def headline(results: dict) -> str:
     chosen = choose(done, n)
     shipped = next((e for e in done if is_shipped(e)), None)
     head = (f"The `erase` defaults on MiniSD (`python -m fdunlearn.erase_defaults`; MSE, \"seven\" -> \"digit\", "
-            f"{len(done)} settings of lr, length and anchor images, {n} seeds, {HELDOUT_IMAGES} held-out images per seed): ")
+            f"{len(done)} settings of lr, length and anchor images, {n} seeds, {HELDOUT_IMAGES} held-out images per "
+            "seed): ")
     if shipped is None:
         return head + "the shipped default has not been measured yet."
 

@@ -118,6 +118,7 @@ def relearn_table(*relearns: dict) -> str:
     its success rate the share of samples read as the forgotten digit, and "before unlearning" the same fine-tune from
     the pretrained model."""
     lines = ["| model | attack | success % | before unlearning % | seeds |", "|---|---|---|---|---|"]
+    shown: set[tuple[str, int]] = set()  # (variant, digit) whose unattacked row is in the table already
     for relearn in relearns:
         s = relearn["settings"]
         digit, variant = s["digit"], s.get("variant", "vdu-fs")
@@ -127,8 +128,9 @@ def relearn_table(*relearns: dict) -> str:
             groups.setdefault((r["start"], r["relearn_steps"]), []).append(r["forget_share"])
         for steps in sorted({k for _, k in groups}):
             after, before = groups.get((variant, steps)), groups.get(("pretrained", steps))
-            if after is None:
+            if after is None or (steps == 0 and (variant, digit) in shown):
                 continue
+            shown |= {(variant, digit)} if steps == 0 else set()
             attack_name = ("none (the unlearned model itself)" if steps == 0
                            else f"relearn: {steps} fine-tuning steps on {n} forget image{'s' * (n > 1)}")
             lines.append(f"| {variant}, MNIST DDPM, digit {digit} | {attack_name} | {_pct(after)} | "

@@ -45,10 +45,9 @@ FS_COMMANDS = {
     "vdu-fs-cifar10": "table --model cifar10-ddpm --digits 6 --variants vdu-fs,vdu --n-samples 256",
     "fs-redirect-digits": "table --model mnist-ddpm --digits 7,3 --variants fs-redirect",
     "replay-filter": "filter --model mnist-ddpm --digits 7,3",
-    # relearning as an attack (lesson 04 section 7): one forget image, all 100, and fs-redirect
+    # relearning as an attack (lesson 04 section 7): one forget image, and all 100
     "vdu-fs-relearn-1": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs --relearn-n 1",
     "vdu-fs-relearn-100": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs --relearn-n 100",
-    "fs-redirect-relearn": "relearn --model mnist-ddpm --digit 7 --variants fs-redirect",
     "vdu-fs-strict": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-strict,fs-redirect-strict",
 }
 # The course's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).

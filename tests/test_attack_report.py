@@ -72,3 +72,6 @@ def test_relearn_table_reads_the_relearning_check_as_an_attack():
            "rows": [r | {"start": "fs-redirect"} if r["start"] == "vdu-fs" else r for r in rows]}
     both = attack_report.relearn_table({"settings": {"digit": 7, "variant": "vdu-fs"}, "rows": rows}, one)
     assert len(both.splitlines()) == 8 and "relearn: 10 fine-tuning steps on 1 forget image |" in both
+    again = attack_report.relearn_table({"settings": {"digit": 7, "variant": "vdu-fs"}, "rows": rows},
+                                        {"settings": {"digit": 7, "variant": "vdu-fs", "relearn_n": 1}, "rows": rows})
+    assert again.count("none (the unlearned model itself)") == 1 and len(again.splitlines()) == 7

@@ -221,6 +221,12 @@ def headline(results: dict) -> str:
         text += (f"The anchor prompt itself draws a seven {100 * a[0]:.1f} ± {100 * a[1]:.1f}% of the time on these "
                  f"seeds, so an erasure that maps \"seven\" exactly onto the anchor sits at the 5% bar; held-out minus "
                  f"that share: {100 * shipped['heldout_over_anchor'][0]:+.1f} points.")
+    away = next((e for e in done if e.get("anchor_negative") and (e["lr_mult"], e["steps"]) == (
+        shipped["lr_mult"], shipped["steps"]) and not shipped["anchor_negative"]), None)
+    if away is not None and "anchor_images_share" in away:
+        text += (f" Anchor images drawn away from the seven ({100 * away['anchor_images_share'][0]:.1f}% sevens among "
+                 f"them) leave {pm(away, 'heldout_acc')} at the same lr and length: the eraser copies the anchor "
+                 "prompt's prediction, not its images.")
     return head + text
 
 

@@ -115,3 +115,7 @@ def test_anchor_negative_candidates_record_their_anchor_images_share():
     assert away["heldout_over_anchor"][0] == pytest.approx(-0.02)  # still read against the anchor prompt's share
     assert away["anchor_images_share"][0] == pytest.approx(0.01) and "anchor_images_share" not in plain
     assert erase_defaults.choose([plain, away], 3) is away
+    res["settings"]["seeds"] = [0, 1, 2]
+    assert erase_defaults.headline(res).endswith("Anchor images drawn away from the seven (1.0% sevens among them) "
+                                                 "leave 3.0 ± 0.0% at the same lr and length: the eraser copies the "
+                                                 "anchor prompt's prediction, not its images.")

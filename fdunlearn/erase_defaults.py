@@ -221,9 +221,11 @@ def headline(results: dict) -> str:
         text += (f"The anchor prompt itself draws a seven {100 * a[0]:.1f} ± {100 * a[1]:.1f}% of the time on these "
                  f"seeds, so an erasure that maps \"seven\" exactly onto the anchor sits at the 5% bar; held-out minus "
                  f"that share: {100 * shipped['heldout_over_anchor'][0]:+.1f} points.")
-    away = next((e for e in done if e.get("anchor_negative") and (e["lr_mult"], e["steps"]) == (
-        shipped["lr_mult"], shipped["steps"]) and not shipped["anchor_negative"]), None)
-    if away is not None and "anchor_images_share" in away:
+    # the shipped setting with anchor images drawn away from the target, when the default draws them plainly
+    same = (shipped["lr_mult"], shipped["steps"])
+    away = None if shipped["anchor_negative"] else next(
+        (e for e in done if e["anchor_negative"] and (e["lr_mult"], e["steps"]) == same), None)
+    if away is not None:
         text += (f" Anchor images drawn away from the seven ({100 * away['anchor_images_share'][0]:.1f}% sevens among "
                  f"them) leave {pm(away, 'heldout_acc')} at the same lr and length: the eraser copies the anchor "
                  "prompt's prediction, not its images.")

@@ -227,8 +227,9 @@ def _shows_target(task: Task, model, images: torch.Tensor, digits: list[int], pe
 
 
 def _anchor_target_share(data: erase.ErasureData, task: Task, model) -> float | None:
-    """Share of the anchor images (uint8) that the classifier reads as the target digit: the floor a perfect mapping
-    onto them leaves (None for the style task)."""
+    """Share of the anchor images (uint8) that the classifier reads as the target digit (None for the style task).
+    Not the floor of an erasure: the eraser copies the frozen model's prediction at the anchor PROMPT, whose own
+    share (``anchor_share``) is that floor."""
     if task.style:
         return None
     images = data.anchors.images.float().div(127.5).sub(1)
@@ -328,9 +329,9 @@ class Study:
         self.model, self.results, self.b, self.cache, self.progress = model, results, b, cache_dir, progress
         self.classifier = clf.load("mnist-classifier")
         self.real = data.load("mnist", "heldout", verbose=False)
-        self.anchors_ready: set[tuple] = set()  # (task, seed) and, for anchors drawn away from the target, + True
-        self.negative_seconds: dict[tuple[str, int], float] = {}
-        self.anchor_target_share: dict[tuple[str, int], float] = {}
+        # (task, seed, drawn away from the target?) -> anchor images in the cache: seconds to make them, and (drawn
+        # away only) their share of the target
+        self.anchors: dict[tuple[str, int, bool], dict] = {}
 
     def _cfg(self, method: Method, lr_mult: float, steps: int, seed: int,
              anchor_negative: bool = False) -> erase.EraseConfig:
@@ -347,7 +348,7 @@ class Study:
             erase.prepare(self.pipe, _concepts(TASKS[task]), self._cfg(METHODS[0], 1.0, 1, seed),
                           cache_dir=self.cache, progress=self.progress)
             anchor_seconds = time.time() - t0
-            self.anchors_ready.add((task, seed))
+            self.anchors[task, seed, False] = {"seconds": anchor_seconds, "target_share": None}
             row = {"key": key, "phase": "base", "task": task, "seed": seed, "anchor_seconds": round(anchor_seconds, 1),
                    **score(self.pipe, TASKS[task], seed, self.b, self.classifier, self.real, base=True)}
             self.results.add(row)
@@ -358,22 +359,16 @@ class Study:
             return row
         base = self.base(r.task, r.seed)
         print(f"[erase_study] {r.key}", flush=True)
-        ready = (r.task, r.seed, r.anchor_negative)
-        anchor_seconds = base["anchor_seconds"]
-        if ready[:2] not in self.anchors_ready or (r.anchor_negative and ready not in self.anchors_ready):
-            # a resumed study or other anchors: fill the cache outside the erasure's timing (timed when new)
+        key = (r.task, r.seed, r.anchor_negative)
+        if key not in self.anchors:  # a resumed study, or other anchors: fill the cache outside the erasure's timing
             t0 = time.time()
             data = erase.prepare(self.pipe, _concepts(TASKS[r.task]),
                                  self._cfg(r.method, 1.0, 1, r.seed, r.anchor_negative), cache_dir=self.cache,
                                  progress=False)
-            if r.anchor_negative:
-                anchor_seconds = self.negative_seconds.setdefault(ready[:2], round(time.time() - t0, 1))
-                self.anchors_ready.add(ready)
-                self.anchor_target_share[ready[:2]] = _anchor_target_share(data, TASKS[r.task], self.classifier)
-            else:
-                self.anchors_ready.add(ready[:2])
-        elif r.anchor_negative:
-            anchor_seconds = self.negative_seconds[ready[:2]]
+            share = _anchor_target_share(data, TASKS[r.task], self.classifier) if r.anchor_negative else None
+            self.anchors[key] = {"seconds": round(time.time() - t0, 1), "target_share": share}
+        # plain anchors are timed once, cold, with the base model's scores
+        anchor_seconds = self.anchors[key]["seconds"] if r.anchor_negative else base["anchor_seconds"]
         cfg = self._cfg(r.method, r.lr_mult, r.steps, r.seed, r.anchor_negative)
         result = erase.erase(self.pipe, _concepts(TASKS[r.task]), cfg, base=str(self.model), cache_dir=self.cache,
                              progress=self.progress)
@@ -390,7 +385,7 @@ class Study:
                "final": {k: v for k, v in final.items() if k != "seconds"}, **scores}
         if r.anchor_negative:
             row |= {"anchor_negative": True, "anchor_seconds": anchor_seconds,
-                    "anchor_images_target_share": self.anchor_target_share[ready[:2]]}
+                    "anchor_images_target_share": self.anchors[key]["target_share"]}
         if r.seed == self.b.seeds[0]:
             row["log"] = _downsample(result.log)
         self.results.add(row)

@@ -224,9 +224,10 @@ def fs_redirect_headline() -> str:
 
 def vdu_fs_strict_headline() -> str:
     """Lesson 03 section 7.9: vdu-fs and fs-redirect with the stricter forget-like filter, on digits 7 and 3."""
-    from fdunlearn import vdu_digits, vdu_report
+    from fdunlearn import replay, vdu_digits, vdu_report
 
     audit = vdu_report.load("replay-filter")["rows"]
+    strict = vdu_digits.VARIANTS["vdu-fs-strict"]["replay_filter_ratio"]
 
     def kept(ratio: float) -> str:
         counts = [r["digit_kept"] for r in audit if r["ratio"] == ratio]
@@ -234,8 +235,9 @@ def vdu_fs_strict_headline() -> str:
 
     total = sorted({r["read_as_digit"] for r in audit})
     lead = (f"The forget-like filter, audited by the course classifier (`{vdu_report.command('replay-filter')}`), "
-            f"leaves {kept(1.1)} of the {total[0]}–{total[-1]} forgotten-digit samples in the replay set at its "
-            f"default ratio 1.1, {kept(1.2)} at 1.2 (digits 7 and 3, 3 forget sets each). ")
+            f"leaves {kept(replay.FILTER_RATIO)} of the {total[0]}–{total[-1]} forgotten-digit samples in the replay "
+            f"set at its default ratio {replay.FILTER_RATIO:g}, {kept(strict)} at {strict:g} (digits 7 and 3, 3 forget "
+            "sets each). ")
     results = vdu_report.load("vdu-fs-strict")
     stats = vdu_report.digit_rows(results)
     seeds = sorted({r["seed"] for r in results["rows"]})

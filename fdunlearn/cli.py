@@ -222,13 +222,14 @@ def cmd_erase(args: argparse.Namespace) -> None:
     preset = ERASE_PRESETS[args.preset] if args.preset else {}
     given = dict(steps=args.steps, lr=args.lr, scaling=args.scaling, temperature=args.temperature, border=args.border,
                  weight_decay=args.weight_decay, optimizer=args.optimizer, critic=args.critic,
-                 anchor_negative=args.anchor_negative)
+                 anchor_negative=args.anchor_negative, away=args.away)
     overrides = preset | {k: v for k, v in given.items() if v is not None}  # explicit options win over the preset
     if config.is_fast():  # tiny sizes for tests and CI
         overrides = dict(steps=3, n_anchor_images=8, anchor_steps=3) | overrides
     overrides.setdefault("steps", erase.MINISD_STEPS)  # MiniSD's default length (the reference's 500 is too short)
     overrides.setdefault("lr", erase.EraseConfig.lr * erase.MINISD_LR_MULT)  # and lr (erase_defaults measures both)
     overrides.setdefault("anchor_negative", erase.MINISD_ANCHOR_NEGATIVE)  # and the anchor images (erase_defaults)
+    overrides.setdefault("away", erase.MINISD_AWAY)  # and the regression target's guidance (erase_defaults)
     cfg = erase.EraseConfig(divergence=args.divergence, alpha=args.alpha, variational=args.variational,
                             params=args.params, seed=args.seed, **overrides)
     erase.check(cfg)
@@ -354,6 +355,10 @@ def parser() -> argparse.ArgumentParser:
                    help="draw the anchor images with the first target prompt as negative prompt, so they do not show "
                    f"the target (default on MiniSD: {'on' if erase.MINISD_ANCHOR_NEGATIVE else 'off'}, measured by "
                    "python -m fdunlearn.erase_defaults)")
+    r.add_argument("--away", type=validate.real(0.0, erase.MAX_GUIDANCE),
+                   help=f"guide the regression target away from the target prompt by G in 0..{erase.MAX_GUIDANCE:g}: "
+                   "eps(anchor) - G (eps(target) - eps(anchor)), ESD-style (default on MiniSD: "
+                   f"{erase.MINISD_AWAY:g}, measured by python -m fdunlearn.erase_defaults; 0 = Concept Ablation)")
     r.add_argument("--preset", choices=tuple(ERASE_PRESETS),
                    help="reference-code = --scaling reference-code --weight-decay 1e-2 --border 1 (the paper's "
                    "code; add --steps 500 for its length); explicit options override the preset")

@@ -88,6 +88,7 @@ class Concept:
 MINISD_STEPS = 1000
 MINISD_LR_MULT = 1.0  # the default lr on MiniSD, as a multiple of the reference's (EraseConfig.lr)
 MINISD_ANCHOR_NEGATIVE = False  # and whether its anchor images are drawn away from the target (erase_defaults)
+MINISD_AWAY = 0.0  # and how far its regression target is guided away from the target prompt (erase_defaults)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ class EraseConfig:
     # draw the anchor images with the concept's first target prompt as negative prompt: guidance steers them away from
     # the target, so the anchor no longer contains it ("a handwritten digit" is a seven ~5% of the time on MiniSD)
     anchor_negative: bool = False
+    # guide the regression target away from the target prompt by this much (erase_step: ESD-style; 0 = Concept Ablation)
+    away: float = 0.0
     anchor_batch_size: int = 16
     border: int = 0  # latent pixels ignored on each side (the reference: 1)
     max_grad_norm: float | None = None  # None: no clipping (clipping would erase the divergences' scalings)
@@ -191,6 +194,7 @@ def check(cfg: EraseConfig) -> None:
     validate.check_real("critic_lr", cfg.critic_lr, 0.0, MAX_LR, lo_open=True)
     validate.check_real("temperature", cfg.temperature, 0.0, None, lo_open=True)
     validate.check_real("guidance_scale", cfg.guidance_scale, 0.0, MAX_GUIDANCE)
+    validate.check_real("away", cfg.away, 0.0, MAX_GUIDANCE)
     validate.check_real("weight_decay", cfg.weight_decay, 0.0, None)
     if cfg.max_grad_norm is not None:
         validate.check_real("max_grad_norm", cfg.max_grad_norm, 0.0, None, lo_open=True)
@@ -365,7 +369,7 @@ def erase(pipe, concepts: Concept | tuple | Sequence[Concept | tuple], cfg: Eras
     step_fn = erase_step.ErasureStep(unet, trainable, scheduler, objective, lr=cfg.lr * cfg.batch_size,
                                      frozen="swap", precision=_precision(cfg, unet),
                                      max_grad_norm=cfg.max_grad_norm, border=cfg.border,
-                                     weight_decay=cfg.weight_decay, optimizer=cfg.optimizer)
+                                     weight_decay=cfg.weight_decay, optimizer=cfg.optimizer, away=cfg.away)
     original = {n: v.detach().cpu().clone() for n, v in step_fn.originals.items()}
     g = torch.Generator().manual_seed(cfg.seed)
     start, log = 0, []

@@ -5,6 +5,14 @@ Given a batch of noisy anchor latents x_t at timesteps t, the step compares
     eps_new    = eps_theta(x_t, c*, t)      the model in training, at the TARGET prompt c*   (distribution Q)
     eps_anchor = eps_orig(x_t, c, t)        the ORIGINAL model, at the ANCHOR prompt c; no gradient (P)
 
+With ``away=g > 0`` the regression target is pushed away from the target concept, the way classifier-free guidance
+pushes a sample (ESD, Gandikota et al. 2023, Eq. 2, with the anchor in place of the empty prompt):
+
+    eps_anchor = eps_orig(x_t, c, t) - g * (eps_orig(x_t, c*, t) - eps_orig(x_t, c, t))
+
+so the erased model copies an anchor that has been guided away from c*, not the anchor as the original model draws
+it (which on MiniSD is itself a seven about 5% of the time). ``g = 0`` is Concept Ablation's target.
+
 and lowers the chosen objective in the trainable weights only (see ``erase`` for the two objectives' maths).
 The original model is the same UNet with the trainable group's original values swapped in (``frozen="swap"``,
 ``erase_params.frozen_forward``); ``frozen="copy"`` keeps a full frozen deep copy instead, the straightforward
@@ -153,7 +161,7 @@ class ErasureStep:
     def __init__(self, unet: nn.Module, trainable: dict[str, nn.Parameter], scheduler,
                  objective: ClosedForm | Variational, *, lr: float, frozen: str = "swap", precision: str = "no",
                  max_grad_norm: float | None = None, border: int = 0, weight_decay: float = 0.0,
-                 optimizer: str = "adam") -> None:
+                 optimizer: str = "adam", away: float = 0.0) -> None:
         if frozen not in FROZEN:
             raise ValueError(f"unknown frozen-model strategy {frozen!r}; accepted: {', '.join(FROZEN)}")
         if optimizer not in OPTIMIZERS:
@@ -161,7 +169,7 @@ class ErasureStep:
         if precision not in AUTOCAST:
             raise ValueError(f"unknown precision {precision!r}; accepted: {', '.join(AUTOCAST)}")
         self.unet, self.trainable, self.scheduler, self.objective = unet, trainable, scheduler, objective
-        self.precision, self.max_grad_norm, self.border = precision, max_grad_norm, border
+        self.precision, self.max_grad_norm, self.border, self.away = precision, max_grad_norm, border, away
         self._dtypes = {n: p.dtype for n, p in trainable.items()}
         for p in trainable.values():  # float32 master weights
             p.data = p.data.float()
@@ -199,15 +207,22 @@ class ErasureStep:
                 out = frozen_forward(self.unet, self.originals, x_t, t, encoder_hidden_states=cond).sample
         return to_eps(out, x_t, t, self.scheduler)
 
+    def anchor_eps(self, x_t: Tensor, t: Tensor, cond_target: Tensor, cond_anchor: Tensor) -> Tensor:
+        """The regression target P: eps_orig at the anchor prompt, guided ``away`` from the target prompt."""
+        eps = self.frozen_eps(x_t, t, cond_anchor)
+        if self.away:
+            eps = eps - self.away * (self.frozen_eps(x_t, t, cond_target) - eps)
+        return crop(eps, self.border)
+
     def warmup_critic(self, x_t: Tensor, t: Tensor, cond_target: Tensor, cond_anchor: Tensor) -> dict[str, float]:
         """Train only the critic on one batch (the model does not move): the reference's critic warm-up."""
         with torch.no_grad():
-            eps_p = crop(self.frozen_eps(x_t, t, cond_anchor), self.border)
+            eps_p = self.anchor_eps(x_t, t, cond_target, cond_anchor)
             eps_q = crop(self.eps(x_t, t, cond_target), self.border)
         return {"estimate": self.objective.critic_update(eps_p, eps_q)}
 
     def __call__(self, x_t: Tensor, t: Tensor, cond_target: Tensor, cond_anchor: Tensor) -> dict[str, float]:
-        eps_anchor = crop(self.frozen_eps(x_t, t, cond_anchor), self.border)
+        eps_anchor = self.anchor_eps(x_t, t, cond_target, cond_anchor)
         eps_new = crop(self.eps(x_t, t, cond_target), self.border)
         stats = {}
         if isinstance(self.objective, Variational):

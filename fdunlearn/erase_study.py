@@ -291,11 +291,14 @@ class Run:
     steps: int
     seed: int
     anchor_negative: bool = False  # anchor images drawn away from the target (erase.EraseConfig.anchor_negative)
+    away: float = 0.0  # regression target guided away from the target prompt (erase.EraseConfig.away)
 
     @property
     def key(self) -> str:
         negative = "/anchor-negative" if self.anchor_negative else ""
-        return f"{self.task}/{self.method.key}{negative}/lr={self.lr_mult:g}/steps={self.steps}/seed={self.seed}"
+        away = f"/away={self.away:g}" if self.away else ""
+        return (f"{self.task}/{self.method.key}{negative}{away}/lr={self.lr_mult:g}/steps={self.steps}"
+                f"/seed={self.seed}")
 
 
 def run_list(b: Budget) -> list[Run]:
@@ -334,10 +337,10 @@ class Study:
         self.anchors: dict[tuple[str, int, bool], dict] = {}
 
     def _cfg(self, method: Method, lr_mult: float, steps: int, seed: int,
-             anchor_negative: bool = False) -> erase.EraseConfig:
+             anchor_negative: bool = False, away: float = 0.0) -> erase.EraseConfig:
         return erase.EraseConfig(**method.config(), steps=steps, lr=REFERENCE_LR * lr_mult, seed=seed,
                                  n_anchor_images=self.b.n_anchor_images, anchor_steps=self.b.anchor_steps,
-                                 anchor_negative=anchor_negative)
+                                 anchor_negative=anchor_negative, away=away)
 
     def base(self, task: str, seed: int) -> dict:
         """The base model's scores, and the time to generate the task's anchor images (cold cache)."""
@@ -369,7 +372,7 @@ class Study:
             self.anchors[key] = {"seconds": round(time.time() - t0, 1), "target_share": share}
         # plain anchors are timed once, cold, with the base model's scores
         anchor_seconds = self.anchors[key]["seconds"] if r.anchor_negative else base["anchor_seconds"]
-        cfg = self._cfg(r.method, r.lr_mult, r.steps, r.seed, r.anchor_negative)
+        cfg = self._cfg(r.method, r.lr_mult, r.steps, r.seed, r.anchor_negative, r.away)
         result = erase.erase(self.pipe, _concepts(TASKS[r.task]), cfg, base=str(self.model), cache_dir=self.cache,
                              progress=self.progress)
         try:
@@ -386,6 +389,8 @@ class Study:
         if r.anchor_negative:
             row |= {"anchor_negative": True, "anchor_seconds": anchor_seconds,
                     "anchor_images_target_share": self.anchors[key]["target_share"]}
+        if r.away:
+            row["away"] = r.away
         if r.seed == self.b.seeds[0]:
             row["log"] = _downsample(result.log)
         self.results.add(row)

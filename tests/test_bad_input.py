@@ -108,6 +108,8 @@ NUMBERS = [
     (ERASE, "--temperature", "-1", "'-1'"),
     (ERASE, "--temperature", "nan", "'nan'"),
     (ERASE, "--temperature", "inf", "'inf'"),
+    (ERASE, "--away", "-1", "'-1'"),
+    (ERASE, "--away", "nan", "'nan'"),
     (ERASE, "--border", "-1", "'-1'"),
     (ERASE, "--border", "65", "'65'"),
     (ERASE, "--weight-decay", "-0.1", "'-0.1'"),

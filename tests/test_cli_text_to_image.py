@@ -49,11 +49,11 @@ def test_erase_options_reach_the_erasure_and_the_preset_is_the_reference_code(fa
     out = tmp_path / "erased"
     assert main(["erase", "--model", str(fast_minisd), "--target", "seven", "--anchor", "digit", "--divergence",
                  "pearson_chi2", "--preset", "reference-code", "--temperature", "0.5", "--optimizer", "sgd",
-                 "--steps", "2", "--seed", "0", "--out", str(out)]) == 0
+                 "--away", "1.5", "--steps", "2", "--seed", "0", "--out", str(out)]) == 0
     record = json.loads((out / "record.json").read_text())
     cfg = record["erase"]
     assert (cfg["scaling"], cfg["weight_decay"], cfg["border"]) == ("reference-code", 1e-2, 1)  # the preset
-    assert (cfg["temperature"], cfg["optimizer"], record["optimizer"]) == (0.5, "sgd", "sgd")
+    assert (cfg["temperature"], cfg["optimizer"], record["optimizer"], cfg["away"]) == (0.5, "sgd", "sgd", 1.5)
     out = tmp_path / "var"
     assert main(["erase", "--model", str(fast_minisd), "--target", "seven", "--anchor", "digit", "--divergence", "kl",
                  "--variational", "--critic", "leaky", "--preset", "reference-code", "--border", "0",

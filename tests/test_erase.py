@@ -423,6 +423,28 @@ def test_v_prediction_output_is_converted_to_eps():
     assert erase_step.crop(x0, 1).shape == (3, 4, 6, 6)
 
 
+def test_away_guides_the_regression_target_away_from_the_target_prompt(pipe):
+    scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
+    objective = erase_step.ClosedForm("mse", {}, scaling="reference", temperature=1.0, scheduler=scheduler)
+    x_t, t, cond_t, cond_a = _random_batch(pipe)
+    with torch.no_grad():
+        anchor = pipe.unet(x_t, t, encoder_hidden_states=cond_a).sample
+        target = pipe.unet(x_t, t, encoder_hidden_states=cond_t).sample
+    plain = erase_step.ErasureStep(pipe.unet, erase_params.select(pipe.unet, "kv"), scheduler, objective, lr=1e-2)
+    torch.testing.assert_close(plain.anchor_eps(x_t, t, cond_t, cond_a), anchor, rtol=0, atol=1e-6)
+    plain.release()
+    step = erase_step.ErasureStep(pipe.unet, erase_params.select(pipe.unet, "kv"), scheduler, objective, lr=1e-2,
+                                  away=2.0, border=1)
+    expected = (anchor - 2.0 * (target - anchor))[..., 1:-1, 1:-1]  # by hand: ESD's guidance, anchor for the empty
+    torch.testing.assert_close(step.anchor_eps(x_t, t, cond_t, cond_a), expected, rtol=0, atol=1e-5)
+    stats = step(x_t, t, cond_t, cond_a)  # and the step regresses onto it: its m is the distance to that target
+    with torch.no_grad():
+        new = pipe.unet(x_t, t, encoder_hidden_states=cond_t).sample
+    step.release()
+    assert stats["m"] == pytest.approx(float((target[..., 1:-1, 1:-1] - expected).pow(2).mean()), rel=1e-4)
+    assert (new - target).abs().max() > 0  # the weights moved
+
+
 # ----------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(("concepts", "settings", "match"), [
     (CAT, {"divergence": "wasserstein"}, "'wasserstein'.*accepted: mse, kl"),
@@ -443,6 +465,7 @@ def test_v_prediction_output_is_converted_to_eps():
     (CAT, {"optimizer": "adagrad"}, "'adagrad'.*accepted: adam, sgd"),
     (CAT, {"critic": "leaky"}, "variational form only"),
     (CAT, {"temperature": 0.0}, "temperature=0.0.*accepted"),
+    (CAT, {"away": -1.0}, "away=-1.0.*accepted"),
 ])
 def test_bad_input_names_the_value_and_the_accepted_ones(pipe, cache, concepts, settings, match):
     with pytest.raises(ValueError, match=match):

@@ -9,20 +9,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from fdunlearn import (
-    captions,
-    classifier,
-    config,
-    ddpm,
-    io,
-    metrics,
-    minisd,
-    models,
-    replay,
-    samples,
-    unlearn,
-    validate,
-)
+from fdunlearn import config, validate
+from fdunlearn import files as io
+from fdunlearn.datasets import captions, samples
+from fdunlearn.evaluation import metrics
+from fdunlearn.models import classifier, ddpm, minisd
+from fdunlearn.models import registry as models
+from fdunlearn.unlearning import replay, unlearn
 
 TRAIN_RECIPES = (*ddpm.RECIPES, *classifier.RECIPES, *minisd.RECIPES)
 PARAM_GROUPS = ("kv", "cross-attn", "unet")
@@ -81,7 +74,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def _load_text_to_image(model: str, kind: str):
     """A StableDiffusionPipeline for a MiniSD folder or an erasure of one."""
-    from fdunlearn import erase
+    from fdunlearn.erasure import erase
 
     if kind == erase.KIND:
         return erase.load_erased(models.resolve(model), lambda base: minisd.load_pipeline(base or "minisd"))
@@ -111,7 +104,7 @@ def check_sample_memory(n: int, channels: int, size: int = 32) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from fdunlearn import erase
+    from fdunlearn.erasure import erase
 
     out = validate.output_file(args.out, suffix=".npz", overwrite=args.overwrite)
     folder = models.resolve(args.model)
@@ -198,7 +191,7 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
 
 
 def cmd_erase(args: argparse.Namespace) -> None:
-    from fdunlearn import erase
+    from fdunlearn.erasure import erase
 
     keys = [captions.digit_of(t) if captions.digit_of(t) is not None else captions.check_concept(t)
             for t in args.target]  # "seven" and "7" are one concept
@@ -319,7 +312,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"vdu-fs: add VDU's weight prior with this weight, 0..{MAX_FACTOR:g}")
     u.set_defaults(func=cmd_unlearn)
 
-    from fdunlearn import erase, erase_step, losses
+    from fdunlearn.erasure import erase
+    from fdunlearn.erasure import step as erase_step
+    from fdunlearn.theory import losses
 
     r = sub.add_parser("erase", help="erase concepts from a text-to-image model with an f-divergence loss")
     r.add_argument("--model", required=True, help="minisd, a MiniSD folder, or an erasure folder")
@@ -376,7 +371,7 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("rest", nargs=argparse.REMAINDER, help="options of `python -m fdunlearn sd-table --help`")
     st.set_defaults(func=lambda a: _sd_table(a.rest))
 
-    from fdunlearn import attack
+    from fdunlearn.erasure import attacks as attack
 
     attack.add_command(sub)  # `attack`: does an erased concept come back under paraphrases, inversion, prompt-opt?
 
@@ -391,7 +386,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _bench(rest: list[str]) -> None:
-    from fdunlearn import bench
+    from fdunlearn.studies import bench
 
     code = bench.main(rest)
     if code:
@@ -399,14 +394,14 @@ def _bench(rest: list[str]) -> None:
 
 
 def _sd_table(rest: list[str]) -> None:
-    from fdunlearn import sd_table
+    from fdunlearn.studies import sd_table
 
     code = sd_table.main(rest)
     if code:
         raise SystemExit(code)
 
 
-PASS_THROUGH = {"bench": "bench", "sd-table": "sd_table"}  # commands with their own parser
+PASS_THROUGH = {"bench": "studies.bench", "sd-table": "studies.sd_table"}  # commands with their own parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ can switch modes with ``monkeypatch.setenv``.
 
 Two network switches (docs/conventions.md): ``FDUNLEARN_ONLINE=1`` allows Hugging Face downloads
 (Stable Diffusion, CLIP; off by default), and ``FDUNLEARN_OFFLINE=1`` forbids every download,
-including the one-time fetch of a dataset missing from this machine (``fdunlearn.data``).
+including the one-time fetch of a dataset missing from this machine (``fdunlearn.datasets.images``).
 """
 
 from __future__ import annotations

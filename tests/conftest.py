@@ -7,7 +7,8 @@ import os
 import pytest
 import torch
 
-from fdunlearn import config, ddpm, minisd
+from fdunlearn import config
+from fdunlearn.models import ddpm, minisd
 
 os.environ.setdefault("FDUNLEARN_FAST", "1")
 # tests/browser drives JupyterLab in Chromium: only ``make test-browser`` (FDUNLEARN_BROWSER=1) collects it

@@ -5,7 +5,12 @@ import re
 import pytest
 import torch
 
-from fdunlearn import attack, attack_study, captions, cli, io, minisd
+from fdunlearn import cli
+from fdunlearn import files as io
+from fdunlearn.datasets import captions
+from fdunlearn.erasure import attacks as attack
+from fdunlearn.models import minisd
+from fdunlearn.studies import attack_study
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +108,7 @@ def test_the_same_seed_gives_the_same_attack(pipe, one_thread):
 
 
 def test_target_images_are_real_digits_of_the_target():
-    from fdunlearn import data
+    from fdunlearn.datasets import images as data
 
     images = attack.target_images(3, 5, seed=0)
     train = data.load("mnist", "train", verbose=False)

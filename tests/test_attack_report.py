@@ -7,8 +7,8 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from fdunlearn import attack_report
-from fdunlearn.vdu_study import encode_grid
+from fdunlearn.studies import attack_report
+from fdunlearn.studies.vdu_study import encode_grid
 
 GRID = encode_grid(torch.zeros(4, 1, 8, 8))
 

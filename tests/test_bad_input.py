@@ -18,7 +18,11 @@ import numpy as np
 import pytest
 import torch
 
-from fdunlearn import bench, cli, ddpm, erase_folder, erase_study, eta_study, io, minisd
+from fdunlearn import cli
+from fdunlearn import files as io
+from fdunlearn.erasure import folder as erase_folder
+from fdunlearn.models import ddpm, minisd
+from fdunlearn.studies import bench, erase_study, eta_study
 
 BIG_SEED = str(2**63)
 
@@ -555,7 +559,8 @@ def test_sd_table_out_is_checked_before_any_work(capsys, tmp_path, make, needle)
 
 # ----------------------------------------------------------------------------- the Python API: same messages
 def test_api_calls_raise_the_same_messages(tmp_path):
-    from fdunlearn import erase, samples
+    from fdunlearn.datasets import samples
+    from fdunlearn.erasure import erase
 
     (tmp_path / "empty.npz").write_bytes(b"")
     with pytest.raises(ValueError, match="empty"):
@@ -574,7 +579,7 @@ def test_api_calls_raise_the_same_messages(tmp_path):
 def test_ctrl_c_ends_with_one_line_and_status_130_not_a_traceback(module, target, words, monkeypatch, capsys):
     import importlib
 
-    mod = importlib.import_module(f"fdunlearn.{module}")
+    mod = importlib.import_module(f"fdunlearn.studies.{module}")
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt

@@ -8,7 +8,8 @@ import pytest
 import torch
 from diffusers import UNet2DConditionModel
 
-from fdunlearn import bench, erase_params
+from fdunlearn.erasure import weights as erase_params
+from fdunlearn.studies import bench
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

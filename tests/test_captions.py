@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from fdunlearn import captions
+from fdunlearn.datasets import captions
 
 
 def test_a_digit_is_the_same_concept_as_word_or_numeral():

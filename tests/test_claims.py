@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from fdunlearn import claims, config
+from fdunlearn import config
+from fdunlearn.studies import claims
 
 
 def test_the_ledger_has_its_schema_and_only_allowed_verdicts():
@@ -31,7 +32,7 @@ def test_the_ledger_has_its_schema_and_only_allowed_verdicts():
 def test_the_regimes_claim_agrees_with_its_study():
     import json
 
-    from fdunlearn import erase_regimes, regimes_report
+    from fdunlearn.studies import erase_regimes, regimes_report
 
     c = {c["id"]: c for c in claims.load()["claims"]}["fdiv-f-matters-outside-the-linear-regime"]
     assert c["command"].startswith("python -m fdunlearn.erase_regimes")

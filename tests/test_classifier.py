@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from fdunlearn import classifier, data
+from fdunlearn.datasets import images as data
+from fdunlearn.models import classifier
 
 
 def test_fast_training_writes_a_loadable_verified_folder(tmp_path):

@@ -5,8 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from fdunlearn import samples
 from fdunlearn.cli import main
+from fdunlearn.datasets import samples
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

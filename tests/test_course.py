@@ -63,7 +63,7 @@ def test_reproduce_steps_resume_or_are_skipped_when_done():
 
 def test_commands_are_the_ones_the_results_record():
     """vdu_study/vdu_digits lines come from vdu_report (the lessons print the same ones)."""
-    from fdunlearn import vdu_report
+    from fdunlearn.studies import vdu_report
 
     lines = {s.line("python").split("   #")[0] for s in course.study_steps(PY)}
     for name in [*vdu_report.COMMANDS, *vdu_report.FS_COMMANDS]:

@@ -8,7 +8,9 @@ import pytest
 import torch
 import torchvision
 
-from fdunlearn import config, data, environment
+from fdunlearn import config
+from fdunlearn.datasets import images as data
+from fdunlearn.lessons import environment
 
 
 def _cifar_or_skip() -> None:

@@ -1,7 +1,10 @@
 import pytest
 import torch
 
-from fdunlearn import config, ddpm, io, models
+from fdunlearn import config
+from fdunlearn import files as io
+from fdunlearn.models import ddpm
+from fdunlearn.models import registry as models
 
 
 def test_resume_reaches_the_bitwise_same_state(tmp_path, fast_ddpm):

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from fdunlearn import divergences as D
+from fdunlearn.theory import divergences as D
 
 CLOSED = ["kl", "reverse_kl", "jeffreys", "hellinger", "pearson_chi2", "neyman_chi2", "total_variation"]
 ALPHAS = [-1.0, 0.3, 0.5, 2.0, 3.0]

@@ -1,4 +1,4 @@
-from fdunlearn import environment
+from fdunlearn.lessons import environment
 
 
 def test_report_lists_versions_device_sources_and_checkpoints():

@@ -12,7 +12,13 @@ import pytest
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
-from fdunlearn import erase, erase_anchors, erase_params, erase_step, losses, models, tiny_sd
+from fdunlearn.erasure import anchors as erase_anchors
+from fdunlearn.erasure import erase
+from fdunlearn.erasure import step as erase_step
+from fdunlearn.erasure import weights as erase_params
+from fdunlearn.models import registry as models
+from fdunlearn.models import tiny_sd
+from fdunlearn.theory import losses
 
 CAT = (["a photo of the cat", "the cat"], ["a photo of the dog", "the dog"])
 CAR = (["a red car"], ["a car"])
@@ -339,7 +345,7 @@ def test_erasures_chain(base, cache, tmp_path):
 
 
 def test_the_same_eraser_runs_on_minisd(fast_minisd, tmp_path):
-    from fdunlearn import minisd
+    from fdunlearn.models import minisd
 
     pipe = minisd.load_pipeline(fast_minisd)
     concept = (["a handwritten seven", "the digit 7"], ["a handwritten digit", "a handwritten digit"])

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from fdunlearn import erase_defaults
+from fdunlearn.studies import erase_defaults
 
 
 def _results(candidates, rows_by_candidate, base_retained=1.0, seeds=(0, 1, 2)):
@@ -57,7 +57,8 @@ def test_without_a_winner_the_fallback_is_the_fastest_that_keeps_retained_accura
 def test_the_shipped_defaults_are_the_measured_choice():
     """erase.MINISD_STEPS and MINISD_LR_MULT are what data/results/erase_defaults.json chose (or, when no candidate
     met every bar, the fastest of those keeping retained accuracy and time)."""
-    from fdunlearn import config, erase
+    from fdunlearn import config
+    from fdunlearn.erasure import erase
 
     path = config.REPO_ROOT / "data" / "results" / "erase_defaults.json"
     results = erase_defaults.load(path)

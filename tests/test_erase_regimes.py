@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from fdunlearn import erase, erase_regimes
+from fdunlearn.erasure import erase
+from fdunlearn.studies import erase_regimes
 
 
 def test_the_full_run_list_pairs_every_divergence_with_an_earlier_mse_run():
@@ -89,7 +90,7 @@ def test_comparisons_pair_by_seed_and_give_verdicts():
     assert chi["target_acc"]["verdict"] == "differs" and chi["target_acc"]["mean"] == pytest.approx(-0.05)
     assert chi["setting"] == "s=0.1" and chi["n"] == 5 and chi["weight_distance"] == pytest.approx(0.5)
     assert chi["retained_acc"]["verdict"] == "no detectable difference" and chi["batch_ratio_max"] == 1.5
-    from fdunlearn import regimes_report
+    from fdunlearn.studies import regimes_report
 
     table = regimes_report.settings_markdown(list(out.values()), ("target_acc",))
     assert "| temperature | s=0.1 | pearson_chi2 | **7.0 (-5.0 [-5.0, -5.0])** | 0.500 | 1.5 |" in table

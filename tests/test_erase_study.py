@@ -2,7 +2,10 @@ import json
 
 import pytest
 
-from fdunlearn import captions, erase, erase_study, tables
+from fdunlearn.datasets import captions
+from fdunlearn.erasure import erase
+from fdunlearn.evaluation import tables
+from fdunlearn.studies import erase_study
 
 
 def test_eval_prompts_keep_heldout_phrasings_apart_and_name_their_digits():

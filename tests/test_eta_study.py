@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fdunlearn import eta_study
+from fdunlearn.studies import eta_study
 
 
 def test_measure_writes_one_row_per_eta_and_seed(fast_ddpm, tmp_path, capsys):

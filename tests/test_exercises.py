@@ -1,4 +1,5 @@
-"""fdunlearn.exercises: placeholders are detected without being called, and every notebook's exercise cells use them."""
+"""fdunlearn.lessons.exercises: placeholders are detected without being called, and every notebook's exercise cells
+use them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import nbformat
 import pytest
 import torch
 
-from fdunlearn import config, exercises
+from fdunlearn import config
+from fdunlearn.lessons import exercises
 
 NOTEBOOKS = sorted({ex.notebook for ex in exercises.EXERCISES.values()})
 HEADING = re.compile(r"^### ✏️ Exercise(?: (\d+))? ", re.M)

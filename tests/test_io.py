@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from fdunlearn import io
+from fdunlearn import files as io
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):

@@ -9,12 +9,12 @@ import pytest
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
-from fdunlearn import divergences, losses
+from fdunlearn.theory import divergences, losses
 
 
 @pytest.fixture(scope="module")
 def scheduler() -> DDPMScheduler:
-    # the course's schedule (fdunlearn.ddpm.build_scheduler): T = 1000, linear betas 1e-4 .. 0.02
+    # the course's schedule (fdunlearn.models.ddpm.build_scheduler): T = 1000, linear betas 1e-4 .. 0.02
     return DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", prediction_type="epsilon")
 
 
@@ -140,7 +140,7 @@ def _hand_x(gap: torch.Tensor, border: int) -> list[float]:
 
 @pytest.mark.parametrize("border", [0, 1])
 def test_reference_code_scaling_matches_a_hand_computation(border):
-    from fdunlearn.erase_step import crop
+    from fdunlearn.erasure.step import crop
 
     eps_orig = torch.zeros_like(GAP)
     eps_new = crop(GAP.clone(), border)

@@ -1,7 +1,9 @@
 import pytest
 import torch
 
-from fdunlearn import classifier, data, metrics
+from fdunlearn.datasets import images as data
+from fdunlearn.evaluation import metrics
+from fdunlearn.models import classifier
 
 
 @pytest.fixture(scope="module")

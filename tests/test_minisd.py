@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from fdunlearn import captions, io, minisd, models
+from fdunlearn import files as io
+from fdunlearn.datasets import captions
+from fdunlearn.models import minisd
+from fdunlearn.models import registry as models
 
 PROMPT = "a handwritten seven"
 

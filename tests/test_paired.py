@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from fdunlearn import paired
+from fdunlearn.evaluation import paired
 
 
 def test_a_constant_difference_differs_and_its_interval_is_that_difference():

@@ -12,7 +12,9 @@ import re
 
 import pytest
 
-from fdunlearn import claims, config, eta_study, readme, vdu_report
+from fdunlearn import config
+from fdunlearn.course import readme
+from fdunlearn.studies import claims, eta_study, vdu_report
 
 TEXT = readme.README.read_text(encoding="utf-8")
 FLAT = " ".join(TEXT.split())  # wrapped lines joined, so a number split over two lines still matches
@@ -108,7 +110,7 @@ def test_wrapped_lines_never_start_a_list():
 
 
 def test_the_regimes_paragraph_states_every_separation_in_the_results_file():
-    from fdunlearn import erase_regimes, regimes_report
+    from fdunlearn.studies import erase_regimes, regimes_report
 
     rows = json.loads(readme.REGIMES.read_text())["rows"]
     comps = erase_regimes.comparisons(rows)

@@ -12,7 +12,10 @@ import pytest
 import torch
 from matplotlib.container import ErrorbarContainer
 
-from fdunlearn import erase_regimes, losses, minisd, regimes_report, tables
+from fdunlearn.evaluation import tables
+from fdunlearn.models import minisd
+from fdunlearn.studies import erase_regimes, regimes_report
+from fdunlearn.theory import losses
 
 
 def test_multipliers_match_the_hand_derivatives_and_the_batch_measurement():

@@ -5,8 +5,9 @@ import dataclasses
 import pytest
 import torch
 
-from fdunlearn import models, replay, unlearn
 from fdunlearn.cli import main
+from fdunlearn.models import registry as models
+from fdunlearn.unlearning import replay, unlearn
 
 CFG = unlearn.UnlearnConfig(method="vdu-fs", n_forget=8, steps=3, batch_size=4, replay_n=6)
 

@@ -1,6 +1,6 @@
 import json
 
-from fdunlearn import readme, run_notebooks
+from fdunlearn.course import readme, run_notebooks
 
 
 def test_record_times_merges_one_run_into_the_times_file_and_keeps_the_others(tmp_path):

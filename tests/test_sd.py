@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fdunlearn import config, models, sd
+from fdunlearn import config
+from fdunlearn.models import registry as models
+from fdunlearn.models import sd
 
 
 def test_pinned_models_have_full_commit_revisions():

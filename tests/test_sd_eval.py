@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from fdunlearn import cli, sd, sd_eval, sd_table
+from fdunlearn import cli
+from fdunlearn.evaluation import clip as sd_eval
+from fdunlearn.models import sd
+from fdunlearn.studies import sd_table
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from fdunlearn import erase, sd_presets
+from fdunlearn.erasure import erase
+from fdunlearn.erasure import presets as sd_presets
 
 
 @pytest.mark.parametrize("family", ["paintings", "cats", "dogs", "robots"])

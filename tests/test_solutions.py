@@ -5,7 +5,8 @@ import runpy
 
 import pytest
 
-from fdunlearn import config, exercises
+from fdunlearn import config
+from fdunlearn.lessons import exercises
 
 SOLUTIONS = sorted((config.REPO_ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.py"))
 EXERCISES = sorted(exercises.EXERCISES.values(), key=lambda ex: (ex.notebook, ex.number or 0))

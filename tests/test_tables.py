@@ -1,6 +1,6 @@
 import math
 
-from fdunlearn import tables
+from fdunlearn.evaluation import tables
 
 
 def test_kid_cells_are_the_stored_value_times_1000_with_decimals_by_size():

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from fdunlearn import toy2d
+from fdunlearn.unlearning import toy2d
 
 SMALL = {"steps": 1000, "hidden": 64, "n_train": 2048, "lr": 3e-3, "ema": 0.95}  # a rough ring in a second
 

@@ -3,8 +3,11 @@ import dataclasses
 import pytest
 import torch
 
-from fdunlearn import ddpm, io, models, unlearn
+from fdunlearn import files as io
 from fdunlearn.cli import main
+from fdunlearn.models import ddpm
+from fdunlearn.models import registry as models
+from fdunlearn.unlearning import unlearn
 
 CFG = unlearn.UnlearnConfig(n_forget=8, steps=3, batch_size=4)
 
@@ -23,7 +26,7 @@ def test_bad_settings_name_value_and_accepted(field, value, message):
 
 
 def test_forget_set_is_seeded_and_of_the_right_class():
-    from fdunlearn import data
+    from fdunlearn.datasets import images as data
 
     a, ia = unlearn.forget_set("mnist", dataclasses.replace(CFG, forget_class=3))
     _, ib = unlearn.forget_set("mnist", dataclasses.replace(CFG, forget_class=3))

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from fdunlearn import unlearn, vdu_digits
+from fdunlearn.studies import vdu_digits
+from fdunlearn.unlearning import unlearn
 
 CFG = unlearn.UnlearnConfig(steps=2, n_forget=4, batch_size=4, replay_n=4)
 
@@ -25,7 +26,7 @@ def test_table_scores_the_base_once_per_seed_and_resumes(fast_ddpm, tmp_path):
 
 
 def test_filter_audit_counts_what_the_filter_drops_by_class(fast_ddpm, tmp_path):
-    from fdunlearn import vdu_report
+    from fdunlearn.studies import vdu_report
 
     out = tmp_path / "filter.json"
     vdu_digits.filter_audit(str(fast_ddpm), out, (7,), (0.5, 100.0), CFG)

@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from fdunlearn import vdu_report
+from fdunlearn.studies import vdu_report
 
 
 def _row(method, prior, seed, share, fid_rise, **kw):

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from fdunlearn import unlearn, vdu_study
+from fdunlearn.studies import vdu_study
+from fdunlearn.unlearning import unlearn
 
 
 def test_pul_is_the_relative_drop_of_the_forget_share():
@@ -100,7 +101,7 @@ def test_the_scoring_sampler_is_recorded_and_a_bad_eta_is_named(fast_ddpm, tmp_p
 
 
 def test_every_shipped_results_file_records_its_sampler():
-    from fdunlearn import vdu_report
+    from fdunlearn.studies import vdu_report
 
     for name in vdu_report.COMMANDS:
         eta = vdu_report.load(name)["settings"]["budget"]["eta"]

@@ -11,7 +11,9 @@ from PIL import Image
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from fdunlearn import config, run_notebooks, views, widgets
+from fdunlearn import config
+from fdunlearn.course import run_notebooks
+from fdunlearn.lessons import views, widgets
 
 PNG = b"\x89PNG\r\n\x1a\n"
 NOTEBOOKS = [pytest.param(p, id=p.name) for p in sorted((config.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]

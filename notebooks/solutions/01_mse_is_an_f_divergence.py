@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from diffusers import DDPMScheduler
 
-from fdunlearn import divergences, losses
+from fdunlearn.theory import divergences, losses
 
 
 # ----------------------------------------------------------------------------- exercise 1

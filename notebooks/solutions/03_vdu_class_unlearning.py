@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from fdunlearn import unlearn, vdu_study
+from fdunlearn.studies import vdu_study
+from fdunlearn.unlearning import unlearn
 
 
 def stability_term(model: torch.nn.Module, mu: dict[str, torch.Tensor], var: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -47,7 +48,7 @@ def main() -> None:
     grads = {"a": torch.tensor([0.1, -3.0, 0.2]), "b": torch.tensor([[2.0, -0.05], [0.3, 1.0]])}
     masks = saliency_mask(grads, 3 / 7)
     assert masks["a"].tolist() == [0.0, 1.0, 0.0] and masks["b"].tolist() == [[1.0, 0.0], [0.0, 1.0]]
-    from fdunlearn import exercises
+    from fdunlearn.lessons import exercises
 
     for fn in (stability_term, pul, saliency_mask, forget_like_mask):
         assert exercises.grade(fn)

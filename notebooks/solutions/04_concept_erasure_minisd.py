@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from fdunlearn import captions, losses
+from fdunlearn.datasets import captions
+from fdunlearn.theory import losses
 
 
 def hellinger_erasure_loss(eps_new: torch.Tensor, eps_anchor: torch.Tensor) -> torch.Tensor:

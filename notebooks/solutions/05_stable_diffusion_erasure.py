@@ -7,7 +7,7 @@ import tempfile
 import numpy as np
 import torch
 
-from fdunlearn import sd_eval
+from fdunlearn.evaluation import clip as sd_eval
 
 
 def clip_accuracy_from_embeddings(img: torch.Tensor, txt_p: torch.Tensor, txt_q: torch.Tensor) -> torch.Tensor:

@@ -33,7 +33,8 @@ import pytest
 from nbconvert import HTMLExporter
 from nbformat.sign import NotebookNotary
 
-from fdunlearn import config, run_notebooks
+from fdunlearn import config
+from fdunlearn.course import run_notebooks
 
 CHROMIUM = os.environ.get("FDUNLEARN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

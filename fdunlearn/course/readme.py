@@ -1,0 +1,361 @@
+"""README.md's generated blocks: measured numbers and commands written from the files they come from.
+
+    python -m fdunlearn.readme           # rewrite every block of README.md from data/ and the study list
+    python -m fdunlearn.readme --check   # exit 1, naming each block that is out of date (tests/test_readme_numbers.py)
+
+A block is the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``. ``BLOCKS`` maps each name to the
+function that writes it: lesson 03's vdu-fs numbers (``data/results/vdu-fs-digits.json``, through ``vdu_report``),
+the claims ledger (``data/claims.json``, through ``claims``) and the reproduce commands (``course.study_steps``).
+Rerun it after a study adds rows, then read the prose around the block again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+from fdunlearn import config, course
+from fdunlearn.studies import claims, vdu_report
+
+README = config.REPO_ROOT / "README.md"
+WIDTH = 118
+NAMES = {0: "zeros", 1: "ones", 2: "twos", 3: "threes", 4: "fours", 5: "fives", 6: "sixes", 7: "sevens",
+         8: "eights", 9: "nines"}
+FOCUS = (7, 3)  # the digits with every seed; the other eight follow
+MINUS = "\u2212"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _pct(x: float, digits: int = 1) -> str:
+    return f"{100 * x:.{digits}f}"
+
+
+def _signed(x: float) -> str:
+    """A relative change in whole percent, with its sign (a typographic minus)."""
+    return f"{100 * x:+.0f}%".replace("-", MINUS)
+
+
+def _pm(stat: tuple[float, float], n_seeds: int, digits: int = 1, scale: float = 100.0) -> str:
+    mean, sd = stat
+    return f"{scale * mean:.{digits}f}" + (f" ± {scale * sd:.{digits}f}" if n_seeds > 1 else "")
+
+
+def _pm_signed(stat: tuple[float, float], n_seeds: int) -> str:
+    mean, sd = stat
+    return (f"{100 * mean:+.0f} ± {100 * sd:.0f}%" if n_seeds > 1 else _signed(mean)).replace("-", MINUS)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "not met"
+
+
+def _vdu_fs(results: dict | None) -> tuple[dict, dict, list[dict]]:
+    results = results if results is not None else vdu_report.load("vdu-fs-digits")
+    return results, vdu_report.digit_rows(results), [r for r in results["rows"] if r["variant"] == "vdu-fs"]
+
+
+def vdu_fs_headline(results: dict | None = None) -> str:
+    """Sevens and threes under vdu-fs: forget share before -> after, the other digits, time, FID rise by seed."""
+    results, stats, rows = _vdu_fs(results)
+    b = vdu_report.BARS
+    parts, fs, lo, hi = [], [], [], []
+    for d in FOCUS:
+        base, s = stats["pretrained", d], stats["vdu-fs", d]
+        parts.append(f"{NAMES[d]} {_pm(base['forget_share'], base['n_seeds'])}% → "
+                     f"{_pm(s['forget_share'], s['n_seeds'])}%")
+        fs.append(s["forget_share"][0])
+        lo.append(s["other_min"][0])
+        hi.append(s["other_max"][0])
+    seven = stats["vdu-fs", FOCUS[0]]
+    fid_ok = [stats["vdu-fs", d]["fid_remaining_rise"][0] <= b["fid_remaining_rise"] for d in FOCUS]
+    fids = []
+    for d in FOCUS:
+        s = stats["vdu-fs", d]
+        by_seed = [_signed(r["fid_remaining_rise"]) for r in sorted(rows, key=lambda r: r["seed"]) if r["digit"] == d]
+        fids.append(f"{_pm_signed(s['fid_remaining_rise'], s['n_seeds'])} for {NAMES[d]}"
+                    + (f" ({', '.join(by_seed)} by seed)" if len(by_seed) > 1 else ""))
+    quality = ("and it **meets the image-quality bar**" if all(fid_ok) else
+               "but it **misses the image-quality bar**" if not any(fid_ok) else
+               "but it meets the image-quality bar only in part")
+    other_ok = min(lo) >= b["other_min"] and max(hi) <= b["other_max"]
+    return (f"{', '.join(parts)} (bar {100 * b['forget_share']:.0f}%: {_met(max(fs) <= b['forget_share'])}), "
+            f"other digits {_pct(min(lo))}–{_pct(max(hi))}% (bar {100 * b['other_min']:.0f}–"
+            f"{100 * b['other_max']:.0f}%: {_met(other_ok)}), "
+            f"{_pm(seven['unlearn_seconds'], seven['n_seeds'], 0, 1)} s "
+            f"per run for {NAMES[FOCUS[0]]} on an idle machine (bar {b['unlearn_seconds'] / 60:.0f} min: "
+            f"{_met(seven['unlearn_seconds'][0] <= b['unlearn_seconds'])}); {quality}: FID on the other digits "
+            f"{_and(fids)}; bar +{100 * b['fid_remaining_rise']:.0f}%.")
+
+
+def vdu_fs_other_digits(results: dict | None = None) -> str:
+    """The other eight digits under vdu-fs: seeds so far, forget share, FID rise, which meet every bar."""
+    results, stats, rows = _vdu_fs(results)
+    b = vdu_report.BARS
+    others = sorted(d for v, d in stats if v == "vdu-fs" and d not in FOCUS)
+    if not others:
+        return "(not run yet)."
+    planned = results["settings"]["budget"]["seeds"]
+    seeds = {d: sorted(r["seed"] for r in rows if r["digit"] == d) for d in others}
+    counts = sorted({len(s) for s in seeds.values()})
+    if counts == [len(planned)]:
+        when = f"{len(planned)} seeds"
+    else:
+        done = sorted(set().union(*map(set, seeds.values())))
+        so_far = (f"seed {done[0]} only" if counts == [1] and len(done) == 1 else
+                  f"{counts[0]}–{counts[-1]} of {len(planned)} seeds")
+        rest = [s for s in planned if s not in done]
+        when = (f"{so_far} so far; the same command resumes with "
+                + (f"seeds {_and([str(s) for s in rest])}" if len(rest) > 1 else
+                   f"seed {rest[0]}" if rest else "the missing seeds"))
+    share = {d: stats["vdu-fs", d]["forget_share"][0] for d in others}
+    low = [d for d in others if share[d] <= b["forget_share"]]
+    high = sorted((d for d in others if share[d] > b["forget_share"]), key=lambda d: share[d])
+    detail = ([f"at most {100 * b['forget_share']:.0f}% for {_and([str(d) for d in low])}"] if low else []) + \
+        [f"{_pct(share[d])}% for {d}" for d in high]
+    rises = [stats["vdu-fs", d]["fid_remaining_rise"][0] for d in others]
+    every = [d for d in others if all(vdu_report.check_bars(stats["vdu-fs", d]).values())]
+    verdict = (f"digit {every[0]} meets every bar" if len(every) == 1 else
+               f"digits {_and([str(d) for d in every])} meet every bar" if every else "none meets every bar")
+    return (f"({when}): forget share {_pct(min(share.values()))}–{_pct(max(share.values()))}% "
+            f"({'; '.join([', '.join(detail[:1]), ', '.join(detail[1:])] if low and high else detail)}), "
+            f"FID on the other digits {_signed(min(rises))} to {_signed(max(rises))}; {verdict}.")
+
+
+def claims_table(path: str | Path = claims.PATH) -> str:
+    """The ledger's verdicts, one line per claim (the full table: ``claims.table_markdown()``)."""
+    ledger = claims.load(path)
+    lines = ["| paper | claim | verdict | lesson |", "|---|---|---|---|"]
+    for c in ledger["claims"]:
+        paper = ledger["papers"][c["paper"]].split(",")[0] + " et al."
+        claim = " ".join(c["claim"].split()).replace("|", "\\|")
+        lines.append(f"| {paper} | {claim} | **{c['verdict']}** | {c['lesson']} |")
+    return "\n".join(lines)
+
+
+def reproduce_commands() -> str:
+    """The studies behind ``data/results/``, in the order ``make reproduce`` runs them."""
+    lines = [s.line(".venv/bin/python") for s in course.study_steps()]
+    return "```bash\n" + "\n".join(lines) + "\n```"
+
+
+REGIMES = config.REPO_ROOT / "data" / "results" / "erasure_regimes.json"
+
+
+def erase_regimes_summary(path: str | Path = REGIMES) -> str:
+    """Lesson 04's regimes study in one paragraph: how many comparisons with MSE, which separate (with their paired
+    intervals, ``regimes_report.findings``)."""
+    from fdunlearn import files as io
+    from fdunlearn.studies import erase_regimes, regimes_report
+
+    rows = io.read_json(path, "erase_regimes results")["rows"]
+    comps = erase_regimes.comparisons(rows)
+    seeds = sorted({s for e in comps for s in e["seeds"]})
+    found = regimes_report.separated(comps)
+    lines = regimes_report.findings(comps)
+    head = (f"Where the choice of f shows (`python -m fdunlearn.erase_regimes`; MSE, Hellinger and chi² on "
+            f"{len(seeds)} paired seeds, 200 steps; {len(comps)} settings compared with MSE (the leaky critic with "
+            "the fixed one), each on target, held-out and retained accuracy):")
+    if not found:
+        return f"{head} {lines[0]}."
+    return f"{head} {len(found)} of {3 * len(comps)} paired 95% intervals exclude 0: " + "; ".join(lines) + "."
+
+
+def erase_defaults_summary(path: str | Path = config.REPO_ROOT / "data" / "results" / "erase_defaults.json") -> str:
+    """The `erase` command's defaults on MiniSD against lesson 04's bars (``erase_defaults.headline``)."""
+    from fdunlearn.studies import erase_defaults
+
+    return erase_defaults.headline(erase_defaults.load(path))
+
+
+def vdu_fs_frontier() -> str:
+    """Lesson 03 section 7.7: three vdu-fs settings off the defaults on digits 7 and 3, against both bars."""
+    from fdunlearn.studies import vdu_digits, vdu_report
+
+    results = vdu_report.load("vdu-fs-frontier")
+    stats = vdu_report.digit_rows(results)
+    parts, names = [], {7: "sevens", 3: "threes"}
+    for v in dict.fromkeys(v for v, _ in stats if v != "pretrained"):
+        per = [f"{names[d]} {_pct(stats[v, d]['forget_share'][0])}% left, FID on the other digits "
+               f"{_signed(stats[v, d]['fid_remaining_rise'][0])}" for d in (7, 3) if (v, d) in stats]
+        parts.append(f"{vdu_digits.LABELS.get(v, v)}: " + ", ".join(per))
+    both = [k for k, st in stats.items() if k[0] != "pretrained"
+            and all(vdu_report.check_bars(st)[b] for b in ("forget share <= 1%", "FID rise <= 15%"))]
+    n_seeds = len(results["settings"]["budget"]["seeds"])
+    verdict = "none meets" if not both else f"{len(both)} of {len(parts) * 2} meet"
+    return (f"Three settings off the defaults (`{vdu_report.command('vdu-fs-frontier')}`; "
+            f"{n_seeds} seeds, means): " + "; ".join(parts)
+            + f"; {verdict} the forget and the quality bar together.")
+
+
+def _variant_parts(stats: dict, variant: str) -> list[str]:
+    """Per digit 7 and 3: before -> after forget share, FID rise, time and the bars missed, for one variant."""
+    from fdunlearn.studies import vdu_report
+
+    parts, names = [], {7: "sevens", 3: "threes"}
+    for d in (7, 3):
+        if (variant, d) not in stats:
+            continue
+        s, base = stats[variant, d], stats["pretrained", d]
+        n = s["n_seeds"]
+        missed = [k for k, ok in vdu_report.check_bars(s).items() if not ok]
+        parts.append(f"{names[d]} {_pm(base['forget_share'], n)}% → {_pm(s['forget_share'], n)}%, FID on the other "
+                     f"digits {_pm_signed(s['fid_remaining_rise'], n)}, {s['unlearn_seconds'][0]:.0f} s per run "
+                     f"({'every bar met' if not missed else 'missed: ' + ', '.join(missed)})")
+    return parts
+
+
+def fs_redirect_headline() -> str:
+    """Lesson 03 section 7.8: fs-redirect on digits 7 and 3 against the course's bars."""
+    from fdunlearn.studies import vdu_report
+
+    results = vdu_report.load("fs-redirect-digits")
+    parts = _variant_parts(vdu_report.digit_rows(results), "fs-redirect")
+    seeds = sorted({r["seed"] for r in results["rows"]})
+    return (f"fs-redirect (`{vdu_report.command('fs-redirect-digits')}`; vdu-fs's stability term, with a regression "
+            f"that leads noised forget images to kept replay samples in place of gradient ascent, lambda 20; seeds "
+            f"{', '.join(map(str, seeds))}): " + "; ".join(parts) + ".")
+
+
+def vdu_fs_strict_headline() -> str:
+    """Lesson 03 section 7.9: vdu-fs and fs-redirect with the stricter forget-like filter, on digits 7 and 3."""
+    from fdunlearn.studies import vdu_digits, vdu_report
+    from fdunlearn.unlearning import replay
+
+    audit = vdu_report.load("replay-filter")["rows"]
+    strict = vdu_digits.VARIANTS["vdu-fs-strict"]["replay_filter_ratio"]
+
+    def kept(ratio: float) -> str:
+        counts = [r["digit_kept"] for r in audit if r["ratio"] == ratio]
+        return f"{min(counts)}–{max(counts)}" if min(counts) != max(counts) else f"{counts[0]}"
+
+    total = sorted({r["read_as_digit"] for r in audit})
+    lead = (f"The forget-like filter, audited by the course classifier (`{vdu_report.command('replay-filter')}`), "
+            f"leaves {kept(replay.FILTER_RATIO)} of the {total[0]}–{total[-1]} forgotten-digit samples in the replay "
+            f"set at its default ratio {replay.FILTER_RATIO:g}, {kept(strict)} at {strict:g} (digits 7 and 3, 3 forget "
+            "sets each). ")
+    results = vdu_report.load("vdu-fs-strict")
+    stats = vdu_report.digit_rows(results)
+    seeds = sorted({r["seed"] for r in results["rows"]})
+    parts = [f"{vdu_digits.LABELS[v]}: " + "; ".join(_variant_parts(stats, v))
+             for v in ("vdu-fs-strict", "fs-redirect-strict") if any((v, d) in stats for d in (7, 3))]
+    noise = vdu_report.fid_noise_line(vdu_report.load("vdu-fs-digits"))
+    return lead + (f"With the stricter filter (`{vdu_report.command('vdu-fs-strict')}`; seeds "
+                   f"{', '.join(map(str, seeds))}): " + ". ".join(parts) + f". For scale, {noise} (section 7.2's "
+                   "table, 1,000 samples): the +15% quality bar is within the measurement's own spread.")
+
+
+def attacks_summary() -> str:
+    """Lesson 04 section 7: the attack table's findings (``attack_report.findings``)."""
+    from fdunlearn.studies import attack_report
+
+    results = attack_report.load()
+    seeds = sorted({r["seed"] for r in results["rows"] if r.get("phase") == "attack"})
+    return (f"Attacks on the erased MiniSD (`{attack_report.COMMAND}`; attack success rate = share of the attack's "
+            f"images read as a 7, seeds {', '.join(map(str, seeds))}): " + "; ".join(attack_report.findings(results))
+            + ".")
+
+
+def notebook_times() -> str:
+    """Each lesson's full-mode time on a CPU, as ``make course`` last measured it (``data/notebook_times.json``)."""
+    from fdunlearn import course
+    from fdunlearn.course import run_notebooks
+
+    entries = json.loads(run_notebooks.TIMES.read_text())["notebooks"] if run_notebooks.TIMES.exists() else {}
+    cells = []
+    for path in course.notebooks():
+        name = Path(path).name
+        e = entries.get(name)
+        when = (f"{_duration(e['seconds'])} ({e['date']}, {e['cpus']} cores)" if e else
+                "not measured yet")
+        cells.append(f"| {name} | {when} |")
+    total = sum(e["seconds"] for e in entries.values())
+    head = ["| lesson | full mode, `make course` (date, cores) |", "|---|---|"]
+    return "\n".join(head + cells + [f"| all measured lessons | {_duration(total)} |"])
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+# name -> (writer, inline): an inline block continues a paragraph of a list item (wrapped, indented by two spaces);
+# the others stand alone between blank lines
+BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
+    "vdu-fs-headline": (vdu_fs_headline, True),
+    "vdu-fs-other-digits": (vdu_fs_other_digits, True),
+    "erase-regimes": (erase_regimes_summary, True),
+    "erase-defaults": (erase_defaults_summary, True),
+    "vdu-fs-frontier": (vdu_fs_frontier, True),
+    "fs-redirect": (fs_redirect_headline, True),
+    "vdu-fs-strict": (vdu_fs_strict_headline, True),
+    "attacks": (attacks_summary, True),
+    "claims": (claims_table, False),
+    "reproduce": (reproduce_commands, False),
+    "notebook-times": (notebook_times, False),
+}
+_LIST_START = re.compile(r"^\s*([-+*>#]|\d+[.)])(\s|$)")
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    """``text`` as lines of at most ``WIDTH``, none of which Markdown would read as the start of a list or heading."""
+    for width in range(WIDTH, WIDTH - 30, -1):
+        lines = textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent, break_long_words=False,
+                              break_on_hyphens=False)
+        if not any(_LIST_START.match(line) for line in lines):
+            return "\n".join(lines)
+    raise ValueError(f"cannot wrap {text[:60]!r}... safely")
+
+
+def _pattern(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- BEGIN {re.escape(name)} -->)(.*?)(<!-- END {re.escape(name)} -->)", re.S)
+
+
+def render(text: str) -> str:
+    """``text`` (the README) with every block rewritten; a ValueError names a block that is missing or doubled."""
+    for name, (write, inline) in BLOCKS.items():
+        found = _pattern(name).findall(text)
+        if len(found) != 1:
+            raise ValueError(f"README.md: block {name!r} found {len(found)} times; accepted: exactly once")
+        body = "\n" + (_wrap(write()) if inline else write() + "\n")
+        text = _pattern(name).sub(lambda m, body=body: m.group(1) + body + m.group(3), text)
+    return text
+
+
+def stale(path: Path = README) -> list[str]:
+    """Names of the blocks of ``path`` that differ from what their files give now."""
+    text = path.read_text(encoding="utf-8")
+    fresh = render(text)
+    return [n for n in BLOCKS if _pattern(n).search(text).group(2) != _pattern(n).search(fresh).group(2)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fdunlearn.readme", description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a block is out of date")
+    args = p.parse_args(argv)
+    try:
+        if args.check:
+            names = stale()
+            for n in names:
+                print(f"README.md: block {n!r} is out of date; run: python -m fdunlearn.readme", file=sys.stderr)
+            return 1 if names else 0
+        text = README.read_text(encoding="utf-8")
+        new = render(text)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if new != text:
+        README.write_text(new, encoding="utf-8")
+    print(f"README.md: {len(BLOCKS)} blocks {'rewritten' if new != text else 'already up to date'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Execute notebooks top to bottom, headless, in place (``make course``); print each one's run time.
+
+Stored outputs are refreshed; per-cell timing metadata is dropped so a rerun does not churn the files
+beyond the outputs a reader needs. The saved widget state (nbclient records it) is kept only for the widgets an
+output shows and the models they reference, so JupyterLab and nbviewer draw them without a kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from fdunlearn import config
+from fdunlearn import files as io
+
+TIMEOUT_S = 3600  # per cell
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_MODEL_REF = re.compile(r'IPY_MODEL_([0-9a-f]{32})|"model_id": "([0-9a-f]{32})"')
+
+
+def shown_widgets(nb: nbformat.NotebookNode) -> list[str]:
+    """Model ids of the widgets displayed in the notebook's outputs, in order."""
+    return [out["data"][WIDGET_VIEW]["model_id"] for cell in nb.cells for out in cell.get("outputs", [])
+            if WIDGET_VIEW in out.get("data", {})]
+
+
+def keep_shown_widget_state(nb: nbformat.NotebookNode) -> None:
+    """Keep the saved state of the widgets shown and of every model they reference (children, layouts, styles,
+    widgets inside an Output); drop the rest, and the whole entry when no widget is shown."""
+    saved = nb.metadata.get("widgets", {}).get(WIDGET_STATE)
+    models = saved.get("state", {}) if saved else {}
+    keep: set[str] = set()
+    todo = [m for m in shown_widgets(nb) if m in models]
+    while todo:
+        model_id = todo.pop()
+        if model_id not in keep:
+            keep.add(model_id)
+            refs = _MODEL_REF.findall(json.dumps(models[model_id]))
+            todo += [m for pair in refs for m in pair if m in models]
+    if not keep:
+        nb.metadata.pop("widgets", None)
+        return
+    saved["state"] = {m: s for m, s in models.items() if m in keep}
+    nb.metadata["widgets"] = {WIDGET_STATE: saved}
+
+
+def clean(nb: nbformat.NotebookNode) -> None:
+    """Drop metadata that changes on every run without telling the reader anything, and the state of widgets
+    that no output shows."""
+    keep_shown_widget_state(nb)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+
+
+def run(path: Path) -> float:
+    """Execute ``path`` in place with its own folder as working directory; return seconds."""
+    nb = nbformat.read(path, as_version=4)
+    t0 = time.time()
+    NotebookClient(nb, timeout=TIMEOUT_S, kernel_name="python3", store_widget_state=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    seconds = time.time() - t0
+    clean(nb)
+    with io.atomic_path(path) as tmp:
+        nbformat.write(nb, tmp)
+    return seconds
+
+
+TIMES = config.REPO_ROOT / "data" / "notebook_times.json"  # full mode on a CPU: what the README quotes
+
+
+def record_times(times: dict[str, float], path: Path = TIMES) -> None:
+    """Merge full-mode CPU times into ``path`` (one entry per notebook, the latest run; the others kept), with the
+    machine they were measured on. The README's times block is written from this file (``fdunlearn.course.readme``)."""
+    old = json.loads(path.read_text()) if path.exists() else {}
+    entries = old.get("notebooks", {})
+    entries.update({name: {"seconds": s, "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count()}
+                    for name, s in times.items()})
+    with io.atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({"notebooks": dict(sorted(entries.items()))}, indent=2) + "\n")
+
+
+def main(paths: list[str]) -> int:
+    times = {}
+    for p in map(Path, paths):
+        print(f"[run_notebooks] {p} ({config.mode()} mode) ...", flush=True)
+        times[p.name] = round(run(p), 1)
+        print(f"[run_notebooks] {p.name}: {times[p.name]:.0f} s", flush=True)
+    out = config.output_dir() / f"notebook_times_{config.mode()}.json"
+    out.write_text(json.dumps(times, indent=2) + "\n")
+    print(f"[run_notebooks] times written to {config.display_path(out)}")
+    if config.mode() == "full" and config.device().type == "cpu":
+        record_times(times)
+        print(f"[run_notebooks] and merged into {config.display_path(TIMES)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,271 @@
+"""The `erase` command's defaults on MiniSD, measured: which learning rate and length meet the course's bars.
+
+Bars (lesson 04): erasing "seven" -> "a handwritten digit" with MSE leaves a target accuracy <= 5% on HELD-OUT
+phrasings (prompts never seen during the erasure), keeps retained accuracy >= 95% of the base model's, and takes at
+most 3 minutes on a 2-core CPU, anchor images included.
+
+Each candidate (lr as a multiple of the reference's 7e-5 per sample, steps) runs on the same seeds and is scored by
+``erase_study.score`` with a larger held-out set than lesson 04's table (``HELDOUT_IMAGES`` images: each held-out
+prompt several times, so one image is not 5 points). The anchor's own share of sevens (the base model prompted with
+the anchor) is measured on every seed: a perfect mapping of "seven" onto the anchor leaves that share, so held-out
+accuracy is read beside it. ``erase.MINISD_LR_MULT`` and ``erase.MINISD_STEPS`` are the candidate this study
+chooses (``choose``: the fastest that meets every bar; ``fallback`` when none does); a test checks that they agree
+with ``data/results/erase_defaults.json``.
+
+The file is rewritten atomically after every run; an interrupted study resumes where it stopped::
+
+    python -m fdunlearn.erase_defaults --out data/results/erase_defaults.json
+    FDUNLEARN_FAST=1 python -m fdunlearn.erase_defaults --out outputs/erase_defaults_fast.json   # seconds
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from fdunlearn import config, validate
+from fdunlearn import files as io
+from fdunlearn.erasure import erase
+from fdunlearn.studies import erase_study
+from fdunlearn.studies.vdu_study import Results
+
+__all__ = ["BARS", "BUDGETS", "Budget", "choose", "fallback", "format_summary", "headline", "load", "run_list", "study",
+           "summary"]
+
+HELDOUT_IMAGES = 60  # 10 held-out prompts x 6 (lesson 04's table: 20, i.e. 5 points per image)
+BARS = {"heldout_acc": 0.05, "retained_ratio": 0.95, "seconds": 180.0}
+PHASE = "defaults"
+
+
+@dataclass(frozen=True)
+class Budget:
+    seeds: tuple[int, ...]
+    # (lr multiple of the reference's, steps) or (lr, steps, True): anchor images drawn away from the target
+    candidates: tuple[tuple, ...]
+    scoring: erase_study.Budget
+
+
+BUDGETS = {
+    "full": Budget(seeds=(0, 1, 2, 3, 4), candidates=((1.0, 1000), (3.0, 500), (2.0, 1000), (3.0, 1000), (1.0, 2000),
+                                                      (1.0, 1000, True), (3.0, 500, True)),
+                   scoring=dataclasses.replace(erase_study.BUDGETS["full"], seeds=(0, 1, 2, 3, 4),
+                                               heldout_images=HELDOUT_IMAGES)),
+    "fast": Budget(seeds=(0, 1), candidates=((1.0, 3), (3.0, 2), (1.0, 3, True)),
+                   scoring=dataclasses.replace(erase_study.BUDGETS["fast"], seeds=(0, 1))),
+}
+FIRST_SEEDS = 3  # every candidate runs on the first three seeds before any runs on the rest
+
+
+def budget() -> Budget:
+    return BUDGETS[config.mode()]
+
+
+def run_list(b: Budget) -> list[erase_study.Run]:
+    """MSE on the generic task, every candidate on the first seeds, then on the rest."""
+    mse = erase_study.Method("mse")
+    order = list(b.seeds[:FIRST_SEEDS]) + list(b.seeds[FIRST_SEEDS:])
+    return [erase_study.Run(PHASE, "generic", mse, *candidate[:2], s, *candidate[2:]) for s in order
+            for candidate in b.candidates]
+
+
+def study(out: str | Path, model: str = "minisd", b: Budget | None = None, cache_dir: str | Path | None = None,
+          progress: bool = False) -> Path:
+    """Run (or resume) every candidate into ``out``."""
+    b = b or budget()
+    erase_study.check_results_file(out, study="erase_defaults")
+    settings = {"model": str(model), "seeds": list(b.seeds),  # candidates may be added: rows name theirs
+                "scoring": dataclasses.asdict(b.scoring), "bars": BARS, "mode": config.mode()}
+    results = Results(out, settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        s = erase_study.Study(model, results, b.scoring, Path(cache_dir or tmp), progress)
+        for r in run_list(b):
+            s.run(r)
+    return Path(out)
+
+
+def summary(results: dict) -> list[dict]:
+    """One entry per candidate (in the order first run): mean and std over its seeds of held-out, target and retained
+    accuracy (retained as a ratio to the base's on the same seed), held-out minus the anchor's own share of sevens
+    on the same seed (what a perfect mapping to the anchor would leave), the time (median and max: one run on a
+    shared machine can be slowed by other work), and whether each bar is met (accuracies on the mean, time on the
+    median)."""
+    rows = results["rows"]
+    base = {r["seed"]: r for r in rows if r.get("phase") == "base"}
+    runs: dict[tuple[float, int, bool], list[dict]] = {}
+    for r in rows:
+        if r.get("phase") == PHASE:
+            runs.setdefault((r["lr_mult"], r["steps"], r.get("anchor_negative", False)), []).append(r)
+    out = []
+    for (lr, steps, negative), group in runs.items():
+        entry = {"lr_mult": lr, "steps": steps, "anchor_negative": negative, "seeds": sorted(r["seed"] for r in group)}
+        ratio = [r["retained_acc"] / base[r["seed"]]["retained_acc"] for r in group]
+        for name, values in (("heldout_acc", [r["heldout_acc"] for r in group]),
+                             ("target_acc", [r["target_acc"] for r in group]), ("retained_ratio", ratio),
+                             ("seconds", [r["seconds"] for r in group]), ("kid", [r["kid"] for r in group])):
+            entry[name] = erase_study._stats(values)
+        # the floor: the base model's share of sevens from the anchor prompts. It stays the floor with anchor images
+        # drawn away from the target: the eraser's target is the frozen model's prediction AT THE ANCHOR PROMPT (on
+        # noised anchor images), so a perfect mapping copies what the anchor prompt draws from noise
+        shares = [base[r["seed"]].get("anchor_share") for r in group]
+        if negative:
+            entry["anchor_images_share"] = erase_study._stats([r["anchor_images_target_share"] for r in group])
+        if all(a is not None for a in shares):
+            entry["anchor_share"] = erase_study._stats(shares)
+            entry["heldout_over_anchor"] = erase_study._stats(
+                [r["heldout_acc"] - a for r, a in zip(group, shares, strict=True)])
+        entry["seconds_median"] = statistics.median(r["seconds"] for r in group)
+        entry["seconds_max"] = max(r["seconds"] for r in group)
+        eps = 1e-9  # means of image shares: 0.05 must meet "<= 5%" despite rounding
+        entry["meets"] = {"heldout_acc": entry["heldout_acc"][0] <= BARS["heldout_acc"] + eps,
+                          "retained_ratio": entry["retained_ratio"][0] >= BARS["retained_ratio"] - eps,
+                          "seconds": entry["seconds_median"] <= BARS["seconds"]}
+        out.append(entry)
+    return out
+
+
+def load(path: str | Path) -> dict:
+    """A results file written by ``study``; FileNotFoundError with the command that writes it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; write it with: python -m fdunlearn.erase_defaults --out {path}")
+    return io.read_json(path, "erase_defaults results file")
+
+
+def choose(entries: list[dict], n_seeds: int) -> dict | None:
+    """The fastest candidate measured on all ``n_seeds`` seeds that meets every bar; None if none does."""
+    ok = [e for e in entries if len(e["seeds"]) == n_seeds and all(e["meets"].values())]
+    return min(ok, key=lambda e: e["seconds"][0]) if ok else None
+
+
+def fallback(entries: list[dict], n_seeds: int | None = None) -> dict | None:
+    """When no candidate meets every bar: the fastest that keeps retained accuracy and time (the held-out bar it
+    misses is then reported, not hidden); on MiniSD a longer erasure at the same lr lowers held-out accuracy by less
+    than one image per seed. Plain anchor images (the reference's) come first: an option off the reference is
+    adopted only when it meets every bar (``choose``)."""
+    if n_seeds is not None:  # only candidates measured on every seed
+        entries = [e for e in entries if len(e["seeds"]) == n_seeds]
+    ok = [e for e in entries if e["meets"]["retained_ratio"] and e["meets"]["seconds"]] or entries
+    return min(ok, key=lambda e: (e.get("anchor_negative", False), e["seconds"][0], e["heldout_acc"][0]),
+               default=None)
+
+
+def format_summary(entries: list[dict]) -> str:
+    lines = ["| lr (x ref) | steps | anchor images | held-out % | held-out minus anchor's own share (points) | "
+             "target % | retained / base | time (s, median (max)) | seeds | bars |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for e in entries:
+        bars = "all met" if all(e["meets"].values()) else "misses " + ", ".join(k for k, v in e["meets"].items()
+                                                                              if not v)
+        pct = {k: f"{100 * e[k][0]:.1f} ± {100 * e[k][1]:.1f}" for k in ("heldout_acc", "target_acc", "retained_ratio")}
+        over = e.get("heldout_over_anchor")
+        over = f"{100 * over[0]:+.1f} ± {100 * over[1]:.1f}" if over else "–"
+        share = e.get("anchor_images_share")
+        anchors = _anchor_label(e) + (f" ({100 * share[0]:.1f}% sevens)" if share else "")
+        lines.append(f"| {e['lr_mult']:g} | {e['steps']} | {anchors} | {pct['heldout_acc']} | {over} | "
+                     f"{pct['target_acc']} | "
+                     f"{pct['retained_ratio']}% | "
+                     f"{e['seconds_median']:.0f} ({e['seconds_max']:.0f}) | {len(e['seeds'])} | {bars} |")
+    return "\n".join(lines)
+
+
+def _anchor_label(entry: dict) -> str:
+    return "drawn away from the target" if entry.get("anchor_negative") else "plain"
+
+
+def is_shipped(entry: dict) -> bool:
+    """Whether a candidate is the `erase` command's default on MiniSD (``erase.MINISD_*``)."""
+    return (entry["lr_mult"], entry["steps"], entry.get("anchor_negative", False)) == (
+        erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE)
+
+
+def headline(results: dict) -> str:
+    """The measured verdict in one paragraph (README block ``erase-defaults``, lesson 04): the shipped default's
+    numbers, whether any candidate meets every bar, and the anchor's own share of sevens beside the held-out bar."""
+    entries = summary(results)
+    n = len(results["settings"]["seeds"])
+    done = [e for e in entries if len(e["seeds"]) == n]
+    chosen = choose(done, n)
+    shipped = next((e for e in done if is_shipped(e)), None)
+    head = (f"The `erase` defaults on MiniSD (`python -m fdunlearn.erase_defaults`; MSE, \"seven\" -> \"digit\", "
+            f"{len(done)} settings of lr, length and anchor images, {n} seeds, {HELDOUT_IMAGES} held-out images per "
+            "seed): ")
+    if shipped is None:
+        return head + "the shipped default has not been measured yet."
+
+    def pm(e: dict, k: str) -> str:
+        return f"{100 * e[k][0]:.1f} ± {100 * e[k][1]:.1f}%"
+
+    anchors = ", anchor images drawn away from the target" if shipped["anchor_negative"] else ""
+    text = (f"the default (lr x{shipped['lr_mult']:g}, {shipped['steps']} steps{anchors}) leaves "
+            f"{pm(shipped, 'heldout_acc')} sevens on held-out phrasings "
+            f"(bar 5%: {'met' if shipped['meets']['heldout_acc'] else 'not met'}), "
+            f"{pm(shipped, 'target_acc')} on the trained ones, keeps {pm(shipped, 'retained_ratio')} of the base's "
+            f"retained accuracy (bar 95%: {'met' if shipped['meets']['retained_ratio'] else 'not met'}) and takes "
+            f"{shipped['seconds_median']:.0f} s (median; bar 180 s). ")
+    if chosen is not None:
+        text += "Every bar is met. " if chosen is shipped else "Another setting meets every bar. "
+    else:
+        lowest = min(done, key=lambda e: e["heldout_acc"][0])
+        text += (f"No setting tried meets every bar: the lowest held-out share, {pm(lowest, 'heldout_acc')} "
+                 f"(lr x{lowest['lr_mult']:g}, {lowest['steps']} steps, {_anchor_label(lowest)} anchor images), "
+                 f"keeps {pm(lowest, 'retained_ratio')} of retained accuracy. ")
+    if "anchor_share" in shipped and shipped["anchor_negative"]:
+        a, img = shipped["anchor_share"], shipped["anchor_images_share"]
+        text += (f"Its anchor images, drawn with \"seven\" as negative prompt, show a seven {100 * img[0]:.1f}% of the "
+                 f"time, but the eraser copies the anchor PROMPT's prediction, and that prompt draws a seven "
+                 f"{100 * a[0]:.1f} ± {100 * a[1]:.1f}% of the time; held-out minus that share: "
+                 f"{100 * shipped['heldout_over_anchor'][0]:+.1f} points.")
+    elif "anchor_share" in shipped:
+        a = shipped["anchor_share"]
+        text += (f"The anchor prompt itself draws a seven {100 * a[0]:.1f} ± {100 * a[1]:.1f}% of the time on these "
+                 f"seeds, so an erasure that maps \"seven\" exactly onto the anchor sits at the 5% bar; held-out minus "
+                 f"that share: {100 * shipped['heldout_over_anchor'][0]:+.1f} points.")
+    # the shipped setting with anchor images drawn away from the target, when the default draws them plainly
+    same = (shipped["lr_mult"], shipped["steps"])
+    away = None if shipped["anchor_negative"] else next(
+        (e for e in done if e["anchor_negative"] and (e["lr_mult"], e["steps"]) == same), None)
+    if away is not None:
+        text += (f" Anchor images drawn away from the seven ({100 * away['anchor_images_share'][0]:.1f}% sevens among "
+                 f"them) leave {pm(away, 'heldout_acc')} at the same lr and length: the eraser copies the anchor "
+                 "prompt's prediction, not its images.")
+    return head + text
+
+
+def main(argv: list[str] | None = None) -> int:
+    full = BUDGETS["full"]
+    p = validate.ArgumentParser(prog="python -m fdunlearn.erase_defaults", description=__doc__.splitlines()[0],
+                                epilog=f"Full mode runs {len(run_list(full))} MSE erasures (up to "
+                                f"{max(c[1] for c in full.candidates)} steps) plus the base models: about 40 minutes "
+                                "on a 2-core CPU (an estimate from lesson 04's times). FDUNLEARN_FAST=1: seconds. "
+                                "Resumable: rerun the same command to continue.")
+    p.add_argument("--out", required=True, help="results .json (resumed when it is one; a folder or another file is "
+                   "refused before any work)")
+    p.add_argument("--model", default="minisd", help="minisd or a MiniSD model folder")
+    p.add_argument("--cache-dir", help="anchor-image cache (default: a temporary folder)")
+    p.add_argument("--progress", action="store_true", help="progress bars for each erasure")
+
+    def body() -> None:
+        args = p.parse_args(argv)
+        config.device()
+        erase_study.check_results_file(args.out, study="erase_defaults")
+        validate.scratch_folders({"--cache-dir": args.cache_dir})
+        out = study(args.out, args.model, cache_dir=args.cache_dir, progress=args.progress)
+        entries = summary(load(out))
+        print(format_summary(entries))
+        best = choose(entries, len(budget().seeds))
+        if best is None and (best := fallback(entries, len(budget().seeds))) is not None:
+            print("no candidate meets every bar on every seed; the fastest that keeps retained accuracy: ", end="")
+        if best:
+            print(f"lr x{best['lr_mult']:g}, {best['steps']} steps, {_anchor_label(best)} anchor images "
+                  "(erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE)")
+        print(f"wrote {out}")
+
+    return validate.run(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""A prior over *functions* for VDU: the pretrained model's own samples, and the KL that keeps them.
+
+VDU's stability term is a Gaussian prior over weights. ``vdu-fs`` replaces it with a prior over what
+the network computes: on noised replay samples x_t (drawn once from the *pretrained* model, never from
+the training set), the new reverse step p_theta(x_{t-1} | x_t) must stay close to the pretrained
+p_0(x_{t-1} | x_t). Both are Gaussians with the same covariance (lesson 01), so
+
+    KL(p_0 || p_theta) = kappa_t / 2 * ||eps_theta(x_t, t) - eps_0(x_t, t)||^2,
+
+and with C_t = 1 in place of kappa_t / 2 (the "simple" weighting, as for the plasticity term) the
+function-space stability term is the mean squared difference of the two noise predictions::
+
+    S_fs(theta) = E_{x ~ p_0, t, eps} ||eps_theta(x_t, t) - eps_0(x_t, t)||^2 .
+
+The data constraint of VDU still holds: the only training images used are the forget set D_f; the
+pretrained model is available by assumption, and samples of it are not training data.
+
+Replay samples of the forgotten class pull the model back towards drawing it. ``forget_like`` flags
+them using nothing but D_f and the replay set itself: a replay sample is forget-like when D_f is about
+as dense around it (k-nearest-neighbour pixel distances) as the replay set is.
+
+``fs-redirect`` keeps S_fs and replaces VDU's gradient ascent by ``redirect_loss``, a regression that leads noised
+forget images to kept replay samples (lesson 03, section 7.8).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import torch
+from diffusers import DDPMScheduler, UNet2DModel
+
+from fdunlearn import config
+from fdunlearn import files as io
+from fdunlearn.models import ddpm
+
+REPLAY_STEPS = 25  # DDIM steps of the replay sampler (eta = 1, the course's sampler)
+FILTER_K = 5  # neighbours averaged in the forget-like test
+FILTER_RATIO = 1.1  # forget-like: D_f's k nearest at most this many times as far as the replay's own
+
+
+def cache_path(model_sha256: str, n: int, seed: int, steps: int = REPLAY_STEPS) -> Path:
+    """Where the replay set of one model, count, seed and sampler is cached (under ``outputs/replay``)."""
+    return config.output_dir() / "replay" / f"{model_sha256[:16]}-n{n}-seed{seed}-ddim{steps}.safetensors"
+
+
+def replay_set(unet: UNet2DModel, scheduler: DDPMScheduler, model_sha256: str, n: int, seed: int,
+               steps: int = REPLAY_STEPS, progress: bool = False) -> tuple[torch.Tensor, dict]:
+    """``n`` samples of the pretrained model (DDIM ``steps``, eta 1, ``seed``), drawn once and cached.
+
+    Returns the images and a record (count, seed, steps, seconds spent drawing them, whether cached).
+    """
+    if n < 1:
+        raise ValueError(f"replay count n={n}; accepted: an integer >= 1")
+    path = cache_path(model_sha256, n, seed, steps)
+    if path.is_file():
+        return io.load_tensors(path)["images"], {"n": n, "seed": seed, "ddim_steps": steps, "cached": True,
+                                                 "seconds": 0.0}
+    t0 = time.time()
+    images = ddpm.sample(unet, scheduler, n, seed=seed, steps=steps, progress=progress)
+    seconds = round(time.time() - t0, 1)
+    io.save_tensors({"images": images}, path, metadata={"model_sha256": model_sha256, "seconds": str(seconds)})
+    return images, {"n": n, "seed": seed, "ddim_steps": steps, "cached": False, "seconds": seconds}
+
+
+def _knn_distance(queries: torch.Tensor, refs: torch.Tensor, k: int, exclude_self: bool = False) -> torch.Tensor:
+    """Mean pixel distance from each query to its ``k`` nearest reference images."""
+    d = torch.cdist(queries.flatten(1), refs.flatten(1))
+    if exclude_self:
+        d.fill_diagonal_(float("inf"))
+    return d.topk(min(k, d.shape[1] - int(exclude_self)), dim=1, largest=False).values.mean(1)
+
+
+def forget_like(replay: torch.Tensor, x_forget: torch.Tensor, k: int = FILTER_K,
+                ratio: float = FILTER_RATIO) -> torch.Tensor:
+    """Boolean mask of replay samples that look like D_f, using D_f alone (no classifier, no labels).
+
+    A k-nearest-neighbour two-sample test: a replay sample is forget-like when its ``k`` nearest D_f images are
+    at most ``ratio`` times as far as its ``k`` nearest other replay samples, i.e. when D_f is at least as dense
+    around it as the pretrained model's own samples are. A "1" sits among other "1"s of the replay set and far
+    from every "7" of D_f, so it is kept; a "7" has D_f's sevens as near as the replay's few sevens.
+    """
+    if len(x_forget) < 1 or len(replay) < 2:
+        raise ValueError(f"the forget-like filter needs >= 1 forget image and >= 2 replay samples, "
+                         f"got {len(x_forget)} and {len(replay)}")
+    return _knn_distance(replay, x_forget, k) <= ratio * _knn_distance(replay, replay, k, exclude_self=True)
+
+
+def frozen_copy(unet: UNet2DModel) -> UNet2DModel:
+    """A copy of the pretrained network that no optimiser touches (the function-space prior's mean)."""
+    return copy.deepcopy(unet).eval().requires_grad_(False)
+
+
+def function_stability(unet: UNet2DModel, frozen: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor,
+                       g: torch.Generator) -> torch.Tensor:
+    """S_fs = mean over images and pixels of ||eps_theta(x_t, t) - eps_0(x_t, t)||^2, t ~ U{0..T-1}.
+
+    The KL between the pretrained and the new reverse steps at x_t (lesson 01), with C_t = 1.
+    """
+    x_t, t, _ = ddpm.noise_batch(scheduler, x0, g, unet.device)
+    with torch.no_grad():
+        target = frozen(x_t, t).sample
+    return (unet(x_t, t).sample - target).pow(2).mean()
+
+
+def redirect_loss(unet: UNet2DModel, scheduler: DDPMScheduler, x_forget: torch.Tensor, x_target: torch.Tensor,
+                  g: torch.Generator, t_min: int) -> torch.Tensor:
+    """The redirect plasticity term of ``fs-redirect``: a bounded regression instead of VDU's gradient ascent.
+
+    A forget image is noised, x_t = sqrt(a_t) x_f + sqrt(1 - a_t) eps (Ho Eq. 4), and the network is trained to predict
+    the noise that would make x_t a noised *replay* sample x_r instead: eps' = (x_t - sqrt(a_t) x_r) / sqrt(1 - a_t),
+    so the reverse process started near D_f is led to a kept (not forget-like) sample of the pretrained model. Only
+    t >= ``t_min`` is drawn: there sqrt(a_t / (1 - a_t)) stays moderate and the class of a sample is still open.
+    Mean over images and pixels of ||eps_theta(x_t, t) - eps'||^2.
+    """
+    if not 0 <= t_min < ddpm.T_STEPS:
+        raise ValueError(f"redirect t_min={t_min}; accepted: 0 <= t_min < {ddpm.T_STEPS}")
+    x_t, t, _ = ddpm.noise_batch(scheduler, x_forget, g, unet.device, t_min)
+    a = scheduler.alphas_cumprod.to(x_t)[t].view(-1, 1, 1, 1)
+    target = (x_t - a.sqrt() * x_target[:len(x_forget)].to(x_t)) / (1 - a).sqrt()
+    return (unet(x_t, t).sample - target).pow(2).mean()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io as _bytes_io
 import json
 import pickle
 import zipfile
@@ -10,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
+from torchvision.utils import make_grid
 
 from fdunlearn import files as io
 from fdunlearn.datasets import images as data
@@ -88,3 +92,22 @@ def load(path: str | Path, dataset: str | None = None) -> tuple[torch.Tensor, di
                          f"expected (N, {', '.join(map(str, EXPECTED_SHAPE[dataset]))})")
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     return x.contiguous(), rec
+
+
+def encode_grid(images: torch.Tensor) -> str:
+    """Up to 16 model-space images -> a 4x4 grid as a base64 PNG string (a few kB)."""
+    g = (grid_image(images, nrow=4) * 255).round().to(torch.uint8).numpy()
+    buf = _bytes_io.BytesIO()
+    Image.fromarray(g[..., 0] if images.shape[1] == 1 else g).save(buf, format="PNG", optimize=True)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def thumbnail(row: dict) -> np.ndarray:
+    """The (H, W) or (H, W, 3) uint8 grid stored in a results row."""
+    return np.asarray(Image.open(_bytes_io.BytesIO(base64.b64decode(row["grid_png"]))))
+
+
+def grid_image(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
+    """Model-space images (N, C, H, W) in [-1, 1] -> one (H', W', C) image in [0, 1] for imshow."""
+    g = make_grid(images.detach().float().cpu().clamp(-1, 1), nrow=nrow, padding=2, pad_value=1.0)
+    return g.add(1).div(2).permute(1, 2, 0)

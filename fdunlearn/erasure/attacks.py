@@ -37,10 +37,10 @@ import torch.nn.functional as F
 from fdunlearn import config, validate
 from fdunlearn.datasets import captions
 from fdunlearn.datasets import images as data
+from fdunlearn.datasets.samples import encode_grid
 from fdunlearn.models import classifier as clf
 from fdunlearn.models import minisd
 from fdunlearn.models import registry as models
-from fdunlearn.studies.vdu_study import encode_grid
 
 METHODS = ("paraphrase", "inversion", "prompt-opt")
 TARGETS = (*captions.WORDS, *captions.NUMERALS)

@@ -6,13 +6,8 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import torch
-from torchvision.utils import make_grid
 
-
-def grid_image(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
-    """Model-space images (N, C, H, W) in [-1, 1] -> one (H', W', C) image in [0, 1] for imshow."""
-    g = make_grid(images.detach().float().cpu().clamp(-1, 1), nrow=nrow, padding=2, pad_value=1.0)
-    return g.add(1).div(2).permute(1, 2, 0)
+from fdunlearn.datasets.samples import grid_image
 
 
 def show_grid(images: torch.Tensor, ax: plt.Axes | None = None, nrow: int = 8, title: str = "") -> plt.Axes:

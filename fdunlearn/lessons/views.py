@@ -18,8 +18,9 @@ import torch
 from matplotlib.figure import Figure
 
 from fdunlearn.datasets import images as data
+from fdunlearn.datasets import samples
 from fdunlearn.lessons import plots, widgets
-from fdunlearn.studies import vdu_report, vdu_study
+from fdunlearn.studies import vdu_report
 from fdunlearn.theory import losses
 
 # ----------------------------------------------------------------------------- lesson 01
@@ -119,7 +120,7 @@ def digit_runs(names: tuple[str, ...] = FS_RESULTS, folder: Path | None = None) 
 
 
 def _grid(ax: plt.Axes, row: dict, title: str) -> None:
-    ax.imshow(vdu_study.thumbnail(row), cmap="gray")
+    ax.imshow(samples.thumbnail(row), cmap="gray")
     ax.set_title(title, fontsize=9)
     ax.axis("off")
 

@@ -3,15 +3,16 @@ written, the images each attack recovers, and the findings in words computed fro
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from fdunlearn import config
-from fdunlearn.datasets import captions
+from fdunlearn.datasets import captions, samples
 from fdunlearn.erasure import attacks as attack
 from fdunlearn.studies import attack_study, vdu_study
+from fdunlearn.studies.results import load as load_results
+from fdunlearn.studies.results import mean_sd
 
 RESULTS = config.REPO_ROOT / "data" / "results" / "attacks.json"
 # the erased weights (about 1 MB each) go to runs/, outside data/results/, so a resumed study does not erase again
@@ -20,15 +21,12 @@ COMMAND = "python -m fdunlearn.attack_study --out data/results/attacks.json --we
 
 def load(path: str | Path | None = None) -> dict:
     """The results file; a clear error with the command that makes it when it is missing."""
-    path = Path(path or RESULTS)
-    if not path.is_file():
-        raise FileNotFoundError(f"{config.display_path(path)} is missing; make it with: {COMMAND}")
-    return json.loads(path.read_text())
+    return load_results(path or RESULTS, COMMAND)
 
 
 def _pct(values: list[float]) -> str:
     """Mean ± sd over seeds of success rates (fractions), in percent."""
-    mean, sd = attack_study._stats(values)
+    mean, sd = mean_sd(values)
     return f"{100 * mean:.1f} ± {100 * sd:.1f}"
 
 
@@ -67,7 +65,7 @@ def plot_recovered(rows: list[dict], seed: int = 0, variants: tuple[str, ...] | 
             r = by_key.get((v, m))
             if r is None:
                 continue
-            ax.imshow(vdu_study.thumbnail(r), cmap="gray")
+            ax.imshow(samples.thumbnail(r), cmap="gray")
             ax.set_title(f"{m}: {100 * r['success_rate']:.0f}% sevens", fontsize=8)
             if j == 0:
                 ax.text(-8, ax.get_ylim()[0] / 2, r["label"], ha="right", va="center", fontsize=8)

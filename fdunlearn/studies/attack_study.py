@@ -35,8 +35,8 @@ from fdunlearn.erasure import attacks as attack
 from fdunlearn.erasure import erase
 from fdunlearn.models import classifier as clf
 from fdunlearn.models import minisd
-from fdunlearn.studies import erase_study
-from fdunlearn.studies.vdu_study import Results
+from fdunlearn.studies import erase_study, erase_tasks
+from fdunlearn.studies.results import Results, check_results_file, mean_sd
 
 __all__ = ["BUDGETS", "VARIANTS", "Budget", "Variant", "estimate_seconds", "format_table", "strong_erasers", "study",
            "summarise"]
@@ -142,7 +142,7 @@ class _Study:
         file = self.weights_dir / f"{v.key}-seed{seed}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}.safetensors"
         if file.is_file():
             return io.load_tensors(file), None
-        result = erase.erase(self.pipe, erase_study._concepts(task), cfg, base=str(self.model), cache_dir=self.cache,
+        result = erase.erase(self.pipe, erase_tasks._concepts(task), cfg, base=str(self.model), cache_dir=self.cache,
                              progress=self.progress)
         erase.apply(self.pipe, result.original)
         self.weights_dir.mkdir(parents=True, exist_ok=True)
@@ -190,11 +190,6 @@ class _Study:
         self.results.add(row)
 
 
-def check_results_file(out: str | Path, option: str = "--out") -> Path:
-    """Before any work: ``out`` is a new JSON file in a writable place, or a results file to resume."""
-    return erase_study.check_results_file(out, option, study="attack_study")
-
-
 def _subset(name: str, values: tuple[str, ...], accepted: tuple[str, ...]) -> tuple[str, ...]:
     bad = [x for x in values if x not in accepted]
     if bad or not values:
@@ -210,7 +205,7 @@ def study(out: str | Path, model: str = "minisd", b: Budget | None = None, cache
     b = b or budget()
     _subset("variant(s)", b.variants, tuple(VARIANTS))
     _subset("attack(s)", b.methods, attack.METHODS)
-    check_results_file(out)
+    check_results_file(out, "attack_study")
     results = Results(out, _settings(model, b))
     weights_dir = Path(weights_dir) if weights_dir is not None else config.output_dir() / "attack_study"
     order = ("base", *(v for v in b.variants if v != "base")) if "base" in b.variants else b.variants
@@ -223,11 +218,6 @@ def study(out: str | Path, model: str = "minisd", b: Budget | None = None, cache
 
 
 # ----------------------------------------------------------------------------- summaries
-def _stats(values: list[float]) -> tuple[float, float]:
-    x = torch.tensor(values, dtype=torch.float64)
-    return x.mean().item(), (x.std().item() if len(x) > 1 else 0.0)
-
-
 def summarise(rows: list[dict]) -> dict[tuple[str, str], dict]:
     """Per (variant, attack): mean and std over seeds of the success rate, its value before erasure, the retained
     accuracy and the attack's seconds."""
@@ -240,7 +230,7 @@ def summarise(rows: list[dict]) -> dict[tuple[str, str], dict]:
         entry = {"label": rs[0]["label"], "n": len(rs), "seeds": sorted(r["seed"] for r in rs)}
         for field in ("success_rate", "success_before", "retained_acc", "target_acc", "seconds"):
             vals = [r[field] for r in rs if r.get(field) is not None]
-            entry[field] = _stats(vals) if vals else None
+            entry[field] = mean_sd(vals) if vals else None
         out[key] = entry
     return out
 
@@ -299,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             text = getattr(args, option)
             if text is not None:
                 b = dataclasses.replace(b, **{option: validate.comma_subset(f"--{option}", text, accepted)})
-        check_results_file(args.out)
+        check_results_file(args.out, "attack_study")
         validate.scratch_folders({"--cache-dir": args.cache_dir, "--weights-dir": args.weights_dir})
         out = study(args.out, args.model, b, cache_dir=args.cache_dir, weights_dir=args.weights_dir,
                     progress=args.progress)

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fdunlearn import config, validate
-from fdunlearn import files as io
 from fdunlearn.erasure import erase
 from fdunlearn.studies import erase_study
-from fdunlearn.studies.vdu_study import Results
+from fdunlearn.studies.results import Results, check_results_file, mean_sd
+from fdunlearn.studies.results import load as load_results
 
 __all__ = ["BARS", "BUDGETS", "Budget", "choose", "fallback", "format_summary", "headline", "load", "run_list", "study",
            "summary"]
@@ -76,7 +76,7 @@ def study(out: str | Path, model: str = "minisd", b: Budget | None = None, cache
           progress: bool = False) -> Path:
     """Run (or resume) every candidate into ``out``."""
     b = b or budget()
-    erase_study.check_results_file(out, study="erase_defaults")
+    check_results_file(out, study="erase_defaults")
     settings = {"model": str(model), "seeds": list(b.seeds),  # candidates may be added: rows name theirs
                 "scoring": dataclasses.asdict(b.scoring), "bars": BARS, "mode": config.mode()}
     results = Results(out, settings)
@@ -106,16 +106,16 @@ def summary(results: dict) -> list[dict]:
         for name, values in (("heldout_acc", [r["heldout_acc"] for r in group]),
                              ("target_acc", [r["target_acc"] for r in group]), ("retained_ratio", ratio),
                              ("seconds", [r["seconds"] for r in group]), ("kid", [r["kid"] for r in group])):
-            entry[name] = erase_study._stats(values)
+            entry[name] = mean_sd(values)
         # the floor: the base model's share of sevens from the anchor prompts. It stays the floor with anchor images
         # drawn away from the target: the eraser's target is the frozen model's prediction AT THE ANCHOR PROMPT (on
         # noised anchor images), so a perfect mapping copies what the anchor prompt draws from noise
         shares = [base[r["seed"]].get("anchor_share") for r in group]
         if negative:
-            entry["anchor_images_share"] = erase_study._stats([r["anchor_images_target_share"] for r in group])
+            entry["anchor_images_share"] = mean_sd([r["anchor_images_target_share"] for r in group])
         if all(a is not None for a in shares):
-            entry["anchor_share"] = erase_study._stats(shares)
-            entry["heldout_over_anchor"] = erase_study._stats(
+            entry["anchor_share"] = mean_sd(shares)
+            entry["heldout_over_anchor"] = mean_sd(
                 [r["heldout_acc"] - a for r, a in zip(group, shares, strict=True)])
         entry["seconds_median"] = statistics.median(r["seconds"] for r in group)
         entry["seconds_max"] = max(r["seconds"] for r in group)
@@ -129,10 +129,7 @@ def summary(results: dict) -> list[dict]:
 
 def load(path: str | Path) -> dict:
     """A results file written by ``study``; FileNotFoundError with the command that writes it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found; write it with: python -m fdunlearn.erase_defaults --out {path}")
-    return io.read_json(path, "erase_defaults results file")
+    return load_results(path, f"python -m fdunlearn.erase_defaults --out {path}", "erase_defaults results file")
 
 
 def choose(entries: list[dict], n_seeds: int) -> dict | None:
@@ -251,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> None:
         args = p.parse_args(argv)
         config.device()
-        erase_study.check_results_file(args.out, study="erase_defaults")
+        check_results_file(args.out, study="erase_defaults")
         validate.scratch_folders({"--cache-dir": args.cache_dir})
         out = study(args.out, args.model, cache_dir=args.cache_dir, progress=args.progress)
         entries = summary(load(out))

@@ -54,8 +54,8 @@ from fdunlearn.erasure import erase
 from fdunlearn.evaluation import paired
 from fdunlearn.models import classifier as clf
 from fdunlearn.models import minisd
-from fdunlearn.studies import erase_study
-from fdunlearn.studies.vdu_study import Results
+from fdunlearn.studies import erase_study, erase_tasks
+from fdunlearn.studies.results import Results, check_results_file
 
 __all__ = ["BUDGETS", "DIVERGENCES", "EXPERIMENTS", "Budget", "Run", "comparisons", "estimate_seconds",
            "multiplier_summary", "run_list", "study"]
@@ -353,14 +353,9 @@ class _Study:
         if note:
             row["note"] = note
         if r.seed == self.b.seeds[0]:
-            row["log"] = erase_study._downsample(result.log)
+            row["log"] = erase_tasks._downsample(result.log)
         self.results.add(row)
         return row
-
-
-def check_results_file(out: str | Path, option: str = "--out") -> Path:
-    """Before any work: ``out`` is a new JSON file in a writable place, or a results file to resume."""
-    return erase_study.check_results_file(out, option, study="erase_regimes")
 
 
 def study(out: str | Path, model: str = "minisd", experiments: tuple[str, ...] = EXPERIMENTS, b: Budget | None = None,
@@ -371,7 +366,7 @@ def study(out: str | Path, model: str = "minisd", experiments: tuple[str, ...] =
     if bad or not experiments:
         raise ValueError(f"unknown experiment(s) {bad or list(experiments)!r}; accepted: {', '.join(EXPERIMENTS)}")
     b = b or budget()
-    check_results_file(out)
+    check_results_file(out, "erase_regimes")
     results = Results(out, _settings(model, b))
     weights_dir = Path(weights_dir) if weights_dir is not None else config.output_dir() / "erase_regimes"
     with tempfile.TemporaryDirectory() as tmp:
@@ -441,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         args = p.parse_args(argv)
         config.device()
         experiments = validate.comma_subset("--experiments", args.experiments, EXPERIMENTS)
-        check_results_file(args.out)
+        check_results_file(args.out, "erase_regimes")
         validate.scratch_folders({"--cache-dir": args.cache_dir, "--weights-dir": args.weights_dir})
         out = study(args.out, args.model, experiments, cache_dir=args.cache_dir, weights_dir=args.weights_dir,
                     progress=args.progress)

@@ -38,253 +38,60 @@ The course's bars: base target >= 90%; after erasure target <= anchor_share + 3 
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-import torch
-
 from fdunlearn import config, validate
-from fdunlearn import files as io
-from fdunlearn.datasets import captions
 from fdunlearn.datasets import images as data
+from fdunlearn.datasets.samples import thumbnail
 from fdunlearn.erasure import erase
-from fdunlearn.evaluation import metrics
 from fdunlearn.models import classifier as clf
 from fdunlearn.models import minisd
-from fdunlearn.studies.vdu_study import Results, encode_grid, thumbnail
+from fdunlearn.studies.erase_summary import (
+    FIELDS,
+    best_lr,
+    claims,
+    format_table,
+    iter_rows,
+    load,
+    summarise,
+    table,
+    verdicts,
+)
+from fdunlearn.studies.erase_tasks import (
+    ANCHOR_METHODS,
+    BUDGETS,
+    MARGIN,
+    METHODS,
+    REFERENCE_LR,
+    RETAIN,
+    TASKS,
+    TIME_LIMIT_S,
+    Budget,
+    EvalPrompts,
+    Method,
+    Task,
+    _anchor_target_share,
+    _concepts,
+    _downsample,
+    budget,
+    eval_prompts,
+    score,
+    thick_thresholds,
+)
+from fdunlearn.studies.results import Results, check_results_file
 
-__all__ = ["BUDGETS", "METHODS", "TASKS", "Budget", "Method", "Results", "Task", "best_lr", "claims", "run_list",
-           "score", "study", "summarise", "table", "thick_thresholds", "thumbnail", "verdicts"]
+# The study's one face: what it erases and how it scores (erase_tasks), and its summaries (erase_summary), are
+# reached as erase_study.NAME by the lessons, the tests and the other erasure studies.
+__all__ = ["ANCHOR_METHODS", "BUDGETS", "FIELDS", "MARGIN", "METHODS", "REFERENCE_LR", "RETAIN", "TASKS",
+           "TIME_LIMIT_S", "Budget", "EvalPrompts", "Method", "Results", "Run", "Study", "Task", "best_lr", "budget",
+           "claims", "eval_prompts", "format_table", "iter_rows", "load", "main", "run_list", "score", "study",
+           "summarise", "table", "thick_thresholds", "thumbnail", "verdicts"]
 
 PHASES = ("base", "reference", "anchors", "sweep", "default")
-REFERENCE_LR = erase.EraseConfig().lr  # 7e-5 per sample (the reference's), times the batch size
-MARGIN = 0.03  # the bar's 3 points
-RETAIN = 0.95  # retained accuracy at least 95% of the base model's
-TIME_LIMIT_S = 180.0  # a closed-form erasure in at most 3 minutes, anchors included
-
-
-@dataclass(frozen=True)
-class Task:
-    """What is erased (a ``captions`` concept) and the concept it is mapped to."""
-
-    target: str
-    anchor: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.target}->{self.anchor}"
-
-    @property
-    def style(self) -> bool:
-        return captions.digit_of(self.target) is None
-
-    @property
-    def near(self) -> bool:
-        """A near anchor is another digit (its own share of the target digit should be about zero)."""
-        return captions.digit_of(self.anchor) is not None
-
-
-TASKS = {"generic": Task("seven", "digit"), "near": Task("seven", "one"), "style": Task("thick", "plain")}
-
-
-@dataclass(frozen=True)
-class Method:
-    """A row of the paper's table: a divergence, its form (closed or variational) and its scaling."""
-
-    divergence: str
-    alpha: float | None = None
-    variational: bool = False
-    scaling: str = "reference"
-
-    @property
-    def key(self) -> str:
-        name = f"alpha={self.alpha:g}" if self.divergence == "alpha" else self.divergence
-        return ("var-" if self.variational else "") + name + ("-exact" if self.scaling == "exact" else "")
-
-    @property
-    def label(self) -> str:
-        names = {"mse": "MSE (Concept Ablation)", "kl": "KL", "hellinger": "Hellinger", "pearson_chi2": "chi^2",
-                 "jensen_shannon": "JS"}
-        name = f"alpha = {self.alpha:g}" if self.divergence == "alpha" else names.get(self.divergence, self.divergence)
-        if self.variational:
-            return f"variational {name}"
-        return f"exact {name}" if self.scaling == "exact" else name
-
-    def config(self) -> dict:
-        return {"divergence": self.divergence, "alpha": self.alpha, "variational": self.variational,
-                "scaling": self.scaling}
-
-
-METHODS = (Method("mse"), Method("kl", scaling="exact"), Method("hellinger"), Method("pearson_chi2"),
-           Method("alpha", 0.25), Method("alpha", 1.5), Method("kl", variational=True),
-           Method("hellinger", variational=True), Method("jensen_shannon", variational=True))
-ANCHOR_METHODS = (Method("mse"),)  # run on the near-anchor and style tasks too
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Sizes of the study (one place): seeds, erasure steps, the lr sweep and the images that score a pipeline."""
-
-    seeds: tuple[int, ...]
-    steps: int  # erasure steps of every table/sweep run
-    default_steps: int  # the `erase` CLI's default length on MiniSD (erase.MINISD_STEPS), on every seed
-    lr_mults: tuple[float, ...]  # learning rates swept, as multiples of the reference's
-    sweep_seeds: tuple[int, ...]  # seeds of the lr sweep beyond the reference lr (and of the default-length run)
-    target_images: int  # images per scoring group: the first n prompts, or whole images per prompt beyond that
-    heldout_images: int
-    retained_images: int
-    ddim_steps: int
-    guidance: float
-    n_anchor_images: int
-    anchor_steps: int
-    methods: tuple[Method, ...] = METHODS
-    anchor_methods: tuple[Method, ...] = ANCHOR_METHODS
-    anchor_lr_mults: tuple[float, ...] = (1.0,)  # learning rates of the near/style runs (every seed)
-    default_methods: tuple[Method, ...] = ANCHOR_METHODS  # run at the CLI's default length (generic task)
-    default_lr_mult: float = 1.0  # and the CLI's default lr (erase.MINISD_LR_MULT)
-
-
-BUDGETS = {
-    # sized on this 2-core CPU, one core: a 200-step K/V erasure takes about 26 s, 100 images about 13 s to score
-    "full": Budget(seeds=(0, 1, 2), steps=200, default_steps=erase.MINISD_STEPS,
-                   default_lr_mult=erase.MINISD_LR_MULT, lr_mults=(1.0, 3.0), sweep_seeds=(0,),
-                   target_images=36, heldout_images=20, retained_images=45, ddim_steps=25, guidance=3.0,
-                   n_anchor_images=128, anchor_steps=25, anchor_lr_mults=(1.0, 0.3),
-                   default_methods=(METHODS[0], METHODS[2], METHODS[3])),
-    "fast": Budget(seeds=(0,), steps=2, default_steps=3, lr_mults=(1.0, 10.0), sweep_seeds=(0,), target_images=4,
-                   heldout_images=4,
-                   retained_images=9, ddim_steps=2, guidance=3.0, n_anchor_images=4, anchor_steps=2,
-                   methods=(Method("mse"), Method("hellinger"), Method("kl", variational=True)),
-                   anchor_methods=(Method("mse"),), anchor_lr_mults=(1.0, 0.3)),
-}
-
-
-def budget() -> Budget:
-    return BUDGETS[config.mode()]
-
-
-# ----------------------------------------------------------------------------- scoring
-@lru_cache(maxsize=1)
-def thick_thresholds() -> torch.Tensor:
-    """Per digit (10,), the ink fraction above which an image of that digit counts as thick: the midpoint of real
-    held-out images of the digit before and after the 3x3 dilation that defined the style in training. One global
-    threshold called every thick one plain (their ink, 0.11-0.14, sits below the all-digit midpoint, 0.153)."""
-    real = data.load("mnist", "heldout", verbose=False)
-    plain, thick = minisd.ink(real.images), minisd.ink(minisd.dilate(real.images))
-    return torch.stack([(plain[real.labels == d].mean() + thick[real.labels == d].mean()) / 2 for d in range(10)])
-
-
-
-
-@dataclass(frozen=True)
-class EvalPrompts:
-    """The prompt groups that score a pipeline for one task, with the digit each prompt names."""
-
-    target: list[str]
-    heldout: list[str]
-    retained: list[str]
-    retained_digits: list[int]
-    anchor: list[str]
-    target_digits: list[int]  # the digit of each target prompt (style task; the target digit otherwise)
-    heldout_digits: list[int]
-
-
-def eval_prompts(task: Task) -> EvalPrompts:
-    """Target (train phrasings), held-out phrasings, retained prompts (template-major, so a grid's first row spans
-    digits) and anchor prompts for ``task``."""
-    train, held = captions.templates("train"), captions.templates("heldout")
-    if task.style:
-        target = [captions.fill(t, d, True) for t in train for d in range(10)]
-        heldout = [captions.fill(t, d, True) for t in held for d in range(10)]
-        retained = [captions.fill(t, d) for t in train for d in range(10)]
-        digits = list(range(10)) * len(train)
-        return EvalPrompts(target, heldout, retained, digits, retained, digits, list(range(10)) * len(held))
-    k = captions.digit_of(task.target)
-    target = [captions.fill(t, k, thick) for t in train for thick in (False, True)]
-    heldout = [captions.fill(t, k, thick) for t in held for thick in (False, True)]
-    others = [d for d in range(10) if d != k]
-    retained = [captions.fill(t, d) for t in train for d in others]
-    anchor = captions.pairs(task.target, task.anchor)[1]
-    return EvalPrompts(target, heldout, retained, others * len(train), anchor, [k] * len(target), [k] * len(heldout))
-
-
-def _images(pipe, prompts: list[str], n: int, seed: int, b: Budget) -> tuple[torch.Tensor, int, int]:
-    """About ``n`` images: one each for the first n prompts, or ceil(n / len(prompts)) for every prompt.
-    Returns the images (prompt-major), images per prompt and the number of prompts used."""
-    k = min(n, len(prompts))
-    per = max(1, math.ceil(n / len(prompts)))
-    images = minisd.generate(pipe, prompts[:k], per, seed=seed, steps=b.ddim_steps, guidance=b.guidance)
-    return images, per, k
-
-
-def _shows_target(task: Task, model, images: torch.Tensor, digits: list[int], per: int) -> torch.Tensor:
-    """1 per image that shows the target; ``digits`` (the digit of each prompt, ``per`` images each) sets the style's
-    per-digit threshold."""
-    if task.style:
-        labels = torch.tensor(digits[:len(images) // per]).repeat_interleave(per)
-        return (minisd.ink(images) > thick_thresholds()[labels]).float()
-    return (clf.predict(model, images)[0].argmax(-1) == captions.digit_of(task.target)).float()
-
-
-def _anchor_target_share(data: erase.ErasureData, task: Task, model) -> float | None:
-    """Share of the anchor images (uint8) that the classifier reads as the target digit (None for the style task).
-    Not the floor of an erasure: the eraser copies the frozen model's prediction at the anchor PROMPT, whose own
-    share (``anchor_share``) is that floor."""
-    if task.style:
-        return None
-    images = data.anchors.images.float().div(127.5).sub(1)
-    return _shows_target(task, model, images, [], 1).mean().item()
-
-
-def _reads_as(model, images: torch.Tensor, digits: list[int], per: int) -> torch.Tensor:
-    labels = torch.tensor(digits[:len(images) // per]).repeat_interleave(per)
-    return (clf.predict(model, images)[0].argmax(-1) == labels).float()
-
-
-def score(pipe, task: Task, seed: int, b: Budget, model=None, real: data.ImageData | None = None,
-          base: bool = False, grids: bool = True) -> dict:
-    """Score ``pipe`` on ``task`` (module docstring); the same initial latents for every pipeline at one seed."""
-    model = model or clf.load("mnist-classifier")
-    real = real or data.load("mnist", "heldout", verbose=False)
-    p = eval_prompts(task)
-    s0 = 10_000 + 1_000 * seed
-    target, per_t, _ = _images(pipe, p.target, b.target_images, s0, b)
-    heldout, per_h, _ = _images(pipe, p.heldout, b.heldout_images, s0 + 1, b)
-    retained, per_r, k_r = _images(pipe, p.retained, b.retained_images, s0 + 2, b)
-    classes = sorted(set(p.retained_digits[:k_r]))
-    kid = metrics.feature_distances(real.images[torch.isin(real.labels, torch.tensor(classes))], retained, model)
-    row = {"target_acc": _shows_target(task, model, target, p.target_digits, per_t).mean().item(),
-           "heldout_acc": _shows_target(task, model, heldout, p.heldout_digits, per_h).mean().item(),
-           "retained_acc": _reads_as(model, retained, p.retained_digits, per_r).mean().item(),
-           "kid": kid["kid_mean"], "kid_std": kid["kid_std"],
-           "n_images": {"target": len(target), "heldout": len(heldout), "retained": len(retained)}}
-    if task.style:
-        row["content_acc"] = _reads_as(model, target, p.target_digits, per_t).mean().item()
-    if base:
-        if task.style:  # the anchor prompts are the retained ones
-            row["anchor_share"] = _shows_target(task, model, retained, p.retained_digits, per_r).mean().item()
-        else:
-            anchor, per_a, _ = _images(pipe, list(dict.fromkeys(p.anchor)), b.target_images, s0 + 3, b)
-            row["anchor_share"] = _shows_target(task, model, anchor, [], per_a).mean().item()
-    if grids:  # 8 images each: two target prompts x 4 (digit tasks) or the first prompts in order
-        row["grid_png"] = {"target": encode_grid(target[:8]), "heldout": encode_grid(heldout[:8]),
-                           "retained": encode_grid(retained[:8])}
-    return row
-
-
-def _downsample(log: list[dict], points: int = 40) -> list[dict]:
-    """Every k-th log entry (and the last), rounded: the loss and gradient curves the lesson plots."""
-    k = max(1, len(log) // points)
-    keep = log[k - 1::k] if log else []
-    if log and keep[-1] is not log[-1]:
-        keep.append(log[-1])
-    return [{key: (round(v, 8) if isinstance(v, float) else v) for key, v in e.items()} for e in keep]
 
 
 # ----------------------------------------------------------------------------- the runs
@@ -318,11 +125,6 @@ def run_list(b: Budget) -> list[Run]:
     runs += [Run("default", "generic", m, b.default_lr_mult, b.default_steps, s) for s in b.seeds
              for m in b.default_methods]
     return runs
-
-
-def _concepts(task: Task) -> list[erase.Concept]:
-    targets, anchors = captions.pairs(task.target, task.anchor)
-    return [erase.Concept(tuple(targets), tuple(anchors), name=task.target)]
 
 
 def _settings(model: str, b: Budget) -> dict:
@@ -403,18 +205,6 @@ class Study:
         return row
 
 
-def check_results_file(out: str | Path, option: str = "--out", study: str = "erase_study") -> Path:
-    """Before any work: ``out`` is a new JSON file in a writable place, or a results file of ``study`` (resumed);
-    a folder, or a file that is not such a results file, is refused naming it."""
-    out = validate.output_file(out, suffix=".json", resume=True, option=option)
-    if out.exists():
-        old = io.read_json(out, f"{study} results file")
-        if not (isinstance(old, dict) and isinstance(old.get("rows"), list) and isinstance(old.get("settings"), dict)):
-            raise ValueError(f"{option} {out} is not a results file of {study} (no 'settings' and 'rows'); "
-                             "accepted: a new .json path, or a results file to resume")
-    return out
-
-
 def study(out: str | Path, model: str = "minisd", phases: tuple[str, ...] = PHASES, b: Budget | None = None,
           cache_dir: str | Path | None = None, progress: bool = False) -> Path:
     """Run (or resume) the study into ``out``; ``phases`` limits it to some of ``PHASES``."""
@@ -422,7 +212,7 @@ def study(out: str | Path, model: str = "minisd", phases: tuple[str, ...] = PHAS
     if bad or not phases:
         raise ValueError(f"unknown phase(s) {bad or list(phases)!r}; accepted: {', '.join(PHASES)}")
     b = b or budget()
-    check_results_file(out)
+    check_results_file(out, "erase_study")
     results = Results(out, _settings(model, b))
     with tempfile.TemporaryDirectory() as tmp:
         s = Study(model, results, b, Path(cache_dir or tmp), progress)
@@ -434,189 +224,6 @@ def study(out: str | Path, model: str = "minisd", phases: tuple[str, ...] = PHAS
             if r.phase in phases:
                 s.run(r)
     return Path(out)
-
-
-# ----------------------------------------------------------------------------- summaries
-FIELDS = ("target_acc", "heldout_acc", "retained_acc", "kid", "seconds", "erase_seconds", "content_acc",
-          "anchor_share", "anchor_seconds")
-
-
-def _stats(values: list[float]) -> tuple[float, float]:
-    x = torch.tensor(values, dtype=torch.float64)
-    return x.mean().item(), (x.std().item() if len(x) > 1 else 0.0)
-
-
-def summarise(rows: list[dict]) -> dict[tuple, dict]:
-    """Mean and standard deviation over seeds of every score, keyed by (task, method, lr_mult, steps); base rows
-    by (task, "base", None, None)."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        key = (r["task"], "base", None, None) if r["phase"] == "base" else (r["task"], r["method"], r["lr_mult"],
-                                                                            r["steps"])
-        groups.setdefault(key, []).append(r)
-    out = {}
-    for key, group in groups.items():
-        stats = {f: _stats([float(r[f]) for r in group]) for f in FIELDS if all(f in r for r in group)}
-        out[key] = stats | {"n_seeds": len(group), "seeds": sorted(r["seed"] for r in group),
-                            "label": group[0].get("label", "base model")}
-    return out
-
-
-def best_lr(summary: dict, task: str, method: str, steps: int) -> float | None:
-    """The swept learning rate (multiple of the reference's) that erases hardest (lowest mean target accuracy)
-    while keeping mean retained accuracy >= 95% of the base's; ties go to lower KID. None when no lr keeps it
-    (then the lesson shows the one that retains most)."""
-    base = summary.get((task, "base", None, None))
-    cands = {k[2]: v for k, v in summary.items() if k[0] == task and k[1] == method and k[3] == steps}
-    if not cands or base is None:
-        return None
-    ok = {x: v for x, v in cands.items() if v["retained_acc"][0] >= RETAIN * base["retained_acc"][0]}
-    if not ok:
-        return None
-    return min(ok, key=lambda x: (round(ok[x]["target_acc"][0], 6), ok[x]["kid"][0]))
-
-
-def table(summary: dict, task: str = "generic", steps: int | None = None, which: str = "reference",
-          methods: tuple[Method, ...] = METHODS) -> list[dict]:
-    """The paper-shaped table: one entry per method (label, lr_mult, and (mean, std) of each score), at the
-    reference lr (``which="reference"``) or at each method's best swept lr (``"best"``)."""
-    if which not in ("reference", "best"):
-        raise ValueError(f"unknown table {which!r}; accepted: reference, best")
-    steps = steps or budget().steps
-    out = []
-    for m in methods:
-        x = 1.0 if which == "reference" else best_lr(summary, task, m.key, steps)
-        note = ""
-        if x is None:  # no lr keeps retained accuracy: show the one that retains most
-            cands = [k for k in summary if k[0] == task and k[1] == m.key and k[3] == steps]
-            if not cands:
-                continue
-            x = max(cands, key=lambda k: summary[k]["retained_acc"][0])[2]
-            note = "no swept lr keeps 95% retained; shown: the lr that retains most"
-        if (s := summary.get((task, m.key, x, steps))) is None:
-            continue
-        out.append({"method": m.key, "label": m.label, "variational": m.variational, "lr_mult": x, "note": note,
-                    **{f: s[f] for f in ("target_acc", "heldout_acc", "retained_acc", "kid", "seconds") if f in s},
-                    "n_seeds": s["n_seeds"]})
-    return out
-
-
-def format_table(entries: list[dict], base: dict | None = None) -> str:
-    """A Markdown table (percentages, mean ± std over seeds; KID on the classifier's features, unscaled,
-    ``tables``), with ``tables.KID_NOTE`` under it when a KID in it is negative or smaller than its spread."""
-    from fdunlearn.evaluation import tables
-
-    kid_label = tables.kid_label(tables.CLASSIFIER_KID)
-
-    def pct(v):
-        return f"{100 * v[0]:.1f} ± {100 * v[1]:.1f}"
-
-    def kid(row):
-        return tables.format_kid(*row["kid"], scale=tables.CLASSIFIER_KID) if "kid" in row else "–"
-
-    lines = [f"| divergence | lr (x ref) | target acc % | held-out % | retained acc % | {kid_label} "
-             "| time (s) | seeds |",
-             "|---|---|---|---|---|---|---|---|"]
-    if base is not None:
-        lines.append(f"| base model | – | {pct(base['target_acc'])} | {pct(base['heldout_acc'])} | "
-                     f"{pct(base['retained_acc'])} | {kid(base)} | – | {base['n_seeds']} |")
-    for e in entries:
-        lines.append(f"| {e['label']} | {e['lr_mult']:g}{' *' if e['note'] else ''} | {pct(e['target_acc'])} | "
-                     f"{pct(e['heldout_acc'])} | {pct(e['retained_acc'])} | {kid(e)} | "
-                     f"{e['seconds'][0]:.0f} ± {e['seconds'][1]:.0f} | {e['n_seeds']} |")
-    kids = [row["kid"] for row in [*([base] if base is not None else []), *entries] if "kid" in row]
-    return "\n".join(lines) + tables.kid_note(kids)
-
-
-def verdicts(summary: dict, steps: int | None = None, tasks: tuple[str, ...] = tuple(TASKS)) -> list[dict]:
-    """The course's bars, one entry per (task, method, lr) measured on every seed of the study (the reference lr, and
-    the anchor tasks' other lr): the bar, the value, pass. ``method`` names the lr when it is not the reference's."""
-    steps = steps or budget().steps
-    n_seeds = max((v["n_seeds"] for v in summary.values()), default=0)
-    out = []
-    for task_name, task in TASKS.items():
-        base = summary.get((task_name, "base", None, None))
-        if base is None or task_name not in tasks:
-            continue
-        out.append({"task": task_name, "what": "base target accuracy", "bar": ">= 90%",
-                    "value": base["target_acc"], "pass": base["target_acc"][0] >= 0.90})
-        limit = MARGIN if task.near else base["anchor_share"][0] + MARGIN
-        for key, s in sorted(summary.items(), key=lambda kv: str(kv[0])):
-            if key[0] != task_name or key[1] == "base" or key[3] != steps or (key[2] != 1.0 and s["n_seeds"] < n_seeds):
-                continue
-            method = key[1] if key[2] == 1.0 else f"{key[1]} (lr x{key[2]:g})"
-            out.append({"task": task_name, "method": method, "what": "target accuracy after erasure",
-                        "bar": f"<= {100 * limit:.1f}%" + ("" if task.near else " (anchor's own share + 3 points)"),
-                        "value": s["target_acc"], "pass": s["target_acc"][0] <= limit})
-            floor = RETAIN * base["retained_acc"][0]
-            out.append({"task": task_name, "method": method, "what": "retained accuracy",
-                        "bar": f">= {100 * floor:.1f}% (95% of base)", "value": s["retained_acc"],
-                        "pass": s["retained_acc"][0] >= floor})
-            if not key[1].startswith("var-"):
-                out.append({"task": task_name, "method": method, "what": "time incl. anchor images",
-                            "bar": f"<= {TIME_LIMIT_S:.0f} s", "value": s["seconds"],
-                            "pass": s["seconds"][0] <= TIME_LIMIT_S})
-    return out
-
-
-def _verdict(holds: bool, tie: bool) -> dict:
-    """A claimed win that comes out as equal numbers is a tie, not a win."""
-    verdict = "tie" if holds and tie else "holds" if holds else "does not hold"
-    return {"verdict": verdict, "holds": verdict == "holds"}
-
-
-def claims(summary: dict, task: str = "generic", steps: int | None = None, which: str = "reference") -> list[dict]:
-    """The paper's three claims, checked on the table (``which``): ``verdict`` "holds", "tie" (equal numbers: the
-    claimed win is not there) or "does not hold", ``holds`` (True only for "holds"), and the numbers behind it."""
-    rows = {e["method"]: e for e in table(summary, task, steps, which)}
-    out = []
-    if "mse" in rows and "hellinger" in rows:
-        m, h = rows["mse"], rows["hellinger"]
-        holds = h["target_acc"][0] <= m["target_acc"][0] and h["retained_acc"][0] >= m["retained_acc"][0]
-        tie = h["target_acc"][0] == m["target_acc"][0] and h["retained_acc"][0] == m["retained_acc"][0]
-        out.append({"claim": "Hellinger at least as good as MSE on both sides (erases as much, retains as much)",
-                    **_verdict(holds, tie),
-                    "evidence": f"target {100 * h['target_acc'][0]:.1f}% vs {100 * m['target_acc'][0]:.1f}%, "
-                    f"retained {100 * h['retained_acc'][0]:.1f}% vs {100 * m['retained_acc'][0]:.1f}%"
-                    + (" (equal: a tie, not a win)" if tie else "")})
-    closed = {k: e for k, e in rows.items() if not e["variational"]}
-    if "pearson_chi2" in closed and len(closed) > 1:
-        hardest = min(closed.values(), key=lambda e: e["target_acc"][0])
-        chi = closed["pearson_chi2"]
-        others = [e for k, e in closed.items() if k != "pearson_chi2"]
-        tie = chi["target_acc"][0] <= hardest["target_acc"][0] and any(
-            abs(e["target_acc"][0] - chi["target_acc"][0]) < 1e-9 for e in others)
-        out.append({"claim": "chi^2 erases hardest (lowest target accuracy among closed forms)",
-                    **_verdict(chi["target_acc"][0] <= hardest["target_acc"][0], tie),
-                    "evidence": f"chi^2 {100 * chi['target_acc'][0]:.1f}%, lowest {hardest['label']} "
-                                f"{100 * hardest['target_acc'][0]:.1f}%" + (" (a tie, not a win)" if tie else "")})
-    var = [e for e in rows.values() if e["variational"]]
-    if var and closed:
-        def mean(es, f):
-            return sum(e[f][0] for e in es) / len(es)
-        more = mean(var, "target_acc") < mean(closed.values(), "target_acc")
-        worse = mean(var, "kid") > mean(closed.values(), "kid")
-        out.append({"claim": "variational erases more but costs quality (higher KID)",
-                    **_verdict(more and worse, False),
-                    "evidence": f"mean target {100 * mean(var, 'target_acc'):.1f}% (variational) vs "
-                                f"{100 * mean(closed.values(), 'target_acc'):.1f}% (closed); mean KID "
-                                f"{mean(var, 'kid'):.3f} vs {mean(closed.values(), 'kid'):.3f}"})
-    return out
-
-
-def load(path: str | Path) -> dict:
-    """A results file written by ``study``; FileNotFoundError with the command that writes it."""
-    path = Path(path)
-    if not path.is_file() and not path.is_dir():
-        raise FileNotFoundError(f"{path} not found; write it with: python -m fdunlearn.erase_study --out {path}")
-    return io.read_json(path, "erase_study results file")
-
-
-def iter_rows(results: dict, **match) -> Iterator[dict]:
-    """Rows whose fields equal ``match`` (e.g. ``task="generic", method="mse"``)."""
-    for r in results["rows"]:
-        if all(r.get(k) == v for k, v in match.items()):
-            yield r
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,7 @@ from fdunlearn.erasure import erase
 from fdunlearn.erasure import step as erase_step
 from fdunlearn.evaluation import tables
 from fdunlearn.studies import erase_regimes
+from fdunlearn.studies.results import mean_sd_float
 from fdunlearn.theory import losses
 
 __all__ = ["findings", "initial_gaps", "mse_gaps", "multipliers_at", "plot_multipliers", "plot_optimizers",
@@ -95,12 +96,6 @@ def plot_multipliers(gaps: torch.Tensor, temperatures: Sequence[float], divergen
     return fig
 
 
-def _mean_sd(values: list[float]) -> tuple[float, float]:
-    m = sum(values) / len(values)
-    sd = (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
-    return m, sd
-
-
 def setting_means(rows: list[dict], metric: str = "target_acc") -> dict[tuple[str, str, str], tuple[float, float, int]]:
     """(experiment, setting, divergence) -> (mean, sd, n seeds) of ``metric`` over the study's runs. MSE ignores the
     temperature, so MSE's s = 1 runs are listed under every temperature setting."""
@@ -113,7 +108,7 @@ def setting_means(rows: list[dict], metric: str = "target_acc") -> dict[tuple[st
             targets = [s for s in settings if s[0] == "temperature"]
         for exp, setting in targets:
             groups.setdefault((exp, setting, r["divergence"]), []).append(r[metric])
-    return {k: (*_mean_sd(v), len(v)) for k, v in groups.items()}
+    return {k: (*mean_sd_float(v), len(v)) for k, v in groups.items()}
 
 
 def _pct(entry: dict | None) -> str:
@@ -247,8 +242,8 @@ def _spread(ax, groups: list[list[tuple[float, float]]], color, label: str, size
     groups = [g for g in groups if g]
     if not groups:
         return
-    xs = [_mean_sd([p[0] for p in g]) for g in groups]
-    ys = [_mean_sd([p[1] for p in g]) for g in groups]
+    xs = [mean_sd_float([p[0] for p in g]) for g in groups]
+    ys = [mean_sd_float([p[1] for p in g]) for g in groups]
     ax.errorbar([m for m, _ in xs], [m for m, _ in ys], xerr=[sd for _, sd in xs], yerr=[sd for _, sd in ys],
                 marker="o", ms=size, ls=ls, color=color, label=label, capsize=2, elinewidth=1, alpha=0.85)
     ax.scatter([p[0] for g in groups for p in g], [p[1] for g in groups for p in g], s=9, color=color, alpha=0.35,

@@ -28,6 +28,7 @@ from fdunlearn import config, validate
 from fdunlearn.models import ddpm
 from fdunlearn.models import registry as models
 from fdunlearn.studies import vdu_study
+from fdunlearn.studies.results import Results
 from fdunlearn.unlearning import unlearn
 
 # name -> UnlearnConfig fields: the rows a table can hold
@@ -118,7 +119,7 @@ def table(model: str, out: str | Path, variants: tuple[str, ...] = ("vdu-fs",), 
     if bad:
         raise ValueError(f"seed {bad[0]} is not one of the table's seeds; accepted: {', '.join(map(str, b.seeds))}")
     # rows carry their variant and digit, so one file can grow by more digits or variants later
-    results = vdu_study.Results(out, _settings("digits", model, dataset, b, cfg0))
+    results = Results(out, _settings("digits", model, dataset, b, cfg0))
     base_images: dict[int, torch.Tensor] = {}
     for digit in digits:
         for seed in seeds or b.seeds:
@@ -156,7 +157,7 @@ def trajectory(model: str, out: str | Path, digit: int = 7, variants: tuple[str,
     cfg0 = base_cfg or unlearn.UnlearnConfig()
     dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
     b = dataclasses.replace(_budget(n_samples or config.pick(TRAJECTORY_SAMPLES, None)), seeds=(seed,))
-    results = vdu_study.Results(out, _settings("trajectory", model, dataset, b, cfg0, digit=digit, every=every))
+    results = Results(out, _settings("trajectory", model, dataset, b, cfg0, digit=digit, every=every))
     unet, scheduler, _ = models.load_ddpm(model)
     if results.get(f"base/step=0/seed={seed}") is None:
         results.add({"key": f"base/step=0/seed={seed}", "variant": "pretrained", "step": 0, "seed": seed,
@@ -192,7 +193,7 @@ def relearn(model: str, out: str | Path, digit: int = 7, variant: str = "vdu-fs"
     dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
     b = _budget(n_samples or config.pick(TRAJECTORY_SAMPLES, None))
     extra = {} if relearn_n is None else {"relearn_n": vdu_study.relearn_count(cfg, relearn_n)}
-    results = vdu_study.Results(out, _settings("relearn", model, dataset, b, cfg, variant=variant, digit=digit,
+    results = Results(out, _settings("relearn", model, dataset, b, cfg, variant=variant, digit=digit,
                                                **extra))
     for seed in b.seeds:
         vdu_study.relearn_study(results, model, cfg, dataset, b, seed, relearn_n)
@@ -218,7 +219,7 @@ def filter_audit(model: str, out: str | Path, digits: tuple[int, ...] = (7, 3),
     unet, scheduler, rec = models.load_ddpm(model)
     dataset = rec["recipe"]["dataset"]
     b = _budget(None)
-    results = vdu_study.Results(out, _settings("filter", model, dataset, b, cfg0, ratios=list(ratios)))
+    results = Results(out, _settings("filter", model, dataset, b, cfg0, ratios=list(ratios)))
     images, _ = replay.replay_set(unet, scheduler, rec["sha256"], cfg0.replay_n, cfg0.replay_seed)
     labels = clf.predict(clf.load(f"{dataset}-classifier"), images)[0].argmax(-1)
     for digit in digits:

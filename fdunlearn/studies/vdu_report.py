@@ -6,7 +6,6 @@ JSON files that ``python -m fdunlearn.vdu_study ...`` writes under ``data/result
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import matplotlib.pyplot as plt
 
 from fdunlearn import config
 from fdunlearn.studies import vdu_digits, vdu_study
+from fdunlearn.studies.results import load as load_results
+from fdunlearn.studies.results import mean_sd_float
 
 RESULTS_DIR = config.REPO_ROOT / "data" / "results"
 COMMANDS = {  # the commands that made the shipped results (budgets sized for a 2-core CPU; see lesson 03)
@@ -76,19 +77,12 @@ def load(name: str, folder: Path | None = None) -> dict:
     """One results file (``name`` as in ``COMMANDS``, from ``folder`` or ``RESULTS_DIR``); a clear error with the
     command that makes it when it is missing."""
     made_by = command(name)  # names the accepted files when ``name`` is unknown
-    path = Path(folder or RESULTS_DIR) / f"{name}.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{config.display_path(path)} is missing; make it with: {made_by}")
-    return json.loads(path.read_text())
+    return load_results(Path(folder or RESULTS_DIR) / f"{name}.json", made_by)
 
 
 def _stats(rows: list[dict], field: str) -> tuple[float, float]:
     x = [float(r[field]) for r in rows if r.get(field) is not None]
-    if not x:
-        return math.nan, math.nan
-    mean = sum(x) / len(x)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in x) / (len(x) - 1)) if len(x) > 1 else 0.0
-    return mean, sd
+    return mean_sd_float(x) if x else (math.nan, math.nan)
 
 
 def method_rows(results: dict) -> dict[str, dict[str, tuple[float, float]]]:

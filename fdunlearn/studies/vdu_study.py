@@ -21,25 +21,21 @@ the classifier assigns to the forgotten class, before (s_base) and after unlearn
 from __future__ import annotations
 
 import argparse
-import base64
 import dataclasses
-import io as _bytes_io
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 from fdunlearn import config, validate
-from fdunlearn import files as io
+from fdunlearn.datasets.samples import encode_grid
+from fdunlearn.datasets.samples import thumbnail as thumbnail  # lesson 03 calls vdu_study.thumbnail
 from fdunlearn.evaluation import metrics
-from fdunlearn.lessons import plots
 from fdunlearn.models import ddpm
 from fdunlearn.models import registry as models
+from fdunlearn.studies.results import Results
 from fdunlearn.unlearning import unlearn
 
 EXPERIMENTS = ("table", "n-forget", "gamma", "relearn", "steps")
@@ -96,59 +92,9 @@ def score_images(images: torch.Tensor, dataset: str, forget_class: int, b: Budge
             "kid_remaining": rest["kid_mean"], "other_min": min(others), "other_max": max(others)}
 
 
-def encode_grid(images: torch.Tensor) -> str:
-    """Up to 16 model-space images -> a 4x4 grid as a base64 PNG string (a few kB)."""
-    g = (plots.grid_image(images, nrow=4) * 255).round().to(torch.uint8).numpy()
-    buf = _bytes_io.BytesIO()
-    Image.fromarray(g[..., 0] if images.shape[1] == 1 else g).save(buf, format="PNG", optimize=True)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def thumbnail(row: dict) -> np.ndarray:
-    """The (H, W) or (H, W, 3) uint8 grid stored in a results row."""
-    return np.asarray(Image.open(_bytes_io.BytesIO(base64.b64decode(row["grid_png"]))))
-
-
 def pul(base_share: float, share: float) -> float | None:
     """Percentage of unlearning, 100 (s_base - s) / s_base; None when the base model never drew the class."""
     return 100.0 * (base_share - share) / base_share if base_share > 0 else None
-
-
-def _same_settings(old, new) -> bool:
-    """``old == new``, except that a key ``new`` has and ``old`` lacks is accepted (a setting added to the
-    code after the file was made, e.g. a new ``UnlearnConfig`` field at its default)."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        return set(old) <= set(new) and all(_same_settings(v, new[k]) for k, v in old.items())
-    return old == new
-
-
-class Results:
-    """A JSON results file rewritten atomically after each run; finished runs are looked up by key."""
-
-    def __init__(self, path: str | Path, settings: dict) -> None:
-        self.path = Path(path)
-        settings = json.loads(json.dumps(settings))  # compare as stored (tuples become lists)
-        self.data = {"settings": settings, "rows": []}
-        if self.path.is_dir():
-            raise ValueError(f"{self.path} is a folder; accepted: a results .json file (new, or one to resume)")
-        if self.path.exists():
-            try:
-                old = json.loads(self.path.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise ValueError(f"{self.path} is not a readable results file ({err}); nothing was changed; "
-                                 "accepted: a results file written by this study, or a new --out") from err
-            if not _same_settings(old.get("settings"), settings):
-                raise ValueError(f"{self.path} holds results of other settings ({old.get('settings')}); "
-                                 "accepted: the same settings to resume, or a new --out")
-            self.data = old
-
-    def get(self, key: str) -> dict | None:
-        return next((r for r in self.data["rows"] if r["key"] == key), None)
-
-    def add(self, row: dict) -> None:
-        self.data["rows"].append(row)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        io.write_json(self.data, self.path)
 
 
 def _unlearn_and_score(model: str, cfg: unlearn.UnlearnConfig, dataset: str, b: Budget) -> dict:

@@ -49,16 +49,13 @@ Numerical safety: exponentials that grow with delta (chi^2, alpha outside [0, 1]
 an exponent of ``max_exponent`` (default 40) and continue along their tangent above it, with a RuntimeWarning
 (``divergences.safe_expm1``): the loss and its gradient stay finite and monotone.
 
-The variational (f-GAN) form (Nowozin et al. 2016, Eq. 6): for a critic T = g_f(V(x)),
-    D_f(P || Q) >= E_P[g_f(V(x))] - E_Q[f*(g_f(V(x)))],
-tight at g_f(V) = f'(p/q). The critic maximises the bound; the new model (Q) minimises it.
+Split by topic: the reverse-step maths (``kappa``, ``reverse_mean``, ...) live in ``fdunlearn.theory.schedule``, the
+variational (f-GAN) form and its critic in ``fdunlearn.theory.variational``; both are reached from here too.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -66,113 +63,39 @@ from torch import Tensor, nn
 
 from fdunlearn.theory import divergences
 from fdunlearn.theory.divergences import EXP_CAP, FDivergence, safe_expm1
+from fdunlearn.theory.schedule import (
+    VARIANCES,
+    _check_variance,
+    _index,
+    _loss_kappa,
+    diffusers_mean_gap,
+    kappa,
+    reverse_mean,
+    reverse_variance,
+)
+from fdunlearn.theory.variational import (
+    Critic,
+    CriticResult,
+    _one_cpu_thread,
+    critic_loss,
+    gaussian_samplers,
+    generator_loss,
+    train_critic,
+    variational_bound,
+)
 
-VARIANCES = ("beta", "beta_tilde")
+__all__ = ["EXP_CAP", "REFERENCE_CODE_LOSSES", "SCALINGS", "VARIANCES", "Critic", "CriticResult", "DeltaMeasurement",
+           "check_reference_code", "closed_form_loss", "critic_loss", "diffusers_mean_gap", "gaussian_samplers",
+           "generator_loss", "kappa", "loss_curve", "loss_names", "measure_delta", "multipliers", "reverse_mean",
+           "reverse_variance", "train_critic", "variational_bound"]
+
 SCALINGS = ("reference", "exact", "reference-code")
 REFERENCE_CODE_LOSSES = ("mse", "hellinger", "pearson_chi2")  # the only closed forms in the reference code
-
-
-@contextlib.contextmanager
-def _one_cpu_thread(active: bool = True) -> Iterator[None]:
-    """Run small CPU work on one thread: the small models here gain little from a second thread, and on a
-    2-core machine whose other core is busy (a training run) two threads are ten times slower."""
-    threads = torch.get_num_threads()
-    if active:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def loss_names() -> list[str]:
     """Names accepted by ``closed_form_loss``: "mse" (Concept Ablation) plus the registry."""
     return ["mse", *divergences.names()]
-
-
-# ----------------------------------------------------------------------------- the noise schedule
-def _schedule(scheduler) -> dict[str, Tensor]:
-    """beta_t, alpha_t, alphabar_t, alphabar_{t-1} as float64, indexed by the diffusers index t - 1.
-
-    Recomputed in float64 from the scheduler's betas: diffusers keeps alphas_cumprod in float32, where
-    1 - alphabar_1 = beta_1 = 1e-4 is off by 2e-4 relative (enough to print kappa_1 as 0.9998, not 1/alpha_1).
-    """
-    beta = scheduler.betas.double()
-    alpha = 1.0 - beta
-    alpha_bar = torch.cumprod(alpha, dim=0)
-    alpha_bar_prev = torch.cat([alpha_bar.new_ones(1), alpha_bar[:-1]])  # alphabar_0 = 1
-    return {"beta": beta, "alpha": alpha, "alpha_bar": alpha_bar, "alpha_bar_prev": alpha_bar_prev}
-
-
-def _index(scheduler, t: int | Tensor) -> Tensor:
-    """diffusers timestep indices as a 1-D long tensor, checked against 0 .. T-1."""
-    n_steps = len(scheduler.betas)
-    idx = torch.as_tensor(t).long().reshape(-1).cpu()
-    if idx.numel() == 0 or int(idx.min()) < 0 or int(idx.max()) >= n_steps:
-        raise ValueError(f"timestep index {t!r} out of range; accepted: integers 0 .. {n_steps - 1} "
-                         f"(diffusers index i is the paper's t = i + 1)")
-    return idx
-
-
-def _check_variance(variance: str) -> None:
-    if variance not in VARIANCES:
-        raise ValueError(f"unknown reverse variance {variance!r}; accepted: {', '.join(VARIANCES)}")
-
-
-def reverse_variance(scheduler, t: int | Tensor, variance: str = "beta") -> Tensor:
-    """sigma_t^2 of the reverse step: beta_t, or beta~_t = beta_t (1 - alphabar_{t-1}) / (1 - alphabar_t)."""
-    _check_variance(variance)
-    s, i = _schedule(scheduler), _index(scheduler, t)
-    if variance == "beta":
-        return s["beta"][i]
-    return s["beta"][i] * (1 - s["alpha_bar_prev"][i]) / (1 - s["alpha_bar"][i])
-
-
-def kappa(scheduler, t: int | Tensor, variance: str = "beta", dtype: torch.dtype = torch.float32) -> Tensor:
-    """kappa_t = beta_t^2 / (sigma_t^2 alpha_t (1 - alphabar_t)), so delta = kappa_t ||d eps||^2 (docs/derivations.md).
-
-    ``t`` holds diffusers indices (paper t = index + 1). With ``variance="beta"`` this is
-    beta_t / (alpha_t (1 - alphabar_t)); with ``"beta_tilde"`` it is beta_t / (alpha_t (1 - alphabar_{t-1})),
-    which is +inf at index 0 (beta~_1 = 0). Computed in float64, returned as ``dtype``, shape (len(t),).
-    """
-    s, i = _schedule(scheduler), _index(scheduler, t)
-    sigma2 = reverse_variance(scheduler, i, variance)
-    k = s["beta"][i] ** 2 / (sigma2.clamp(min=1e-300) * s["alpha"][i] * (1 - s["alpha_bar"][i]))
-    return torch.where(sigma2 > 0, k, torch.full_like(k, math.inf)).to(dtype)
-
-
-def _loss_kappa(scheduler, t: int | Tensor, variance: str) -> Tensor:
-    """``kappa`` with the documented fallback: beta~ at index 0 (infinite) uses sigma_1^2 = beta_1."""
-    k = kappa(scheduler, t, variance, dtype=torch.float64)
-    if variance == "beta_tilde":
-        k = torch.where(torch.isinf(k), kappa(scheduler, t, "beta", dtype=torch.float64), k)
-    return k
-
-
-def _per_sample(values: Tensor, x: Tensor) -> Tensor:
-    """Broadcast a (B,) or (1,) schedule tensor against a batch x of shape (B, ...)."""
-    return values.to(device=x.device, dtype=x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
-
-
-def reverse_mean(scheduler, x_t: Tensor, eps: Tensor, t: int | Tensor) -> Tensor:
-    """mu(x_t, eps) = (x_t - beta_t / sqrt(1 - alphabar_t) eps) / sqrt(alpha_t)  (Ho et al. 2020, Eq. 11)."""
-    s, i = _schedule(scheduler), _index(scheduler, t)
-    coef = _per_sample(s["beta"][i] / torch.sqrt(1 - s["alpha_bar"][i]), x_t)
-    return (x_t - coef * eps) / _per_sample(torch.sqrt(s["alpha"][i]), x_t)
-
-
-def diffusers_mean_gap(scheduler, x_t: Tensor, eps_a: Tensor, eps_b: Tensor, t: int) -> Tensor:
-    """mu(x_t, eps_a) - mu(x_t, eps_b) as diffusers' own ``DDPMScheduler.step`` computes it.
-
-    Both steps draw the same noise (same seed), so it cancels; x0-clipping is switched off on a copy of
-    the scheduler because it would make the step nonlinear in eps. An independent check of ``reverse_mean``.
-    """
-    from diffusers import DDPMScheduler
-
-    sched = DDPMScheduler.from_config(scheduler.config, clip_sample=False, thresholding=False)
-    a = sched.step(eps_a, int(t), x_t, generator=torch.Generator().manual_seed(0)).prev_sample
-    b = sched.step(eps_b, int(t), x_t, generator=torch.Generator().manual_seed(0)).prev_sample
-    return a - b
 
 
 # ----------------------------------------------------------------------------- closed-form losses
@@ -366,108 +289,3 @@ def _measure_delta(unet: nn.Module, scheduler, images: Tensor, timesteps: Tensor
     return DeltaMeasurement(steps, k, m, k[:, None] * dims * m, dims)
 
 
-# ----------------------------------------------------------------------------- variational (f-GAN)
-def variational_bound(divergence: str | FDivergence, v_p: Tensor, v_q: Tensor, **params: float) -> Tensor:
-    """E_P[g_f(V)] - E_Q[f*(g_f(V))] <= D_f(P || Q)  (Nowozin et al. 2016, Eq. 6), from raw critic outputs.
-
-    ``v_p``: V(x) on samples of P (the frozen model's eps-predictions in the erasure setting);
-    ``v_q``: V(x) on samples of Q (the new model's). The activation g_f keeps T inside dom f*.
-    """
-    div = divergences.get(divergence, **params)
-    return div.activation(v_p).mean() - div.conjugate(div.activation(v_q)).mean()
-
-
-def critic_loss(divergence: str | FDivergence, v_p: Tensor, v_q: Tensor, **params: float) -> Tensor:
-    """The critic minimises minus the bound. Detach the generator's outputs before computing ``v_q``."""
-    return -variational_bound(divergence, v_p, v_q, **params)
-
-
-def generator_loss(divergence: str | FDivergence, v_q: Tensor, **params: float) -> Tensor:
-    """The new model (Q) minimises the bound; only its Q term depends on it: -E_Q[f*(g_f(V))].
-
-    Its backward also fills the critic's .grad: zero the critic's gradients before the critic's own
-    step (the reference code does not, a leak to avoid).
-    """
-    div = divergences.get(divergence, **params)
-    return -div.conjugate(div.activation(v_q)).mean()
-
-
-class Critic(nn.Module):
-    """A small MLP critic V: R^dim -> R (inputs are flattened); the activation g_f is applied in the loss."""
-
-    def __init__(self, dim: int, hidden: int = 64, depth: int = 2) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        width = dim
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), nn.SiLU()]
-            width = hidden
-        layers.append(nn.Linear(width, 1))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x.flatten(1)).squeeze(-1)
-
-
-Sampler = Callable[[int, torch.Generator], Tensor]
-
-
-def gaussian_samplers(delta: float, dim: int = 1, sigma: float = 1.0) -> tuple[Sampler, Sampler]:
-    """Samplers for P = N(sqrt(delta) sigma e_1, sigma^2 I) and Q = N(0, sigma^2 I), a gap of ``delta``."""
-    if delta < 0 or dim < 1 or sigma <= 0:
-        raise ValueError(f"delta={delta!r}, dim={dim!r}, sigma={sigma!r}; accepted: delta >= 0, dim >= 1, "
-                         "sigma > 0")
-    shift = torch.zeros(dim)
-    shift[0] = math.sqrt(delta) * sigma
-
-    def sample_p(n: int, gen: torch.Generator) -> Tensor:
-        return shift + sigma * torch.randn(n, dim, generator=gen)
-
-    def sample_q(n: int, gen: torch.Generator) -> Tensor:
-        return sigma * torch.randn(n, dim, generator=gen)
-
-    return sample_p, sample_q
-
-
-@dataclass
-class CriticResult:
-    critic: Critic
-    history: Tensor  # (steps,) the bound on each training batch
-    estimate: float  # the bound on ``eval_samples`` fresh samples after training
-
-    def smoothed(self, window: int = 50) -> Tensor:
-        """Running mean of ``history`` over ``window`` steps (length steps - window + 1)."""
-        window = max(1, min(window, len(self.history)))
-        return self.history.unfold(0, window, 1).mean(1)
-
-
-def train_critic(divergence: str | FDivergence, sample_p: Sampler, sample_q: Sampler, *, dim: int = 1,
-                 steps: int = 1000, batch_size: int = 512, lr: float = 3e-3, hidden: int = 64,
-                 eval_samples: int = 200_000, seed: int = 0, **params: float) -> CriticResult:
-    """Fit a critic by maximising the variational bound on fresh batches (critic, history, estimate).
-
-    Runs on one CPU thread (see ``_one_cpu_thread``).
-    """
-    with _one_cpu_thread():
-        return _train_critic(divergences.get(divergence, **params), sample_p, sample_q, dim, steps,
-                             batch_size, lr, hidden, eval_samples, seed)
-
-
-def _train_critic(div: FDivergence, sample_p: Sampler, sample_q: Sampler, dim: int, steps: int,
-                  batch_size: int, lr: float, hidden: int, eval_samples: int, seed: int) -> CriticResult:
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    critic = Critic(dim, hidden)
-    opt = torch.optim.Adam(critic.parameters(), lr=lr)
-    history = torch.empty(steps)
-    for step in range(steps):
-        x_p, x_q = sample_p(batch_size, gen), sample_q(batch_size, gen)
-        loss = critic_loss(div, critic(x_p), critic(x_q))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        history[step] = -loss.detach()
-    with torch.no_grad():
-        estimate = float(variational_bound(div, critic(sample_p(eval_samples, gen)),
-                                           critic(sample_q(eval_samples, gen))))
-    return CriticResult(critic, history, estimate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -12,13 +13,13 @@ from pathlib import Path
 from fdunlearn import config, validate
 from fdunlearn import files as io
 from fdunlearn.datasets import captions, samples
+from fdunlearn.erasure import weights as erase_params
 from fdunlearn.evaluation import metrics
-from fdunlearn.models import classifier, ddpm, minisd
+from fdunlearn.models import classifier, ddpm, minisd, training
 from fdunlearn.models import registry as models
 from fdunlearn.unlearning import replay, unlearn
 
 TRAIN_RECIPES = (*ddpm.RECIPES, *classifier.RECIPES, *minisd.RECIPES)
-PARAM_GROUPS = ("kv", "cross-attn", "unet")
 
 # Stated maxima of the command line (validate.py refuses anything outside, naming the range, before any work)
 MAX_TRAIN_STEPS = 1_000_000
@@ -40,15 +41,6 @@ def _classes(text: str) -> list[int]:
 _classes.__name__ = "class list"
 
 
-def _stored_seed(out: str) -> int | None:
-    """The seed an interrupted training run in ``out`` was started with (None when there is none)."""
-    state = Path(out) / ddpm.STATE_FILE
-    if not state.is_file():
-        return None
-    seed = io.read_metadata(state).get("seed")
-    return int(seed) if seed is not None and seed.isdigit() else None
-
-
 def cmd_train(args: argparse.Namespace) -> None:
     is_classifier = args.recipe in classifier.RECIPES
     if is_classifier and (args.steps or args.resume):
@@ -56,7 +48,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                          "(a classifier trains for its recipe's epochs in one go)")
     seed = args.seed
     if seed is None:
-        seed = (_stored_seed(args.out) if args.resume else None) or 0
+        seed = (training.stored_seed(Path(args.out) / ddpm.STATE_FILE) if args.resume else None) or 0
     if args.recipe in ddpm.RECIPES:
         recipe = ddpm.get_recipe(args.recipe)
         if args.steps:
@@ -324,7 +316,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--divergence", default="mse", help="mse, kl, hellinger, pearson_chi2, alpha, jensen_shannon ...")
     r.add_argument("--alpha", type=validate.real(), help="the alpha-divergence's parameter (finite, not 0 or 1)")
     r.add_argument("--variational", action="store_true", help="f-GAN bound with a critic instead of the closed form")
-    r.add_argument("--params", choices=PARAM_GROUPS, default="kv", help="trainable group (default: attn2 K/V)")
+    r.add_argument("--params", choices=erase_params.GROUPS, default="kv", help="trainable group (default: attn2 K/V)")
     r.add_argument("--steps", type=count(1, erase.MAX_STEPS),
                    help=f"optimizer steps, 1..{erase.MAX_STEPS} (default 1000 on MiniSD: measured in lesson 04)")
     r.add_argument("--lr", type=validate.real(0.0, erase.MAX_SGD_LR, lo_open=True),
@@ -365,11 +357,9 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", add_help=False, help="the weight-free Stable Diffusion-size erasure benchmark")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="options of `python -m fdunlearn bench --help`")
-    b.set_defaults(func=lambda a: _bench(a.rest))
 
     st = sub.add_parser("sd-table", add_help=False, help="lesson 05: the paper's erasure table on Stable Diffusion")
     st.add_argument("rest", nargs=argparse.REMAINDER, help="options of `python -m fdunlearn sd-table --help`")
-    st.set_defaults(func=lambda a: _sd_table(a.rest))
 
     from fdunlearn.erasure import attacks as attack
 
@@ -385,31 +375,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _bench(rest: list[str]) -> None:
-    from fdunlearn.studies import bench
-
-    code = bench.main(rest)
-    if code:
-        raise SystemExit(code)
-
-
-def _sd_table(rest: list[str]) -> None:
-    from fdunlearn.studies import sd_table
-
-    code = sd_table.main(rest)
-    if code:
-        raise SystemExit(code)
-
-
-PASS_THROUGH = {"bench": "studies.bench", "sd-table": "studies.sd_table"}  # commands with their own parser
+# Commands with their own parser: main hands them their arguments before this parser sees any (argparse's REMAINDER
+# would refuse their leading --options); their entries above only list them in --help.
+PASS_THROUGH = {"bench": "studies.bench", "sd-table": "studies.sd_table"}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; 0 on success, 2 with one ``error: ...`` line on stderr for bad input (never a traceback)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in PASS_THROUGH:  # argparse's REMAINDER would refuse their leading --options
-        import importlib
-
+    if argv and argv[0] in PASS_THROUGH:
         return importlib.import_module(f"fdunlearn.{PASS_THROUGH[argv[0]]}").main(argv[1:])
 
     def body() -> None:

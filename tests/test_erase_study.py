@@ -4,7 +4,7 @@ import pytest
 
 from fdunlearn.datasets import captions
 from fdunlearn.erasure import erase
-from fdunlearn.evaluation import tables
+from fdunlearn.evaluation import minisd_eval, tables
 from fdunlearn.studies import erase_study
 
 
@@ -26,7 +26,7 @@ def test_thick_thresholds_lie_between_plain_and_dilated_real_digits_of_each_clas
     assert t.shape == (10,)
     for d in range(10):
         x = real.images[real.labels == d]
-        plain, thick = erase_study.minisd.ink(x).mean(), erase_study.minisd.ink(erase_study.minisd.dilate(x)).mean()
+        plain, thick = minisd_eval.ink(x).mean(), minisd_eval.ink(erase_study.data.dilate(x)).mean()
         assert plain < t[d] < thick
     assert t[1] < t[0]  # ones need a lower threshold than zeros
 

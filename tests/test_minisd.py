@@ -7,7 +7,9 @@ import torch
 
 from fdunlearn import files as io
 from fdunlearn.datasets import captions
-from fdunlearn.models import minisd
+from fdunlearn.datasets import images as data
+from fdunlearn.evaluation import minisd_eval
+from fdunlearn.models import minisd, minisd_text
 from fdunlearn.models import registry as models
 
 PROMPT = "a handwritten seven"
@@ -74,7 +76,7 @@ def test_pipeline_runs_with_classifier_free_guidance(pipe):
 
 
 def test_training_embeddings_equal_the_pipelines(pipe):
-    ours = minisd.encode(pipe.tokenizer, pipe.text_encoder, [PROMPT, ""])
+    ours = minisd_text.encode(pipe.tokenizer, pipe.text_encoder, [PROMPT, ""])
     cond, uncond = pipe.encode_prompt(PROMPT, pipe.device, 1, True)
     assert ours.shape == (2, minisd.MAX_LENGTH, minisd.TEXT_DIM)
     assert torch.equal(ours[0], cond[0]) and torch.equal(ours[1], uncond[0])
@@ -116,12 +118,13 @@ def test_generate_is_seeded_batch_independent_and_refuses_empty_prompts(pipe):
 def test_dilation_thickens_strokes():
     x = torch.full((1, 1, 32, 32), -1.0)
     x[0, 0, 10:20, 15] = 1.0  # a one-pixel vertical stroke
-    thick = minisd.dilate(x)
-    assert minisd.ink(thick).item() == pytest.approx(12 * 3 / 1024) and minisd.ink(x).item() == pytest.approx(10 / 1024)
+    thick = data.dilate(x)
+    assert minisd_eval.ink(thick).item() == pytest.approx(12 * 3 / 1024)
+    assert minisd_eval.ink(x).item() == pytest.approx(10 / 1024)
 
 
 def test_quality_report(pipe):
-    q = minisd.quality(pipe, n_per_prompt=1, seed=0, steps=1)
+    q = minisd_eval.quality(pipe, n_per_prompt=1, seed=0, steps=1)
     for split in captions.SPLITS:
         assert sorted(q[split]) == [str(k) for k in range(10)]
         assert all(0 <= v <= 1 for v in q[split].values()) and q[f"{split}_min"] == min(q[split].values())

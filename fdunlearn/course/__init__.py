@@ -11,6 +11,10 @@
 Python (``sys.executable``) from the repository root, and is printed before it runs; the first failure stops the
 rest and its exit status is returned. Run it with the environment's Python: ``.venv/bin/python`` (Linux, macOS),
 ``.venv\\Scripts\\python`` (Windows), or ``python`` inside ``conda activate fdunlearn``.
+
+Beside the commands, this package holds the maintainer tools they run: ``run_notebooks`` (execute lessons in place,
+times to outputs/), ``readme`` (README.md's generated blocks) and ``ship`` (train and record the shipped models).
+It is the top of the package: it may import everything.
 """
 
 from __future__ import annotations

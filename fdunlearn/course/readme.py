@@ -19,7 +19,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from fdunlearn import config, course
+from fdunlearn import config, course, validate
 from fdunlearn.studies import claims, vdu_report
 
 README = config.REPO_ROOT / "README.md"
@@ -340,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fdunlearn.readme", description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a block is out of date")
     args = p.parse_args(argv)
-    try:
+
+    def body() -> int:
         if args.check:
             names = stale()
             for n in names:
@@ -348,13 +349,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if names else 0
         text = README.read_text(encoding="utf-8")
         new = render(text)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if new != text:
-        README.write_text(new, encoding="utf-8")
-    print(f"README.md: {len(BLOCKS)} blocks {'rewritten' if new != text else 'already up to date'}")
-    return 0
+        if new != text:
+            README.write_text(new, encoding="utf-8")
+        print(f"README.md: {len(BLOCKS)} blocks {'rewritten' if new != text else 'already up to date'}")
+        return 0
+
+    return validate.run(body)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import torch
 from fdunlearn import config
 from fdunlearn import files as io
 from fdunlearn.datasets import images as data
-from fdunlearn.evaluation import metrics
+from fdunlearn.evaluation import metrics, minisd_eval
 from fdunlearn.lessons import plots
 from fdunlearn.models import classifier, ddpm
 from fdunlearn.models import registry as models
@@ -155,7 +155,7 @@ def minisd_quality(name: str, n_per_prompt: int = 8, seed: int = 0) -> tuple[dic
 
     pipe = minisd.load_pipeline(name)
     t0 = time.time()
-    q = minisd.quality(pipe, n_per_prompt=n_per_prompt, seed=seed)
+    q = minisd_eval.quality(pipe, n_per_prompt=n_per_prompt, seed=seed)
     q["quality_seconds"] = round(time.time() - t0, 1)
     prompts = [captions.fill(captions.TRAIN[0], d, thick) for thick in (False, True) for d in range(10)]
     t0 = time.time()

@@ -31,8 +31,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from fdunlearn import config
+from fdunlearn import config, validate
 
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "heldout")
@@ -336,19 +337,23 @@ def load(name: str, split: str = "train", download: bool = False, verbose: bool 
     return data
 
 
+def dilate(images: torch.Tensor) -> torch.Tensor:
+    """Thick strokes: 3x3 grey-level dilation (max-pool, stride 1) of model-space images."""
+    return F.max_pool2d(images, kernel_size=3, stride=1, padding=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m fdunlearn.data fetch NAME``: download a dataset into ``data/downloads/`` ahead of time."""
     p = argparse.ArgumentParser(prog="python -m fdunlearn.data", description=main.__doc__.split(": ", 1)[1])
     p.add_argument("command", choices=["fetch"])
     p.add_argument("name", choices=DATASETS)
     args = p.parse_args(argv)
-    try:
+
+    def body() -> None:
         root = fetch(args.name)
-    except DataUnavailable as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"{args.name} is in {config.display_path(root)}/")
-    return 0
+        print(f"{args.name} is in {config.display_path(root)}/")
+
+    return validate.run(body)
 
 
 if __name__ == "__main__":

@@ -15,24 +15,9 @@ from typing import Any
 import torch
 
 from fdunlearn import files as io
+from fdunlearn.models import training
 
 STATE_FILE = "erase_state.safetensors"
-
-
-def _optimizer_tensors(opt: torch.optim.Optimizer, params: list[torch.nn.Parameter], prefix: str) -> dict:
-    out = {}
-    for i, p in enumerate(params):
-        for key, value in opt.state.get(p, {}).items():
-            out[f"{prefix}.{i}.{key}"] = torch.as_tensor(value).detach().cpu()
-    return out
-
-
-def _load_optimizer(opt: torch.optim.Optimizer, params: list[torch.nn.Parameter], prefix: str,
-                    tensors: dict[str, torch.Tensor]) -> None:
-    for i, p in enumerate(params):
-        state = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"{prefix}.{i}.")}
-        if state:
-            opt.state[p] = {k: (v if k == "step" else v.to(p.device)) for k, v in state.items()}
 
 
 def save_state(path: Path, step: int, identity: dict[str, Any], step_fn, g: torch.Generator,
@@ -40,11 +25,11 @@ def save_state(path: Path, step: int, identity: dict[str, Any], step_fn, g: torc
     """Write the checkpoint of ``step_fn`` (an ``erase_step.ErasureStep``) after ``step`` steps."""
     params = list(step_fn.trainable.values())
     tensors = {f"weight.{n}": p.detach() for n, p in step_fn.trainable.items()}
-    tensors |= _optimizer_tensors(step_fn.opt, params, "opt")
+    tensors |= training.optimizer_tensors(step_fn.opt, params, "opt")
     critic = getattr(step_fn.objective, "critic", None)
     if critic is not None:
         tensors |= {f"critic.{k}": v for k, v in critic.state_dict().items()}
-        tensors |= _optimizer_tensors(step_fn.objective.opt, list(critic.parameters()), "critic_opt")
+        tensors |= training.optimizer_tensors(step_fn.objective.opt, list(critic.parameters()), "critic_opt")
         if getattr(step_fn.objective, "leaky", False):
             tensors |= {f"critic_grad.{n}": p.grad.detach() for n, p in critic.named_parameters()
                         if p.grad is not None}
@@ -67,11 +52,11 @@ def load_state(path: Path, identity: dict[str, Any], step_fn, g: torch.Generator
     with torch.no_grad():
         for n, p in step_fn.trainable.items():
             p.copy_(tensors[f"weight.{n}"])
-    _load_optimizer(step_fn.opt, list(step_fn.trainable.values()), "opt", tensors)
+    training.load_optimizer(step_fn.opt, list(step_fn.trainable.values()), "opt", tensors)
     critic = getattr(step_fn.objective, "critic", None)
     if critic is not None:
         critic.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("critic.")})
-        _load_optimizer(step_fn.objective.opt, list(critic.parameters()), "critic_opt", tensors)
+        training.load_optimizer(step_fn.objective.opt, list(critic.parameters()), "critic_opt", tensors)
         for n, p in critic.named_parameters():
             if f"critic_grad.{n}" in tensors:
                 p.grad = tensors[f"critic_grad.{n}"].to(p.device).clone()

@@ -1,5 +1,6 @@
-"""Scores: FID/KID and classifier metrics (``metrics``), CLIP scores on Stable Diffusion (``clip``), paired
-statistics over seeds (``paired``), markdown tables (``tables``).
+"""Scores: FID/KID and classifier metrics (``metrics``), CLIP scores on Stable Diffusion (``clip``), MiniSD's
+prompt-following quality and style measure (``minisd_eval``), paired statistics over seeds (``paired``), Markdown
+tables (``tables``).
 
-May import the top-level modules, ``datasets`` and ``models``.
+May import the top-level modules, ``theory``, ``datasets`` and ``models``.
 """

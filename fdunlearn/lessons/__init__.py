@@ -1,4 +1,5 @@
-"""What only the notebooks use: plots, widgets, views of the studies, the environment report, the exercises.
+"""What only the notebooks use: plots, widgets, the interactive views of the studies, the environment report,
+the exercises and their checks.
 
 May import everything but ``course``.
 """

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from fdunlearn import config
 from fdunlearn import files as io
 from fdunlearn.datasets import images as data
+from fdunlearn.models import training
 
 T_STEPS = 1000  # diffusion timesteps, as in DDPM
 # The course's sampler: 50 DDIM steps with eta = 1 (fresh noise at every step). On the small shipped
@@ -128,10 +129,8 @@ def _save_state(out: Path, step: int, recipe: DDPMRecipe, seed: int, unet: UNet2
                 prior_sums: dict[str, torch.Tensor], n_snap: int, source: str) -> None:
     tensors = {f"model.{k}": v for k, v in unet.state_dict().items()}
     tensors |= {f"ema.{k}": v for k, v in ema.state_dict().items()}
-    for i, p in enumerate(unet.parameters()):
-        for key, value in opt.state.get(p, {}).items():
-            tensors[f"opt.{i}.{key}"] = torch.as_tensor(value)
-    tensors |= {f"rng.{name}": g.get_state() for name, g in gens.items()}
+    tensors |= training.optimizer_tensors(opt, list(unet.parameters()), "opt")
+    tensors |= training.rng_tensors(gens)
     tensors |= {f"prior.{k}": v for k, v in prior_sums.items()}
     meta = {"step": str(step), "seed": str(seed), "recipe": json.dumps(asdict(recipe)),
             "snapshots": str(n_snap), "source": source}
@@ -149,23 +148,16 @@ def _load_state(out: Path, unet: UNet2DModel, ema: UNet2DModel, opt: torch.optim
     tensors = io.load_tensors(out / STATE_FILE)
     unet.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-    for i, p in enumerate(unet.parameters()):
-        state = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
-        if state:
-            opt.state[p] = state
-    for name, g in gens.items():
-        g.set_state(tensors[f"rng.{name}"])
+    training.load_optimizer(opt, list(unet.parameters()), "opt", tensors)
+    training.load_rng(gens, tensors)
     prior = {k[6:]: v for k, v in tensors.items() if k.startswith("prior.")}
     return int(meta["step"]), prior, int(meta["snapshots"])
 
 
 def _lr(recipe: DDPMRecipe, step: int) -> float:
     """Linear warm-up, then cosine decay to 10% of the peak over ``decay_steps``, then constant."""
-    if step < recipe.warmup:
-        return recipe.lr * (step + 1) / recipe.warmup
     decay = recipe.steps if recipe.decay_steps is None else min(recipe.decay_steps, recipe.steps)
-    progress = (step - recipe.warmup) / max(1, decay - recipe.warmup)
-    return recipe.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    return training.warmup_cosine(recipe.lr, recipe.warmup, decay, step)
 
 
 # ----------------------------------------------------------------------------- training
@@ -216,9 +208,7 @@ def train(recipe: DDPMRecipe, out: str | Path, seed: int = 0, resume: bool = Fal
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
         decay = min(recipe.ema_decay, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, p in zip(ema.parameters(), unet.parameters(), strict=True):
-                pe.lerp_(p, 1 - decay)
+        training.ema_update(ema, unet, decay)
         step += 1
         losses.append(loss.item())
         if step > first_snap and (step - first_snap) % recipe.prior_every == 0:

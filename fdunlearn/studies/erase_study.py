@@ -16,7 +16,7 @@ Scores of one pipeline (``score``), all from images sampled with DDIM and guidan
 ``mnist-classifier``:
 
 * ``target_acc``: share of images from the target's training phrasings that show the target: the classifier
-  calls them the target digit, or, for the style ``thick``, their ink fraction (``minisd.ink``) exceeds
+  calls them the target digit, or, for the style ``thick``, their ink fraction (``minisd_eval.ink``) exceeds
   ``thick_thresholds()[d]`` for the digit d the prompt names: the midpoint of real held-out images of digit d
   before and after the 3x3 dilation (per digit: MiniSD's thick ones carry less ink than the average real digit
   does, so one global threshold called them plain);

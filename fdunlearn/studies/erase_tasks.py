@@ -16,7 +16,7 @@ from fdunlearn.datasets import captions
 from fdunlearn.datasets import images as data
 from fdunlearn.datasets.samples import encode_grid
 from fdunlearn.erasure import erase
-from fdunlearn.evaluation import metrics
+from fdunlearn.evaluation import metrics, minisd_eval
 from fdunlearn.models import classifier as clf
 from fdunlearn.models import minisd
 
@@ -141,7 +141,7 @@ def thick_thresholds() -> torch.Tensor:
     held-out images of the digit before and after the 3x3 dilation that defined the style in training. One global
     threshold called every thick one plain (their ink, 0.11-0.14, sits below the all-digit midpoint, 0.153)."""
     real = data.load("mnist", "heldout", verbose=False)
-    plain, thick = minisd.ink(real.images), minisd.ink(minisd.dilate(real.images))
+    plain, thick = minisd_eval.ink(real.images), minisd_eval.ink(data.dilate(real.images))
     return torch.stack([(plain[real.labels == d].mean() + thick[real.labels == d].mean()) / 2 for d in range(10)])
 
 
@@ -191,7 +191,7 @@ def _shows_target(task: Task, model, images: torch.Tensor, digits: list[int], pe
     per-digit threshold."""
     if task.style:
         labels = torch.tensor(digits[:len(images) // per]).repeat_interleave(per)
-        return (minisd.ink(images) > thick_thresholds()[labels]).float()
+        return (minisd_eval.ink(images) > thick_thresholds()[labels]).float()
     return (clf.predict(model, images)[0].argmax(-1) == captions.digit_of(task.target)).float()
 
 

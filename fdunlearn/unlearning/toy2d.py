@@ -30,6 +30,7 @@ from matplotlib.patches import Circle
 from torch import nn
 
 from fdunlearn import files as io
+from fdunlearn import validate
 
 T = 100  # diffusion steps
 BETAS = torch.linspace(1e-3, 0.2, T)  # DDPM's linear schedule (1e-4..0.02 at T=1000), rescaled to T=100
@@ -284,15 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--forget-mode", type=int, default=0, help=f"0..{N_MODES - 1}")
     p.add_argument("--seeds", default="0,1,2")
     args = p.parse_args(argv)
-    try:
+
+    def body() -> None:
         result = study(forget_mode=args.forget_mode, seeds=tuple(int(s) for s in args.seeds.split(",")))
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    command = "python -m fdunlearn.toy2d " + " ".join(sys.argv[1:] if argv is None else argv)
-    io.write_json(io.record(**result, command=command), args.out)
-    print(f"wrote {args.out} in {result['seconds']} s")
-    return 0
+        command = "python -m fdunlearn.toy2d " + " ".join(sys.argv[1:] if argv is None else argv)
+        io.write_json(io.record(**result, command=command), args.out)
+        print(f"wrote {args.out} in {result['seconds']} s")
+
+    return validate.run(body)
 
 
 if __name__ == "__main__":

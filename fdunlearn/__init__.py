@@ -48,8 +48,8 @@ COMMANDS = {
 
 
 class _CommandFinder(importlib.abc.MetaPathFinder):
-    """Finds ``fdunlearn.NAME`` for the recorded command names in ``COMMANDS`` (asked only after the normal finders
-    found nothing)."""
+    """Finds ``fdunlearn.NAME`` for the recorded command names in ``COMMANDS``, and nothing else. First in
+    ``sys.meta_path``, so that no other finder (an editable install's of an older checkout) answers for them."""
 
     def find_spec(self, name, path=None, target=None):
         parent, _, short = name.rpartition(".")
@@ -60,4 +60,4 @@ class _CommandFinder(importlib.abc.MetaPathFinder):
 
 
 if not any(isinstance(f, _CommandFinder) for f in sys.meta_path):
-    sys.meta_path.append(_CommandFinder())
+    sys.meta_path.insert(0, _CommandFinder())

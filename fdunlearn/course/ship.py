@@ -149,7 +149,7 @@ its penultimate features ({rec['recipe']['feature_dim']}-d) feed the course's FI
 
 
 def minisd_quality(name: str, n_per_prompt: int = 8, seed: int = 0) -> tuple[dict, torch.Tensor]:
-    """``minisd.quality`` on the shipped pipeline, its timing, and a grid: plain and thick "a handwritten D"."""
+    """``minisd_eval.quality`` on the shipped pipeline, its timing, and a grid: plain and thick "a handwritten D"."""
     from fdunlearn.datasets import captions
     from fdunlearn.models import minisd
 

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFont
 
-from fdunlearn.lessons import plots
+from fdunlearn.datasets.samples import grid_image
 
 DPI = 72  # pictures in widgets and static figures: small files, readable on screen
 COLORS = 256  # pictures are stored with a palette: 2-3 times smaller than RGB, no visible difference for plots
@@ -75,7 +75,7 @@ def grid_png(images: torch.Tensor, nrow: int = 8, scale: int = 2) -> bytes:
 
     No matplotlib and no smoothing: a grid of noise (the start of the reverse process) stays a small file.
     """
-    g = (plots.grid_image(images, nrow).numpy() * 255).round().astype(np.uint8)
+    g = (grid_image(images, nrow).numpy() * 255).round().astype(np.uint8)
     image = PILImage.fromarray(g[..., 0]) if images.shape[1] == 1 else PILImage.fromarray(g)
     image = image.resize((image.width * scale, image.height * scale), PILImage.NEAREST)
     if image.mode == "L":

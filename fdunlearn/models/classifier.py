@@ -44,7 +44,7 @@ def get_recipe(name: str) -> ClassifierRecipe:
     """The named classifier recipe, shrunk in fast mode."""
     if name not in RECIPES:
         raise ValueError(f"unknown classifier recipe {name!r}; accepted: {', '.join(RECIPES)}")
-    return replace(RECIPES[name], **FAST_OVERRIDES) if config.is_fast() else RECIPES[name]
+    return config.pick(RECIPES[name], replace(RECIPES[name], **FAST_OVERRIDES))
 
 
 class SmallCNN(nn.Module):

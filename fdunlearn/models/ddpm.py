@@ -77,7 +77,7 @@ def get_recipe(name: str) -> DDPMRecipe:
     if name not in RECIPES:
         raise ValueError(f"unknown DDPM recipe {name!r}; accepted: {', '.join(RECIPES)}")
     recipe = RECIPES[name]
-    return replace(recipe, **FAST_OVERRIDES) if config.is_fast() else recipe
+    return config.pick(recipe, replace(recipe, **FAST_OVERRIDES))
 
 
 def build_unet(recipe: DDPMRecipe) -> UNet2DModel:

@@ -95,7 +95,7 @@ def get_recipe(name: str = "minisd") -> MiniSDRecipe:
     """The named recipe, shrunk to tiny sizes in fast mode."""
     if name not in RECIPES:
         raise ValueError(f"unknown MiniSD recipe {name!r}; accepted: {', '.join(RECIPES)}")
-    return replace(RECIPES[name], **FAST_OVERRIDES) if config.is_fast() else RECIPES[name]
+    return config.pick(RECIPES[name], replace(RECIPES[name], **FAST_OVERRIDES))
 
 
 def build_vae(recipe: MiniSDRecipe) -> AutoencoderKL:

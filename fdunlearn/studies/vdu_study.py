@@ -176,17 +176,17 @@ def study(experiment: str, model: str, forget_class: int, out: str | Path, base_
                 _run(results, f"{method}-{prior}/seed={seed}", model, cfg, dataset, b,
                      {"method": method, "prior": prior})
         elif experiment == "n-forget":
-            for n in N_FORGET_SWEEP if not config.is_fast() else (2, 4):
+            for n in config.pick(N_FORGET_SWEEP, (2, 4)):
                 cfg = dataclasses.replace(cfg0, n_forget=n, seed=seed)
                 _run(results, f"n={n}/seed={seed}", model, cfg, dataset, b, {"method": cfg.method, "n_forget": n})
         elif experiment == "gamma":
-            default = GAMMA_SWEEP if not config.is_fast() else (0.0, 0.9)
+            default = config.pick(GAMMA_SWEEP, (0.0, 0.9))
             for gamma in default if gammas is None else gammas:
                 cfg = dataclasses.replace(cfg0, gamma=gamma, seed=seed)
                 _run(results, f"gamma={gamma}/seed={seed}", model, cfg, dataset, b,
                      {"method": cfg.method, "gamma": gamma})
         elif experiment == "steps":
-            sweep = STEPS_SWEEP if not config.is_fast() else (1, 2)
+            sweep = config.pick(STEPS_SWEEP, (1, 2))
             for m in sweep:  # no stop criterion: what the unbounded plasticity term does with more steps
                 cfg = dataclasses.replace(cfg0, steps=m, stop_factor=None, seed=seed)
                 _run(results, f"steps={m}/seed={seed}", model, cfg, dataset, b,
@@ -244,7 +244,7 @@ def relearn_study(results: Results, model: str, cfg: unlearn.UnlearnConfig, data
     with tempfile.TemporaryDirectory() as tmp:
         folder = unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False)
         for start, source in (("pretrained", model), (cfg.method, folder)):
-            steps = RELEARN_STEPS if not config.is_fast() else (0, 2)
+            steps = config.pick(RELEARN_STEPS, (0, 2))
             done = 0
             unet, scheduler, _ = models.load_ddpm(source)
             for total in steps:

@@ -34,12 +34,11 @@ from tqdm.auto import tqdm
 
 from fdunlearn import config
 from fdunlearn.evaluation import tables
+from fdunlearn.evaluation.metrics import KID_SUBSET, KID_SUBSETS  # the course's KID, also on CLIP features
 from fdunlearn.models import sd, tiny_sd
 
 CLIP_ID = "openai/clip-vit-base-patch32"
 CLIP_REVISION = "3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268"  # as found in snapshot paths of public code using it
-KID_SUBSET = 100
-KID_SUBSETS = 50
 
 
 @dataclass

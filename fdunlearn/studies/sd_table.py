@@ -220,7 +220,7 @@ def _score(cfg: TableConfig, out: Path, loaded: sd.Loaded, clip: sd_eval.Clip,
 
 
 @dataclass
-class Results:
+class Table:
     """A finished table, replayable without a GPU: the results record and every image by method and role."""
 
     info: dict[str, Any]
@@ -252,7 +252,7 @@ class Results:
         raise ValueError(f"prompt {prompt!r} is not an evaluation prompt of this table")
 
 
-def load_results(folder: str | Path) -> Results:
+def load_results(folder: str | Path) -> Table:
     """Read a table folder written by ``run`` (no model, no GPU needed)."""
     folder = Path(folder)
     if not (folder / RESULTS_FILE).is_file():
@@ -274,7 +274,7 @@ def load_results(folder: str | Path) -> Results:
     except (EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError) as err:
         raise ValueError(f"{folder / IMAGES_FILE} is not a readable image archive, it is truncated or corrupt "
                          f"({type(err).__name__}: {err}); rerun sd-table to rewrite it") from None
-    return Results(info, images)
+    return Table(info, images)
 
 
 def parse(argv: list[str] | None = None) -> tuple[TableConfig, str]:

@@ -209,8 +209,7 @@ def cmd_erase(args: argparse.Namespace) -> None:
                  weight_decay=args.weight_decay, optimizer=args.optimizer, critic=args.critic,
                  anchor_negative=args.anchor_negative, away=args.away)
     overrides = preset | {k: v for k, v in given.items() if v is not None}  # explicit options win over the preset
-    if config.is_fast():  # tiny sizes for tests and CI
-        overrides = dict(steps=3, n_anchor_images=8, anchor_steps=3) | overrides
+    overrides = config.pick({}, dict(steps=3, n_anchor_images=8, anchor_steps=3)) | overrides  # tiny in fast mode
     overrides.setdefault("steps", erase.MINISD_STEPS)  # MiniSD's default length (the reference's 500 is too short)
     overrides.setdefault("lr", erase.EraseConfig.lr * erase.MINISD_LR_MULT)  # and lr (erase_defaults measures both)
     overrides.setdefault("anchor_negative", erase.MINISD_ANCHOR_NEGATIVE)  # and the anchor images (erase_defaults)

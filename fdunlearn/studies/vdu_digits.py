@@ -254,8 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = unlearn.UnlearnConfig()
         if args.steps is not None:
             cfg = dataclasses.replace(cfg, steps=args.steps)
-        if config.is_fast():
-            cfg = dataclasses.replace(cfg, n_forget=4, batch_size=4, replay_n=8, steps=args.steps or 2)
+        cfg = config.pick(cfg, dataclasses.replace(cfg, n_forget=4, batch_size=4, replay_n=8, steps=args.steps or 2))
         variants = tuple(v.strip() for v in args.variants.split(",")) if args.variants else None
         if args.experiment == "table":
             digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else tuple(range(10))

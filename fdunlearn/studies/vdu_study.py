@@ -69,7 +69,7 @@ FAST_BUDGET = Budget(8, 3, (0,))
 
 
 def budget(kind: str) -> Budget:
-    return FAST_BUDGET if config.is_fast() else BUDGETS[kind]
+    return config.pick(BUDGETS[kind], FAST_BUDGET)
 
 
 def score(unet, scheduler, dataset: str, forget_class: int, b: Budget, seed: int = 0) -> dict:
@@ -299,8 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = unlearn.UnlearnConfig()
     overrides = {k: v for k, v in dict(gamma=args.gamma, steps=args.steps, lr=args.lr, prior=args.prior).items()
                  if v is not None}
-    if config.is_fast():
-        overrides = dict(steps=3, n_forget=4, batch_size=4) | overrides
+    overrides = config.pick({}, dict(steps=3, n_forget=4, batch_size=4)) | overrides
     config.device()
 
     def body() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import io as _bytes_io
+import io
 import json
 import pickle
 import zipfile
@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
-from fdunlearn import files as io
+from fdunlearn import files
 from fdunlearn.datasets import images as data
 
 EXPECTED_SHAPE = {"mnist": (32, 32, 1), "cifar10": (32, 32, 3)}
@@ -31,7 +31,7 @@ def save(path: str | Path, images: torch.Tensor, record: dict, labels=None, prom
         arrays["labels"] = np.asarray(labels, dtype=np.int64)
     if prompts is not None:
         arrays["prompts"] = np.asarray(prompts, dtype=str)
-    with io.atomic_path(path) as tmp, open(tmp, "wb") as f:
+    with files.atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
     return path
 
@@ -97,14 +97,14 @@ def load(path: str | Path, dataset: str | None = None) -> tuple[torch.Tensor, di
 def encode_grid(images: torch.Tensor) -> str:
     """Up to 16 model-space images -> a 4x4 grid as a base64 PNG string (a few kB)."""
     g = (grid_image(images, nrow=4) * 255).round().to(torch.uint8).numpy()
-    buf = _bytes_io.BytesIO()
+    buf = io.BytesIO()
     Image.fromarray(g[..., 0] if images.shape[1] == 1 else g).save(buf, format="PNG", optimize=True)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def thumbnail(row: dict) -> np.ndarray:
     """The (H, W) or (H, W, 3) uint8 grid stored in a results row."""
-    return np.asarray(Image.open(_bytes_io.BytesIO(base64.b64decode(row["grid_png"]))))
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(row["grid_png"]))))
 
 
 def grid_image(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:

@@ -13,6 +13,7 @@ from fdunlearn import files as io
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer, params: list[torch.nn.Parameter], prefix: str) -> dict:
+    """The optimizer's per-parameter state as ``PREFIX.I.KEY`` tensors on the CPU (I: the index in ``params``)."""
     out = {}
     for i, p in enumerate(params):
         for key, value in opt.state.get(p, {}).items():
@@ -21,7 +22,8 @@ def optimizer_tensors(opt: torch.optim.Optimizer, params: list[torch.nn.Paramete
 
 
 def load_optimizer(opt: torch.optim.Optimizer, params: list[torch.nn.Parameter], prefix: str,
-                    tensors: dict[str, torch.Tensor]) -> None:
+                   tensors: dict[str, torch.Tensor]) -> None:
+    """Put back what ``optimizer_tensors`` wrote, each state on its parameter's device (``step`` stays as stored)."""
     for i, p in enumerate(params):
         state = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"{prefix}.{i}.")}
         if state:
@@ -42,6 +44,7 @@ def rng_tensors(gens: dict[str, torch.Generator]) -> dict[str, torch.Tensor]:
 
 
 def load_rng(gens: dict[str, torch.Generator], tensors: dict[str, torch.Tensor]) -> None:
+    """Put back what ``rng_tensors`` wrote."""
     for name, g in gens.items():
         g.set_state(tensors[f"rng.{name}"])
 

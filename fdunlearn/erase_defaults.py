@@ -48,7 +48,8 @@ class Budget:
 
 BUDGETS = {
     "full": Budget(seeds=(0, 1, 2, 3, 4), candidates=((1.0, 1000), (3.0, 500), (2.0, 1000), (3.0, 1000), (1.0, 2000),
-                                                      (1.0, 1000, True), (3.0, 500, True)),
+                                                      (1.0, 1000, True), (3.0, 500, True), (1.0, 1000, False, 0.5),
+                                                      (1.0, 1000, False, 1.0)),
                    scoring=dataclasses.replace(erase_study.BUDGETS["full"], seeds=(0, 1, 2, 3, 4),
                                                heldout_images=HELDOUT_IMAGES)),
     "fast": Budget(seeds=(0, 1), candidates=((1.0, 3), (3.0, 2), (1.0, 3, True), (1.0, 3, False, 1.0)),

@@ -65,8 +65,8 @@ def test_the_shipped_defaults_are_the_measured_choice():
     entries = erase_defaults.summary(results)
     n = len(results["settings"]["seeds"])
     chosen = erase_defaults.choose(entries, n) or erase_defaults.fallback(entries, n)
-    assert (erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE) == (
-        chosen["lr_mult"], chosen["steps"], chosen["anchor_negative"])
+    assert (erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE, erase.MINISD_AWAY) == (
+        chosen["lr_mult"], chosen["steps"], chosen["anchor_negative"], chosen["away"])
 
 
 def test_missing_results_file_names_the_command(tmp_path):
@@ -88,17 +88,20 @@ def test_fast_study_scores_every_candidate_and_resumes(fast_minisd, tmp_path, on
     erase_defaults.study(out, str(fast_minisd), b=b)
     first = json.loads(out.read_text())
     runs = [r for r in first["rows"] if r["phase"] == erase_defaults.PHASE]
-    assert {(r["lr_mult"], r["steps"], r.get("anchor_negative", False), r["seed"]) for r in runs} == {
-        (*c[:2], (*c, False)[2], s) for c in b.candidates for s in b.seeds}
+    assert {(r["lr_mult"], r["steps"], r.get("anchor_negative", False), r.get("away", 0.0), r["seed"])
+            for r in runs} == {(*(*c, False, 0.0)[:4], s) for c in b.candidates for s in b.seeds}
+    guided = [r for r in runs if r.get("away")]
+    assert guided and all("/away=" in r["key"] for r in guided)
     negative = [r for r in runs if r.get("anchor_negative")]
     assert negative and all(0 <= r["anchor_images_target_share"] <= 1 and r["anchor_seconds"] > 0 for r in negative)
     assert all("/anchor-negative/" in r["key"] for r in negative)
     erase_defaults.study(out, str(fast_minisd), b=b)  # finished: nothing reruns
     assert json.loads(out.read_text()) == first
     entries = erase_defaults.summary(first)
-    assert len(entries) == len(b.candidates) and [e["anchor_negative"] for e in entries] == [
-        len(c) == 3 for c in b.candidates]
+    assert len(entries) == len(b.candidates) and [(e["anchor_negative"], e["away"]) for e in entries] == [
+        (*c, False, 0.0)[2:4] for c in b.candidates]
     assert "| drawn away from the target (" in erase_defaults.format_summary(entries)
+    assert "| G = 1 |" in erase_defaults.format_summary(entries)
 
 
 def test_anchor_negative_candidates_record_their_anchor_images_share():
@@ -120,3 +123,16 @@ def test_anchor_negative_candidates_record_their_anchor_images_share():
     assert erase_defaults.headline(res).endswith("Anchor images drawn away from the seven (1.0% sevens among them) "
                                                  "leave 3.0 ± 0.0% at the same lr and length: the eraser copies the "
                                                  "anchor prompt's prediction, not its images.")
+
+
+def test_guided_candidates_are_their_own_entries_and_the_reference_comes_first_in_the_fallback():
+    res = _results([(1.0, 1000)], [[(0.08, 1.0, 60)] * 3])
+    res["rows"] += [{"key": f"generic/mse/away=1/lr=1/steps=1000/seed={s}", "phase": erase_defaults.PHASE,
+                     "lr_mult": 1.0, "steps": 1000, "seed": s, "heldout_acc": 0.0, "target_acc": 0.0,
+                     "retained_acc": 0.9, "seconds": 90, "kid": 0.0, "away": 1.0} for s in (0, 1, 2)]
+    plain, guided = erase_defaults.summary(res)
+    assert (plain["away"], guided["away"]) == (0.0, 1.0) and guided["heldout_acc"][0] == 0.0
+    assert guided["meets"] == {"heldout_acc": True, "retained_ratio": False, "seconds": True}
+    assert erase_defaults.choose([plain, guided], 3) is None
+    assert erase_defaults.fallback([guided, plain], 3) is plain  # off the reference only when every bar is met
+    assert "| G = 1 |" in erase_defaults.format_summary([guided])

@@ -44,17 +44,18 @@ PHASE = "defaults"
 @dataclass(frozen=True)
 class Budget:
     seeds: tuple[int, ...]
-    # (lr multiple of the reference's, steps) or (lr, steps, True): anchor images drawn away from the target
+    # (lr multiple of the reference's, steps[, anchor images drawn away from the target[, target guided away by G]])
     candidates: tuple[tuple, ...]
     scoring: erase_study.Budget
 
 
 BUDGETS = {
     "full": Budget(seeds=(0, 1, 2, 3, 4), candidates=((1.0, 1000), (3.0, 500), (2.0, 1000), (3.0, 1000), (1.0, 2000),
-                                                      (1.0, 1000, True), (3.0, 500, True)),
+                                                      (1.0, 1000, True), (3.0, 500, True), (1.0, 1000, False, 0.5),
+                                                      (1.0, 1000, False, 1.0)),
                    scoring=dataclasses.replace(erase_study.BUDGETS["full"], seeds=(0, 1, 2, 3, 4),
                                                heldout_images=HELDOUT_IMAGES)),
-    "fast": Budget(seeds=(0, 1), candidates=((1.0, 3), (3.0, 2), (1.0, 3, True)),
+    "fast": Budget(seeds=(0, 1), candidates=((1.0, 3), (3.0, 2), (1.0, 3, True), (1.0, 3, False, 1.0)),
                    scoring=dataclasses.replace(erase_study.BUDGETS["fast"], seeds=(0, 1))),
 }
 FIRST_SEEDS = 3  # every candidate runs on the first three seeds before any runs on the rest
@@ -95,13 +96,15 @@ def summary(results: dict) -> list[dict]:
     median)."""
     rows = results["rows"]
     base = {r["seed"]: r for r in rows if r.get("phase") == "base"}
-    runs: dict[tuple[float, int, bool], list[dict]] = {}
+    runs: dict[tuple[float, int, bool, float], list[dict]] = {}
     for r in rows:
         if r.get("phase") == PHASE:
-            runs.setdefault((r["lr_mult"], r["steps"], r.get("anchor_negative", False)), []).append(r)
+            runs.setdefault((r["lr_mult"], r["steps"], r.get("anchor_negative", False), r.get("away", 0.0)),
+                            []).append(r)
     out = []
-    for (lr, steps, negative), group in runs.items():
-        entry = {"lr_mult": lr, "steps": steps, "anchor_negative": negative, "seeds": sorted(r["seed"] for r in group)}
+    for (lr, steps, negative, away), group in runs.items():
+        entry = {"lr_mult": lr, "steps": steps, "anchor_negative": negative, "away": away,
+                 "seeds": sorted(r["seed"] for r in group)}
         ratio = [r["retained_acc"] / base[r["seed"]]["retained_acc"] for r in group]
         for name, values in (("heldout_acc", [r["heldout_acc"] for r in group]),
                              ("target_acc", [r["target_acc"] for r in group]), ("retained_ratio", ratio),
@@ -141,19 +144,20 @@ def choose(entries: list[dict], n_seeds: int) -> dict | None:
 def fallback(entries: list[dict], n_seeds: int | None = None) -> dict | None:
     """When no candidate meets every bar: the fastest that keeps retained accuracy and time (the held-out bar it
     misses is then reported, not hidden); on MiniSD a longer erasure at the same lr lowers held-out accuracy by less
-    than one image per seed. Plain anchor images (the reference's) come first: an option off the reference is
-    adopted only when it meets every bar (``choose``)."""
+    than one image per seed. Plain anchor images and an unguided target (the reference's) come first: an option off
+    the reference is adopted only when it meets every bar (``choose``)."""
     if n_seeds is not None:  # only candidates measured on every seed
         entries = [e for e in entries if len(e["seeds"]) == n_seeds]
     ok = [e for e in entries if e["meets"]["retained_ratio"] and e["meets"]["seconds"]] or entries
-    return min(ok, key=lambda e: (e.get("anchor_negative", False), e["seconds"][0], e["heldout_acc"][0]),
-               default=None)
+    return min(ok, key=lambda e: (e.get("anchor_negative", False) or e.get("away", 0.0) > 0, e["seconds"][0],
+                                  e["heldout_acc"][0]), default=None)
 
 
 def format_summary(entries: list[dict]) -> str:
-    lines = ["| lr (x ref) | steps | anchor images | held-out % | held-out minus anchor's own share (points) | "
-             "target % | retained / base | time (s, median (max)) | seeds | bars |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| lr (x ref) | steps | anchor images | target guided away | held-out % | "
+             "held-out minus anchor's own share (points) | target % | retained / base | time (s, median (max)) | "
+             "seeds | bars |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for e in entries:
         bars = "all met" if all(e["meets"].values()) else "misses " + ", ".join(k for k, v in e["meets"].items()
                                                                               if not v)
@@ -162,8 +166,8 @@ def format_summary(entries: list[dict]) -> str:
         over = f"{100 * over[0]:+.1f} ± {100 * over[1]:.1f}" if over else "–"
         share = e.get("anchor_images_share")
         anchors = _anchor_label(e) + (f" ({100 * share[0]:.1f}% sevens)" if share else "")
-        lines.append(f"| {e['lr_mult']:g} | {e['steps']} | {anchors} | {pct['heldout_acc']} | {over} | "
-                     f"{pct['target_acc']} | "
+        lines.append(f"| {e['lr_mult']:g} | {e['steps']} | {anchors} | {_away_label(e)} | {pct['heldout_acc']} | "
+                     f"{over} | {pct['target_acc']} | "
                      f"{pct['retained_ratio']}% | "
                      f"{e['seconds_median']:.0f} ({e['seconds_max']:.0f}) | {len(e['seeds'])} | {bars} |")
     return "\n".join(lines)
@@ -173,10 +177,14 @@ def _anchor_label(entry: dict) -> str:
     return "drawn away from the target" if entry.get("anchor_negative") else "plain"
 
 
+def _away_label(entry: dict) -> str:
+    return f"G = {entry['away']:g}" if entry.get("away") else "no (Concept Ablation)"
+
+
 def is_shipped(entry: dict) -> bool:
     """Whether a candidate is the `erase` command's default on MiniSD (``erase.MINISD_*``)."""
-    return (entry["lr_mult"], entry["steps"], entry.get("anchor_negative", False)) == (
-        erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE)
+    return (entry["lr_mult"], entry["steps"], entry.get("anchor_negative", False), entry.get("away", 0.0)) == (
+        erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE, erase.MINISD_AWAY)
 
 
 def headline(results: dict) -> str:
@@ -257,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         if best is None and (best := fallback(entries, len(budget().seeds))) is not None:
             print("no candidate meets every bar on every seed; the fastest that keeps retained accuracy: ", end="")
         if best:
-            print(f"lr x{best['lr_mult']:g}, {best['steps']} steps, {_anchor_label(best)} anchor images "
-                  "(erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE)")
+            print(f"lr x{best['lr_mult']:g}, {best['steps']} steps, {_anchor_label(best)} anchor images, target "
+                  f"guided away: {_away_label(best)} (erase.MINISD_LR_MULT, erase.MINISD_STEPS, "
+                  "erase.MINISD_ANCHOR_NEGATIVE, erase.MINISD_AWAY)")
         print(f"wrote {out}")
 
     return validate.run(body)

@@ -69,3 +69,17 @@ def test_bad_model_recipe_and_classes(tmp_path):
 def test_non_positive_counts_are_refused(n, tmp_path):
     r = run_cli("sample", "--model", "mnist-ddpm", "--n", n, "--seed", "0", "--out", str(tmp_path / "a.npz"))
     assert r.returncode != 0 and "positive" in r.stderr
+
+
+def test_every_command_prints_its_help():
+    """argparse formats help strings with %: a bare "50%" in one crashed `sample --help`."""
+    import argparse
+
+    from fdunlearn import cli
+
+    p = cli.parser()
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    assert sub.choices
+    for name, command in sub.choices.items():  # raised TypeError before the fix
+        assert command.format_help().startswith(f"usage: python -m fdunlearn {name}")
+    assert "at most 50% of this machine" in " ".join(sub.choices["sample"].format_help().split())

@@ -253,8 +253,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="generate images into an .npz sample file")
     s.add_argument("--model", required=True, help=f"shipped name ({', '.join(models.SHIPPED)}) or folder")
     s.add_argument("--n", type=count(1, MAX_SAMPLES), required=True,
-                   help=f"number of images, 1..{MAX_SAMPLES} and at most {100 * SAMPLE_MEMORY_SHARE:.0f}%% of this machine's "
-                   "memory for them")
+                   help=f"number of images, 1..{MAX_SAMPLES} and at most {100 * SAMPLE_MEMORY_SHARE:.0f}%% of this "
+                   "machine's memory for them")
     s.add_argument("--seed", type=validate.seed, required=True)
     s.add_argument("--out", required=True, help=f"output .npz file; {OUT_FILE}")
     s.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

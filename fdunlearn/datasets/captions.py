@@ -119,6 +119,14 @@ def prompts(concept: str, split: str = "train") -> list[str]:
     return _unique([fill(t, digit, thick) for t in temps for thick in (False, True)])
 
 
+def other_digits(concept: str, split: str = "train") -> list[str]:
+    """The prompts of every digit except ``concept`` (a digit): the retain set an eraser of that digit may keep."""
+    digit = digit_of(check_concept(concept))
+    if digit is None:
+        raise ValueError(f"concept {concept!r} is not a digit; accepted: {', '.join(WORDS)} or a numeral 0-9")
+    return [p for d in range(10) if d != digit for p in prompts(WORDS[d], split)]
+
+
 def pairs(target: str, anchor: str, split: str = "train") -> tuple[list[str], list[str]]:
     """Aligned (target prompts, anchor prompts): both concepts put into the same templates.
 

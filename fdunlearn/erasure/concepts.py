@@ -36,6 +36,8 @@ MINISD_STEPS = 1000
 MINISD_LR_MULT = 1.0  # the default lr on MiniSD, as a multiple of the reference's (EraseConfig.lr)
 MINISD_ANCHOR_NEGATIVE = False  # and whether its anchor images are drawn away from the target (erase_defaults)
 MINISD_AWAY = 0.0  # and how far its regression target is guided away from the target prompt (erase_defaults)
+MINISD_PRESERVE = 0.0  # and the weight of its preservation term on the other digits' prompts (erase_defaults)
+MAX_PRESERVE = 1000.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,10 @@ class EraseConfig:
     anchor_negative: bool = False
     # guide the regression target away from the target prompt by this much (erase_step: ESD-style; 0 = Concept Ablation)
     away: float = 0.0
+    # prompts whose predictions stay the original model's (a retain set), and the weight of that preservation term
+    # (erase_step; closed forms only; both empty/0 = off, the reference's)
+    keep: tuple[str, ...] = ()
+    preserve: float = 0.0
     anchor_batch_size: int = 16
     border: int = 0  # latent pixels ignored on each side (the reference: 1)
     max_grad_norm: float | None = None  # None: no clipping (clipping would erase the divergences' scalings)
@@ -129,6 +135,15 @@ def check(cfg: EraseConfig) -> None:
     validate.check_real("temperature", cfg.temperature, 0.0, None, lo_open=True)
     validate.check_real("guidance_scale", cfg.guidance_scale, 0.0, MAX_GUIDANCE)
     validate.check_real("away", cfg.away, 0.0, MAX_GUIDANCE)
+    validate.check_real("preserve", cfg.preserve, 0.0, MAX_PRESERVE)
+    if not isinstance(cfg.keep, tuple) or not all(isinstance(p, str) and p.strip() for p in cfg.keep):
+        raise ValueError(f"keep={cfg.keep!r}; accepted: a tuple of non-empty prompts")
+    if bool(cfg.keep) != bool(cfg.preserve):
+        raise ValueError(f"keep has {len(cfg.keep)} prompts and preserve={cfg.preserve!r}; accepted: both set "
+                         "(prompts to keep and a weight > 0) or neither")
+    if cfg.preserve and cfg.variational:
+        raise ValueError(f"preserve={cfg.preserve!r} applies to the closed forms only; accepted with "
+                         "variational=True: 0")
     validate.check_real("weight_decay", cfg.weight_decay, 0.0, None)
     if cfg.max_grad_norm is not None:
         validate.check_real("max_grad_norm", cfg.max_grad_norm, 0.0, None, lo_open=True)

@@ -69,11 +69,13 @@ from fdunlearn.erasure.concepts import (
     LIMITS,
     MAX_GUIDANCE,
     MAX_LR,
+    MAX_PRESERVE,
     MAX_SGD_LR,
     MAX_STEPS,
     MINISD_ANCHOR_NEGATIVE,
     MINISD_AWAY,
     MINISD_LR_MULT,
+    MINISD_PRESERVE,
     MINISD_STEPS,
     PRECISIONS,
     Concept,
@@ -87,8 +89,9 @@ from fdunlearn.erasure.state import STATE_FILE, load_state, save_state
 
 # The eraser's one face: the concepts and settings (``concepts``) and the saved folders (``folder``) are reached as
 # erase.NAME too.
-__all__ = ["KIND", "LIMITS", "MAX_GUIDANCE", "MAX_LR", "MAX_SGD_LR", "MAX_STEPS", "MINISD_ANCHOR_NEGATIVE",
-           "MINISD_AWAY", "MINISD_LR_MULT", "MINISD_STEPS", "PRECISIONS", "STATE_FILE", "WEIGHTS_FILE", "Concept",
+__all__ = ["KIND", "LIMITS", "MAX_GUIDANCE", "MAX_LR", "MAX_PRESERVE", "MAX_SGD_LR", "MAX_STEPS",
+           "MINISD_ANCHOR_NEGATIVE", "MINISD_AWAY", "MINISD_LR_MULT", "MINISD_PRESERVE", "MINISD_STEPS", "PRECISIONS",
+           "STATE_FILE", "WEIGHTS_FILE", "Concept",
            "EraseConfig", "EraseResult", "ErasureData", "apply", "as_concepts", "check", "closed_form_names", "erase",
            "load_erased", "prepare", "read_log", "read_weights"]
 
@@ -138,9 +141,11 @@ class ErasureData:
     scheduler: Any
     vae: Any
     device: torch.device
+    keep: tuple[str, ...] = ()
 
     def batch(self, g: torch.Generator, size: int) -> tuple[torch.Tensor, ...]:
-        """(x_t, t, cond_target, cond_anchor): anchor latents noised at uniform t, with their prompt pairs."""
+        """(x_t, t, cond_target, cond_anchor[, cond_keep]): anchor latents noised at uniform t, with their prompt
+        pairs, and a prompt to keep for each (drawn uniformly, last, so that without one the batches are unchanged)."""
         idx = torch.randint(0, len(self.mean), (size,), generator=g)
         x0 = erase_anchors.sample_latents(self.vae, self.mean[idx], self.std[idx], g)
         noise = torch.randn(x0.shape, generator=g)
@@ -150,7 +155,11 @@ class ErasureData:
                                                                   strict=True)]
         cond_t = torch.stack([self.conds[c.targets[p]] for c, p in pairs])
         cond_a = torch.stack([self.conds[c.anchors[p]] for c, p in pairs])
-        return x_t.to(self.device), t.to(self.device), cond_t, cond_a
+        if not self.keep:
+            return x_t.to(self.device), t.to(self.device), cond_t, cond_a
+        kept = torch.randint(0, len(self.keep), (size,), generator=g)
+        cond_k = torch.stack([self.conds[self.keep[int(k)]] for k in kept])
+        return x_t.to(self.device), t.to(self.device), cond_t, cond_a, cond_k
 
 
 def prepare(pipe, concepts: Sequence[Concept], cfg: EraseConfig, *, fingerprint: str | None = None,
@@ -166,10 +175,10 @@ def prepare(pipe, concepts: Sequence[Concept], cfg: EraseConfig, *, fingerprint:
         cache_dir=cache_dir or config.output_dir() / "anchor_cache", batch_size=cfg.anchor_batch_size,
         progress=progress, negatives=[c.targets[0] if cfg.anchor_negative else None for c in concepts])
     mean, std = erase_anchors.encode(pipe.vae, anchors.images, cfg.anchor_batch_size)
-    prompts = [p for c in concepts for p in (*c.targets, *c.anchors)]
+    prompts = [p for c in concepts for p in (*c.targets, *c.anchors)] + list(cfg.keep)
     device = pipe.unet.device
     return ErasureData(anchors, mean, std, list(concepts), _encode_prompts(pipe, prompts, device),
-                       DDPMScheduler.from_config(pipe.scheduler.config), pipe.vae, device)
+                       DDPMScheduler.from_config(pipe.scheduler.config), pipe.vae, device, cfg.keep)
 
 
 def _objective(cfg: EraseConfig, scheduler, channels: int, device: torch.device):
@@ -238,7 +247,8 @@ def erase(pipe, concepts: Concept | tuple | Sequence[Concept | tuple], cfg: Eras
     step_fn = erase_step.ErasureStep(unet, trainable, scheduler, objective, lr=cfg.lr * cfg.batch_size,
                                      frozen="swap", precision=_precision(cfg, unet),
                                      max_grad_norm=cfg.max_grad_norm, border=cfg.border,
-                                     weight_decay=cfg.weight_decay, optimizer=cfg.optimizer, away=cfg.away)
+                                     weight_decay=cfg.weight_decay, optimizer=cfg.optimizer, away=cfg.away,
+                                     preserve=cfg.preserve)
     original = {n: v.detach().cpu().clone() for n, v in step_fn.originals.items()}
     g = torch.Generator().manual_seed(cfg.seed)
     start, log = 0, []

@@ -13,6 +13,14 @@ pushes a sample (ESD, Gandikota et al. 2023, Eq. 2, with the anchor in place of 
 so the erased model copies an anchor that has been guided away from c*, not the anchor as the original model draws
 it (which on MiniSD is itself a seven about 5% of the time). ``g = 0`` is Concept Ablation's target.
 
+With ``preserve=lam > 0`` and a prompt to keep c_k in each batch (a retain set: ``EraseConfig.keep``), the closed-form
+loss gains a preservation term, as in the unlearning methods that fine-tune on what must not change:
+
+    loss += lam * mean (eps_theta(x_t, c_k, t) - eps_orig(x_t, c_k, t))^2
+
+The trainable keys and values are shared by every prompt, so moving "seven" also moves its neighbours ("nine"); the
+term holds the kept prompts where the original model has them.
+
 and lowers the chosen objective in the trainable weights only (see ``erase`` for the two objectives' maths).
 The original model is the same UNet with the trainable group's original values swapped in (``frozen="swap"``,
 ``erase_params.frozen_forward``); ``frozen="copy"`` keeps a full frozen deep copy instead, the straightforward
@@ -161,7 +169,7 @@ class ErasureStep:
     def __init__(self, unet: nn.Module, trainable: dict[str, nn.Parameter], scheduler,
                  objective: ClosedForm | Variational, *, lr: float, frozen: str = "swap", precision: str = "no",
                  max_grad_norm: float | None = None, border: int = 0, weight_decay: float = 0.0,
-                 optimizer: str = "adam", away: float = 0.0) -> None:
+                 optimizer: str = "adam", away: float = 0.0, preserve: float = 0.0) -> None:
         if frozen not in FROZEN:
             raise ValueError(f"unknown frozen-model strategy {frozen!r}; accepted: {', '.join(FROZEN)}")
         if optimizer not in OPTIMIZERS:
@@ -170,6 +178,7 @@ class ErasureStep:
             raise ValueError(f"unknown precision {precision!r}; accepted: {', '.join(AUTOCAST)}")
         self.unet, self.trainable, self.scheduler, self.objective = unet, trainable, scheduler, objective
         self.precision, self.max_grad_norm, self.border, self.away = precision, max_grad_norm, border, away
+        self.preserve = preserve
         self._dtypes = {n: p.dtype for n, p in trainable.items()}
         for p in trainable.values():  # float32 master weights
             p.data = p.data.float()
@@ -221,7 +230,8 @@ class ErasureStep:
             eps_q = crop(self.eps(x_t, t, cond_target), self.border)
         return {"estimate": self.objective.critic_update(eps_p, eps_q)}
 
-    def __call__(self, x_t: Tensor, t: Tensor, cond_target: Tensor, cond_anchor: Tensor) -> dict[str, float]:
+    def __call__(self, x_t: Tensor, t: Tensor, cond_target: Tensor, cond_anchor: Tensor,
+                 cond_keep: Tensor | None = None) -> dict[str, float]:
         eps_anchor = self.anchor_eps(x_t, t, cond_target, cond_anchor)
         eps_new = crop(self.eps(x_t, t, cond_target), self.border)
         stats = {}
@@ -232,6 +242,11 @@ class ErasureStep:
             loss = self.objective(eps_new, eps_anchor, t)
             if hasattr(self.objective, "multiplier_stats"):
                 stats |= self.objective.multiplier_stats(eps_new, eps_anchor, t)
+            if self.preserve and cond_keep is not None:
+                kept = crop(self.eps(x_t, t, cond_keep), self.border).float()
+                drift = (kept - crop(self.frozen_eps(x_t, t, cond_keep), self.border).float()).pow(2).mean()
+                loss = loss + self.preserve * drift
+                stats["preserve"] = float(drift.detach())
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.opt)

@@ -231,12 +231,18 @@ def headline(results: dict) -> str:
                  f"that share: {100 * shipped['heldout_over_anchor'][0]:+.1f} points.")
     # the shipped setting with anchor images drawn away from the target, when the default draws them plainly
     same = (shipped["lr_mult"], shipped["steps"])
-    away = None if shipped["anchor_negative"] else next(
-        (e for e in done if e["anchor_negative"] and (e["lr_mult"], e["steps"]) == same), None)
-    if away is not None:
-        text += (f" Anchor images drawn away from the seven ({100 * away['anchor_images_share'][0]:.1f}% sevens among "
-                 f"them) leave {pm(away, 'heldout_acc')} at the same lr and length: the eraser copies the anchor "
-                 "prompt's prediction, not its images.")
+    drawn = None if shipped["anchor_negative"] else next(
+        (e for e in done if e["anchor_negative"] and not e.get("away") and (e["lr_mult"], e["steps"]) == same), None)
+    if drawn is not None:
+        text += (f" Anchor images drawn away from the seven ({100 * drawn['anchor_images_share'][0]:.1f}% sevens "
+                 f"among them) leave {pm(drawn, 'heldout_acc')} at the same lr and length: the eraser copies the "
+                 "anchor prompt's prediction, not its images.")
+    guided = [e for e in done if e.get("away") and not e["anchor_negative"] and (e["lr_mult"], e["steps"]) == same]
+    for e in sorted(guided, key=lambda e: e["away"]):
+        text += (f" With the regression target guided away from the seven (G = {e['away']:g}) the held-out share is "
+                 f"{pm(e, 'heldout_acc')} (bar {'met' if e['meets']['heldout_acc'] else 'not met'}) and retained "
+                 f"accuracy {pm(e, 'retained_ratio')} of the base's (bar "
+                 f"{'met' if e['meets']['retained_ratio'] else 'not met'}), in {e['seconds_median']:.0f} s.")
     return head + text
 
 

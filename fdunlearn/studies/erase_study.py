@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fdunlearn import config, validate
+from fdunlearn.datasets import captions
 from fdunlearn.datasets import images as data
 from fdunlearn.datasets.samples import thumbnail
 from fdunlearn.erasure import erase
@@ -105,11 +106,13 @@ class Run:
     seed: int
     anchor_negative: bool = False  # anchor images drawn away from the target (erase.EraseConfig.anchor_negative)
     away: float = 0.0  # regression target guided away from the target prompt (erase.EraseConfig.away)
+    preserve: float = 0.0  # weight of the term keeping the other digits' prompts (erase.EraseConfig.preserve)
 
     @property
     def key(self) -> str:
         negative = "/anchor-negative" if self.anchor_negative else ""
         away = f"/away={self.away:g}" if self.away else ""
+        away += f"/keep-others={self.preserve:g}" if self.preserve else ""
         return (f"{self.task}/{self.method.key}{negative}{away}/lr={self.lr_mult:g}/steps={self.steps}"
                 f"/seed={self.seed}")
 
@@ -145,10 +148,12 @@ class Study:
         self.anchors: dict[tuple[str, int, bool], dict] = {}
 
     def _cfg(self, method: Method, lr_mult: float, steps: int, seed: int,
-             anchor_negative: bool = False, away: float = 0.0) -> erase.EraseConfig:
+             anchor_negative: bool = False, away: float = 0.0, preserve: float = 0.0,
+             task: Task | None = None) -> erase.EraseConfig:
+        keep = tuple(captions.other_digits(task.target)) if preserve else ()
         return erase.EraseConfig(**method.config(), steps=steps, lr=REFERENCE_LR * lr_mult, seed=seed,
                                  n_anchor_images=self.b.n_anchor_images, anchor_steps=self.b.anchor_steps,
-                                 anchor_negative=anchor_negative, away=away)
+                                 anchor_negative=anchor_negative, away=away, keep=keep, preserve=preserve)
 
     def base(self, task: str, seed: int) -> dict:
         """The base model's scores, and the time to generate the task's anchor images (cold cache)."""
@@ -180,7 +185,7 @@ class Study:
             self.anchors[key] = {"seconds": round(time.time() - t0, 1), "target_share": share}
         # plain anchors are timed once, cold, with the base model's scores
         anchor_seconds = self.anchors[key]["seconds"] if r.anchor_negative else base["anchor_seconds"]
-        cfg = self._cfg(r.method, r.lr_mult, r.steps, r.seed, r.anchor_negative, r.away)
+        cfg = self._cfg(r.method, r.lr_mult, r.steps, r.seed, r.anchor_negative, r.away, r.preserve, TASKS[r.task])
         result = erase.erase(self.pipe, _concepts(TASKS[r.task]), cfg, base=str(self.model), cache_dir=self.cache,
                              progress=self.progress)
         try:
@@ -197,8 +202,7 @@ class Study:
         if r.anchor_negative:
             row |= {"anchor_negative": True, "anchor_seconds": anchor_seconds,
                     "anchor_images_target_share": self.anchors[key]["target_share"]}
-        if r.away:
-            row["away"] = r.away
+        row |= {k: getattr(r, k) for k in ("away", "preserve") if getattr(r, k)}
         if r.seed == self.b.seeds[0]:
             row["log"] = _downsample(result.log)
         self.results.add(row)

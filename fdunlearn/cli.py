@@ -185,13 +185,7 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
 def cmd_erase(args: argparse.Namespace) -> None:
     from fdunlearn.erasure import erase
 
-    keys = [captions.digit_of(t) if captions.digit_of(t) is not None else captions.check_concept(t)
-            for t in args.target]  # "seven" and "7" are one concept
-    for i, key in enumerate(keys):
-        if key in keys[:i]:
-            first = args.target[keys.index(key)]
-            raise ValueError(f"--target {args.target[i]!r} given twice (as {first!r} and {args.target[i]!r}); "
-                             "accepted: distinct concepts")
+    captions.check_distinct(args.target)
     folder = models.resolve(args.model)
     kind = models.read_record(folder).get("kind")
     if kind not in ("pipeline", erase.KIND):
@@ -207,13 +201,16 @@ def cmd_erase(args: argparse.Namespace) -> None:
     preset = ERASE_PRESETS[args.preset] if args.preset else {}
     given = dict(steps=args.steps, lr=args.lr, scaling=args.scaling, temperature=args.temperature, border=args.border,
                  weight_decay=args.weight_decay, optimizer=args.optimizer, critic=args.critic,
-                 anchor_negative=args.anchor_negative, away=args.away)
+                 anchor_negative=args.anchor_negative, away=args.away, preserve=args.preserve)
     overrides = preset | {k: v for k, v in given.items() if v is not None}  # explicit options win over the preset
     overrides = config.pick({}, dict(steps=3, n_anchor_images=8, anchor_steps=3)) | overrides  # tiny in fast mode
     overrides.setdefault("steps", erase.MINISD_STEPS)  # MiniSD's default length (the reference's 500 is too short)
     overrides.setdefault("lr", erase.EraseConfig.lr * erase.MINISD_LR_MULT)  # and lr (erase_defaults measures both)
     overrides.setdefault("anchor_negative", erase.MINISD_ANCHOR_NEGATIVE)  # and the anchor images (erase_defaults)
     overrides.setdefault("away", erase.MINISD_AWAY)  # and the regression target's guidance (erase_defaults)
+    overrides.setdefault("preserve", 0.0 if args.variational else erase.MINISD_PRESERVE)  # and its retain set's weight
+    if overrides["preserve"] or args.keep:  # --keep without --preserve is refused by erase.check
+        overrides["keep"] = tuple(captions.kept_prompts(args.target, args.keep or [captions.OTHERS]))
     cfg = erase.EraseConfig(divergence=args.divergence, alpha=args.alpha, variational=args.variational,
                             params=args.params, seed=args.seed, **overrides)
     erase.check(cfg)
@@ -345,6 +342,11 @@ def parser() -> argparse.ArgumentParser:
                    help=f"guide the regression target away from the target prompt by G in 0..{erase.MAX_GUIDANCE:g}: "
                    "eps(anchor) - G (eps(target) - eps(anchor)), ESD-style (default on MiniSD: "
                    f"{erase.MINISD_AWAY:g}, measured by python -m fdunlearn.erase_defaults; 0 = Concept Ablation)")
+    r.add_argument("--preserve", type=validate.real(0.0, erase.MAX_PRESERVE), help="weight in 0.."
+                   f"{erase.MAX_PRESERVE:g} of a term holding the --keep prompts at the original model (closed forms; "
+                   f"default on MiniSD: {erase.MINISD_PRESERVE:g}, measured by python -m fdunlearn.erase_defaults)")
+    r.add_argument("--keep", nargs="+", metavar="CONCEPT", help="concepts whose prompts --preserve holds (default: "
+                   f"{captions.OTHERS}, every digit not erased)")
     r.add_argument("--preset", choices=tuple(ERASE_PRESETS),
                    help="reference-code = --scaling reference-code --weight-decay 1e-2 --border 1 (the paper's "
                    "code; add --steps 500 for its length); explicit options override the preset")

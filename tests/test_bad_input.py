@@ -114,6 +114,8 @@ NUMBERS = [
     (ERASE, "--temperature", "inf", "'inf'"),
     (ERASE, "--away", "-1", "'-1'"),
     (ERASE, "--away", "nan", "'nan'"),
+    (ERASE, "--preserve", "-1", "'-1'"),
+    (ERASE, "--preserve", "inf", "'inf'"),
     (ERASE, "--border", "-1", "'-1'"),
     (ERASE, "--border", "65", "'65'"),
     (ERASE, "--weight-decay", "-0.1", "'-0.1'"),

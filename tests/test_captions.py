@@ -75,3 +75,19 @@ def test_bad_concepts_splits_and_pairs_name_the_problem():
         captions.pairs("seven", "7")
     with pytest.raises(ValueError, match="'ten'"):
         captions.pairs("ten", "digit")
+
+
+def test_kept_prompts_are_the_other_digits_or_the_named_concepts():
+    others = captions.kept_prompts(["seven"], [captions.OTHERS])
+    assert others == captions.other_digits("7") and len(others) == 9 * len(captions.prompts("nine"))
+    assert not any("seven" in p or re.search(r"\b7\b", p) for p in others)
+    assert set(captions.prompts("nine")) <= set(others)
+    assert captions.kept_prompts(["seven", "one"], ["others"]) == [p for p in others if p not in
+                                                                    captions.prompts("one")]
+    assert captions.kept_prompts(["thick"], ["nine"]) == captions.prompts("nine")
+    with pytest.raises(ValueError, match=r"keep concept '7' is a target; accepted: concepts other than seven"):
+        captions.kept_prompts(["seven"], ["7"])
+    with pytest.raises(ValueError, match=r"keep 'others' needs digit targets.*accepted: name the concepts"):
+        captions.kept_prompts(["thick"], ["others"])
+    with pytest.raises(ValueError, match=r"unknown concept 'unicorn'"):
+        captions.kept_prompts(["seven"], ["unicorn"])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fdunlearn.cli import main
+from fdunlearn.datasets import captions
 
 
 def _sample(model, out, prompt="a handwritten seven", seed="1"):
@@ -49,9 +50,10 @@ def test_erase_options_reach_the_erasure_and_the_preset_is_the_reference_code(fa
     out = tmp_path / "erased"
     assert main(["erase", "--model", str(fast_minisd), "--target", "seven", "--anchor", "digit", "--divergence",
                  "pearson_chi2", "--preset", "reference-code", "--temperature", "0.5", "--optimizer", "sgd",
-                 "--away", "1.5", "--steps", "2", "--seed", "0", "--out", str(out)]) == 0
+                 "--away", "1.5", "--preserve", "2", "--steps", "2", "--seed", "0", "--out", str(out)]) == 0
     record = json.loads((out / "record.json").read_text())
     cfg = record["erase"]
+    assert cfg["preserve"] == 2.0 and cfg["keep"] == captions.other_digits("seven")  # --keep's default: others
     assert (cfg["scaling"], cfg["weight_decay"], cfg["border"]) == ("reference-code", 1e-2, 1)  # the preset
     assert (cfg["temperature"], cfg["optimizer"], record["optimizer"], cfg["away"]) == (0.5, "sgd", "sgd", 1.5)
     out = tmp_path / "var"
@@ -69,6 +71,9 @@ def test_erase_options_reach_the_erasure_and_the_preset_is_the_reference_code(fa
     (["--target", "seven", "--anchor", "digit", "--divergence", "kl", "--scaling", "reference-code"],
      "accepted: mse, hellinger, pearson_chi2"),
     (["--target", "seven", "--anchor", "digit", "--critic", "leaky"], "variational form only"),
+    (["--target", "seven", "--anchor", "digit", "--keep", "nine"], "keep has 18 prompts and preserve=0.0"),
+    (["--target", "seven", "--anchor", "digit", "--keep", "7", "--preserve", "1"], "keep concept '7' is a target"),
+    (["--target", "thick", "--anchor", "plain", "--preserve", "1"], "keep 'others' needs digit targets"),
 ])
 def test_erase_bad_input_names_the_bad_value(fast_minisd, tmp_path, capsys, args, message):
     code = main(["erase", "--model", str(fast_minisd), "--seed", "0", "--out", str(tmp_path / "e"), *args])

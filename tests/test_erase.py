@@ -451,6 +451,41 @@ def test_away_guides_the_regression_target_away_from_the_target_prompt(pipe):
     assert (new - target).abs().max() > 0  # the weights moved
 
 
+def _kept_drift(base, preserve: float, steps: int = 20) -> tuple[float, list[dict]]:
+    pipe = copy.deepcopy(base)
+    scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
+    objective = erase_step.ClosedForm("mse", {}, scaling="reference", temperature=1.0, scheduler=scheduler)
+    step = erase_step.ErasureStep(pipe.unet, erase_params.select(pipe.unet, "kv"), scheduler, objective, lr=1e-3,
+                                  preserve=preserve)
+    x_t, t, cond_t, cond_a = _random_batch(pipe)
+    cond_k = _random_batch(pipe, seed=1)[2]  # another prompt to keep
+    stats = [step(x_t, t, cond_t, cond_a, cond_k) for _ in range(steps)]
+    with torch.no_grad():
+        drift = float((pipe.unet(x_t, t, encoder_hidden_states=cond_k).sample - step.frozen_eps(x_t, t, cond_k))
+                      .pow(2).mean())
+    return drift, stats
+
+
+def test_preserve_holds_the_kept_prompts_near_the_original_model(base):
+    free, _ = _kept_drift(base, 0.0)
+    kept, stats = _kept_drift(base, 10.0)
+    assert stats[0]["preserve"] == 0.0 and stats[-1]["preserve"] > 0  # no drift before the first update
+    assert stats[-1]["loss"] == pytest.approx(stats[-1]["m"] + 10.0 * stats[-1]["preserve"], rel=1e-4)  # mse + lam d
+    assert kept < 0.5 * free
+
+
+def test_kept_prompts_reach_the_batches_and_the_record(base, cache):
+    cfg = small(steps=2, keep=("a photo of the dog",), preserve=1.0)
+    data = erase.prepare(copy.deepcopy(base), erase.as_concepts(CAT), cfg, cache_dir=cache, progress=False)
+    batch = data.batch(torch.Generator().manual_seed(0), 4)
+    assert len(batch) == 5 and torch.equal(batch[4][0], data.conds["a photo of the dog"])
+    plain = dataclasses.replace(data, keep=())  # without prompts to keep the batches are the reference's
+    assert all(torch.equal(a, b) for a, b in zip(plain.batch(torch.Generator().manual_seed(0), 4), batch[:4],
+                                                 strict=True))
+    result = run(copy.deepcopy(base), CAT, cache, cfg)
+    assert list(result.record["erase"]["keep"]) == ["a photo of the dog"] and result.log[-1]["preserve"] >= 0
+
+
 # ----------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(("concepts", "settings", "match"), [
     (CAT, {"divergence": "wasserstein"}, "'wasserstein'.*accepted: mse, kl"),
@@ -472,6 +507,11 @@ def test_away_guides_the_regression_target_away_from_the_target_prompt(pipe):
     (CAT, {"critic": "leaky"}, "variational form only"),
     (CAT, {"temperature": 0.0}, "temperature=0.0.*accepted"),
     (CAT, {"away": -1.0}, "away=-1.0.*accepted"),
+    (CAT, {"preserve": -1.0}, "preserve=-1.0.*accepted"),
+    (CAT, {"preserve": 1.0}, "keep has 0 prompts and preserve=1.0; accepted: both set"),
+    (CAT, {"keep": ("a dog",)}, "keep has 1 prompts and preserve=0.0"),
+    (CAT, {"keep": ("",), "preserve": 1.0}, "keep=.*accepted: a tuple of non-empty prompts"),
+    (CAT, {"keep": ("a dog",), "preserve": 1.0, "variational": True, "divergence": "kl"}, "closed forms only"),
 ])
 def test_bad_input_names_the_value_and_the_accepted_ones(pipe, cache, concepts, settings, match):
     with pytest.raises(ValueError, match=match):

@@ -65,8 +65,9 @@ def test_the_shipped_defaults_are_the_measured_choice():
     entries = erase_defaults.summary(results)
     n = len(results["settings"]["seeds"])
     chosen = erase_defaults.choose(entries, n) or erase_defaults.fallback(entries, n)
-    assert (erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE, erase.MINISD_AWAY) == (
-        chosen["lr_mult"], chosen["steps"], chosen["anchor_negative"], chosen["away"])
+    assert (erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE, erase.MINISD_AWAY,
+            erase.MINISD_PRESERVE) == (chosen["lr_mult"], chosen["steps"], chosen["anchor_negative"], chosen["away"],
+                                       chosen["preserve"])
 
 
 def test_missing_results_file_names_the_command(tmp_path):
@@ -88,20 +89,22 @@ def test_fast_study_scores_every_candidate_and_resumes(fast_minisd, tmp_path, on
     erase_defaults.study(out, str(fast_minisd), b=b)
     first = json.loads(out.read_text())
     runs = [r for r in first["rows"] if r["phase"] == erase_defaults.PHASE]
-    assert {(r["lr_mult"], r["steps"], r.get("anchor_negative", False), r.get("away", 0.0), r["seed"])
-            for r in runs} == {(*(*c, False, 0.0)[:4], s) for c in b.candidates for s in b.seeds}
+    assert {(r["lr_mult"], r["steps"], r.get("anchor_negative", False), r.get("away", 0.0), r.get("preserve", 0.0),
+             r["seed"]) for r in runs} == {(*(*c, False, 0.0, 0.0)[:5], s) for c in b.candidates for s in b.seeds}
     guided = [r for r in runs if r.get("away")]
     assert guided and all("/away=" in r["key"] for r in guided)
+    kept = [r for r in runs if r.get("preserve")]
+    assert kept and all("/keep-others=" in r["key"] and "preserve" in r["final"] for r in kept)
     negative = [r for r in runs if r.get("anchor_negative")]
     assert negative and all(0 <= r["anchor_images_target_share"] <= 1 and r["anchor_seconds"] > 0 for r in negative)
     assert all("/anchor-negative/" in r["key"] for r in negative)
     erase_defaults.study(out, str(fast_minisd), b=b)  # finished: nothing reruns
     assert json.loads(out.read_text()) == first
     entries = erase_defaults.summary(first)
-    assert len(entries) == len(b.candidates) and [(e["anchor_negative"], e["away"]) for e in entries] == [
-        (*c, False, 0.0)[2:4] for c in b.candidates]
+    options = [(e["anchor_negative"], e["away"], e["preserve"]) for e in entries]
+    assert options == [(*c, False, 0.0, 0.0)[2:5] for c in b.candidates]
     assert "| drawn away from the target (" in erase_defaults.format_summary(entries)
-    assert "| G = 1 |" in erase_defaults.format_summary(entries)
+    assert "| G = 1 | 1 |" in erase_defaults.format_summary(entries)
 
 
 def test_anchor_negative_candidates_record_their_anchor_images_share():
@@ -120,9 +123,10 @@ def test_anchor_negative_candidates_record_their_anchor_images_share():
     assert away["anchor_images_share"][0] == pytest.approx(0.01) and "anchor_images_share" not in plain
     assert erase_defaults.choose([plain, away], 3) is away
     res["settings"]["seeds"] = [0, 1, 2]
-    assert erase_defaults.headline(res).endswith("Anchor images drawn away from the seven (1.0% sevens among them) "
-                                                 "leave 3.0 ± 0.0% at the same lr and length: the eraser copies the "
-                                                 "anchor prompt's prediction, not its images.")
+    text = erase_defaults.headline(res)  # the shipped default (plain) first, then the other option at its lr/length
+    assert text.index("the default (lr x1, 1000 steps) leaves 8.0 ± 0.0% sevens") < text.index(
+        "With lr x1, 1000 steps, anchor images drawn away from the target (1.0% sevens), the erasure leaves 3.0 ± 0.0%")
+    assert "Another setting meets every bar." in text
 
 
 def test_guided_candidates_are_their_own_entries_and_the_reference_comes_first_in_the_fallback():
@@ -135,4 +139,4 @@ def test_guided_candidates_are_their_own_entries_and_the_reference_comes_first_i
     assert guided["meets"] == {"heldout_acc": True, "retained_ratio": False, "seconds": True}
     assert erase_defaults.choose([plain, guided], 3) is None
     assert erase_defaults.fallback([guided, plain], 3) is plain  # off the reference only when every bar is met
-    assert "| G = 1 |" in erase_defaults.format_summary([guided])
+    assert "| G = 1 | no |" in erase_defaults.format_summary([guided])

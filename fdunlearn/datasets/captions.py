@@ -119,6 +119,37 @@ def prompts(concept: str, split: str = "train") -> list[str]:
     return _unique([fill(t, digit, thick) for t in temps for thick in (False, True)])
 
 
+OTHERS = "others"  # in a keep list: every digit not among the targets
+
+
+def check_distinct(targets: list[str], option: str = "--target") -> None:
+    """Refuse a concept given twice ("seven" and "7" are one concept), naming both spellings."""
+    keys = [digit_of(t) if digit_of(t) is not None else check_concept(t) for t in targets]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            first = targets[keys.index(key)]
+            raise ValueError(f"{option} {targets[i]!r} given twice (as {first!r} and {targets[i]!r}); accepted: "
+                             "distinct concepts")
+
+
+def kept_prompts(targets: list[str], keep: list[str], split: str = "train") -> list[str]:
+    """The prompts of the ``keep`` concepts (``OTHERS``: every digit not among the digit ``targets``), none of a
+    target's; a keep concept that is a target is refused."""
+    target_digits = {digit_of(check_concept(t)) for t in targets}
+    out = []
+    for k in keep:
+        if k.lower() == OTHERS:
+            if None in target_digits:
+                raise ValueError(f"keep {OTHERS!r} needs digit targets, got {targets}; accepted: name the concepts "
+                                 f"to keep ({', '.join(WORDS)})")
+            out += [p for d in range(10) if d not in target_digits for p in prompts(WORDS[d], split)]
+        elif digit_of(check_concept(k)) in target_digits - {None} or k.lower() in {t.lower() for t in targets}:
+            raise ValueError(f"keep concept {k!r} is a target; accepted: concepts other than {', '.join(targets)}")
+        else:
+            out += prompts(k, split)
+    return _unique(out)
+
+
 def other_digits(concept: str, split: str = "train") -> list[str]:
     """The prompts of every digit except ``concept`` (a digit): the retain set an eraser of that digit may keep."""
     digit = digit_of(check_concept(concept))

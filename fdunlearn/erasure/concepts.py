@@ -35,8 +35,10 @@ class Concept:
 MINISD_STEPS = 1000
 MINISD_LR_MULT = 1.0  # the default lr on MiniSD, as a multiple of the reference's (EraseConfig.lr)
 MINISD_ANCHOR_NEGATIVE = False  # and whether its anchor images are drawn away from the target (erase_defaults)
-MINISD_AWAY = 0.0  # and how far its regression target is guided away from the target prompt (erase_defaults)
-MINISD_PRESERVE = 0.0  # and the weight of its preservation term on the other digits' prompts (erase_defaults)
+# Its objective (erase_defaults, 5 seeds): the regression target guided away from the seven by G = 0.5, and a term
+# keeping the other digits' prompts at weight 1: held-out sevens 0%, retained accuracy the base's, ~2 minutes
+MINISD_AWAY = 0.5
+MINISD_PRESERVE = 1.0
 MAX_PRESERVE = 1000.0
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from fdunlearn import config, validate
 from fdunlearn.erasure import erase
+from fdunlearn.evaluation import tables
 from fdunlearn.studies import erase_study
 from fdunlearn.studies.results import Results, check_results_file, mean_sd
 from fdunlearn.studies.results import load as load_results
@@ -44,7 +45,8 @@ PHASE = "defaults"
 @dataclass(frozen=True)
 class Budget:
     seeds: tuple[int, ...]
-    # (lr multiple of the reference's, steps[, anchor images drawn away from the target[, target guided away by G]])
+    # (lr multiple of the reference's, steps[, anchor images drawn away from the target[, target guided away by G[,
+    # weight of the term keeping the other digits' prompts]]])
     candidates: tuple[tuple, ...]
     scoring: erase_study.Budget
 
@@ -52,10 +54,11 @@ class Budget:
 BUDGETS = {
     "full": Budget(seeds=(0, 1, 2, 3, 4), candidates=((1.0, 1000), (3.0, 500), (2.0, 1000), (3.0, 1000), (1.0, 2000),
                                                       (1.0, 1000, True), (3.0, 500, True), (1.0, 1000, False, 0.5),
-                                                      (1.0, 1000, False, 1.0)),
+                                                      (1.0, 1000, False, 1.0), (1.0, 1000, False, 0.5, 1.0)),
                    scoring=dataclasses.replace(erase_study.BUDGETS["full"], seeds=(0, 1, 2, 3, 4),
                                                heldout_images=HELDOUT_IMAGES)),
-    "fast": Budget(seeds=(0, 1), candidates=((1.0, 3), (3.0, 2), (1.0, 3, True), (1.0, 3, False, 1.0)),
+    "fast": Budget(seeds=(0, 1), candidates=((1.0, 3), (3.0, 2), (1.0, 3, True), (1.0, 3, False, 1.0),
+                                                 (1.0, 3, False, 1.0, 1.0)),
                    scoring=dataclasses.replace(erase_study.BUDGETS["fast"], seeds=(0, 1))),
 }
 FIRST_SEEDS = 3  # every candidate runs on the first three seeds before any runs on the rest
@@ -96,14 +99,14 @@ def summary(results: dict) -> list[dict]:
     median)."""
     rows = results["rows"]
     base = {r["seed"]: r for r in rows if r.get("phase") == "base"}
-    runs: dict[tuple[float, int, bool, float], list[dict]] = {}
+    runs: dict[tuple[float, int, bool, float, float], list[dict]] = {}
     for r in rows:
         if r.get("phase") == PHASE:
-            runs.setdefault((r["lr_mult"], r["steps"], r.get("anchor_negative", False), r.get("away", 0.0)),
-                            []).append(r)
+            runs.setdefault((r["lr_mult"], r["steps"], r.get("anchor_negative", False), r.get("away", 0.0),
+                             r.get("preserve", 0.0)), []).append(r)
     out = []
-    for (lr, steps, negative, away), group in runs.items():
-        entry = {"lr_mult": lr, "steps": steps, "anchor_negative": negative, "away": away,
+    for (lr, steps, negative, away, preserve), group in runs.items():
+        entry = {"lr_mult": lr, "steps": steps, "anchor_negative": negative, "away": away, "preserve": preserve,
                  "seeds": sorted(r["seed"] for r in group)}
         ratio = [r["retained_acc"] / base[r["seed"]]["retained_acc"] for r in group]
         for name, values in (("heldout_acc", [r["heldout_acc"] for r in group]),
@@ -149,15 +152,15 @@ def fallback(entries: list[dict], n_seeds: int | None = None) -> dict | None:
     if n_seeds is not None:  # only candidates measured on every seed
         entries = [e for e in entries if len(e["seeds"]) == n_seeds]
     ok = [e for e in entries if e["meets"]["retained_ratio"] and e["meets"]["seconds"]] or entries
-    return min(ok, key=lambda e: (e.get("anchor_negative", False) or e.get("away", 0.0) > 0, e["seconds"][0],
+    return min(ok, key=lambda e: (e.get("anchor_negative", False) or _off_reference(e), e["seconds"][0],
                                   e["heldout_acc"][0]), default=None)
 
 
 def format_summary(entries: list[dict]) -> str:
-    lines = ["| lr (x ref) | steps | anchor images | target guided away | held-out % | "
-             "held-out minus anchor's own share (points) | target % | retained / base | time (s, median (max)) | "
-             "seeds | bars |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| lr (x ref) | steps | anchor images | target guided away | other digits kept (weight) | held-out % | "
+             "held-out minus anchor's own share (points) | target % | retained / base | "
+             f"{tables.kid_label(tables.CLASSIFIER_KID)} | time (s, median (max)) | seeds | bars |",
+             "|" + "---|" * 13]
     for e in entries:
         bars = "all met" if all(e["meets"].values()) else "misses " + ", ".join(k for k, v in e["meets"].items()
                                                                               if not v)
@@ -166,9 +169,10 @@ def format_summary(entries: list[dict]) -> str:
         over = f"{100 * over[0]:+.1f} ± {100 * over[1]:.1f}" if over else "–"
         share = e.get("anchor_images_share")
         anchors = _anchor_label(e) + (f" ({100 * share[0]:.1f}% sevens)" if share else "")
-        lines.append(f"| {e['lr_mult']:g} | {e['steps']} | {anchors} | {_away_label(e)} | {pct['heldout_acc']} | "
+        lines.append(f"| {e['lr_mult']:g} | {e['steps']} | {anchors} | {_away_label(e)} | {_keep_label(e)} | "
+                     f"{pct['heldout_acc']} | "
                      f"{over} | {pct['target_acc']} | "
-                     f"{pct['retained_ratio']}% | "
+                     f"{pct['retained_ratio']}% | {tables.format_kid(*e['kid'], scale=tables.CLASSIFIER_KID)} | "
                      f"{e['seconds_median']:.0f} ({e['seconds_max']:.0f}) | {len(e['seeds'])} | {bars} |")
     return "\n".join(lines)
 
@@ -181,68 +185,79 @@ def _away_label(entry: dict) -> str:
     return f"G = {entry['away']:g}" if entry.get("away") else "no (Concept Ablation)"
 
 
+def _keep_label(entry: dict) -> str:
+    return f"{entry['preserve']:g}" if entry.get("preserve") else "no"
+
+
+def _off_reference(entry: dict) -> bool:
+    """Whether the objective differs from Concept Ablation's (a guided target, or a term keeping other prompts)."""
+    return bool(entry.get("away", 0.0) or entry.get("preserve", 0.0))
+
+
 def is_shipped(entry: dict) -> bool:
     """Whether a candidate is the `erase` command's default on MiniSD (``erase.MINISD_*``)."""
-    return (entry["lr_mult"], entry["steps"], entry.get("anchor_negative", False), entry.get("away", 0.0)) == (
-        erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE, erase.MINISD_AWAY)
+    return (entry["lr_mult"], entry["steps"], entry.get("anchor_negative", False), entry.get("away", 0.0),
+            entry.get("preserve", 0.0)) == (erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE,
+                                            erase.MINISD_AWAY, erase.MINISD_PRESERVE)
+
+
+def _setting(e: dict) -> str:
+    """The candidate in words: lr, length, anchor images, guided target, kept digits."""
+    text = f"lr x{e['lr_mult']:g}, {e['steps']} steps"
+    if e.get("anchor_negative"):
+        share = e.get("anchor_images_share")
+        text += ", anchor images drawn away from the target" + (f" ({100 * share[0]:.1f}% sevens)" if share else "")
+    text += f", target guided away (G = {e['away']:g})" if e.get("away") else ""
+    return text + (f", other digits kept (weight {e['preserve']:g})" if e.get("preserve") else "")
+
+
+def _scores(e: dict) -> str:
+    def pm(k: str) -> str:
+        return f"{100 * e[k][0]:.1f} ± {100 * e[k][1]:.1f}%"
+
+    def bar(k: str) -> str:
+        return "met" if e["meets"][k] else "not met"
+
+    return (f"leaves {pm('heldout_acc')} sevens on held-out phrasings (bar 5%: {bar('heldout_acc')}), "
+            f"{pm('target_acc')} on the trained ones, keeps {pm('retained_ratio')} of the base's retained accuracy "
+            f"(bar 95%: {bar('retained_ratio')}; KID {e['kid'][0]:.2f} ± {e['kid'][1]:.2f}) and takes "
+            f"{e['seconds_median']:.0f} s (median; bar 180 s: {bar('seconds')})")
 
 
 def headline(results: dict) -> str:
     """The measured verdict in one paragraph (README block ``erase-defaults``, lesson 04): the shipped default's
-    numbers, whether any candidate meets every bar, and the anchor's own share of sevens beside the held-out bar."""
+    numbers, whether any candidate meets every bar, the anchor's own share of sevens beside the held-out bar, and
+    the reference objective and the other options at the default's lr and length."""
     entries = summary(results)
     n = len(results["settings"]["seeds"])
     done = [e for e in entries if len(e["seeds"]) == n]
     chosen = choose(done, n)
     shipped = next((e for e in done if is_shipped(e)), None)
     head = (f"The `erase` defaults on MiniSD (`python -m fdunlearn.erase_defaults`; MSE, \"seven\" -> \"digit\", "
-            f"{len(done)} settings of lr, length and anchor images, {n} seeds, {HELDOUT_IMAGES} held-out images per "
-            "seed): ")
+            f"{len(done)} settings, {n} seeds, {HELDOUT_IMAGES} held-out images per seed): ")
     if shipped is None:
         return head + "the shipped default has not been measured yet."
-
-    def pm(e: dict, k: str) -> str:
-        return f"{100 * e[k][0]:.1f} ± {100 * e[k][1]:.1f}%"
-
-    anchors = ", anchor images drawn away from the target" if shipped["anchor_negative"] else ""
-    text = (f"the default (lr x{shipped['lr_mult']:g}, {shipped['steps']} steps{anchors}) leaves "
-            f"{pm(shipped, 'heldout_acc')} sevens on held-out phrasings "
-            f"(bar 5%: {'met' if shipped['meets']['heldout_acc'] else 'not met'}), "
-            f"{pm(shipped, 'target_acc')} on the trained ones, keeps {pm(shipped, 'retained_ratio')} of the base's "
-            f"retained accuracy (bar 95%: {'met' if shipped['meets']['retained_ratio'] else 'not met'}) and takes "
-            f"{shipped['seconds_median']:.0f} s (median; bar 180 s). ")
+    text = f"the default ({_setting(shipped)}) {_scores(shipped)}. "
     if chosen is not None:
         text += "Every bar is met. " if chosen is shipped else "Another setting meets every bar. "
     else:
         lowest = min(done, key=lambda e: e["heldout_acc"][0])
-        text += (f"No setting tried meets every bar: the lowest held-out share, {pm(lowest, 'heldout_acc')} "
-                 f"(lr x{lowest['lr_mult']:g}, {lowest['steps']} steps, {_anchor_label(lowest)} anchor images), "
-                 f"keeps {pm(lowest, 'retained_ratio')} of retained accuracy. ")
-    if "anchor_share" in shipped and shipped["anchor_negative"]:
-        a, img = shipped["anchor_share"], shipped["anchor_images_share"]
-        text += (f"Its anchor images, drawn with \"seven\" as negative prompt, show a seven {100 * img[0]:.1f}% of the "
-                 f"time, but the eraser copies the anchor PROMPT's prediction, and that prompt draws a seven "
-                 f"{100 * a[0]:.1f} ± {100 * a[1]:.1f}% of the time; held-out minus that share: "
-                 f"{100 * shipped['heldout_over_anchor'][0]:+.1f} points.")
-    elif "anchor_share" in shipped:
+        text += (f"No setting tried meets every bar: the lowest held-out share, {100 * lowest['heldout_acc'][0]:.1f}% "
+                 f"({_setting(lowest)}), keeps {100 * lowest['retained_ratio'][0]:.1f}% of retained accuracy. ")
+    if "anchor_share" in shipped:
         a = shipped["anchor_share"]
         text += (f"The anchor prompt itself draws a seven {100 * a[0]:.1f} ± {100 * a[1]:.1f}% of the time on these "
-                 f"seeds, so an erasure that maps \"seven\" exactly onto the anchor sits at the 5% bar; held-out minus "
-                 f"that share: {100 * shipped['heldout_over_anchor'][0]:+.1f} points.")
-    # the shipped setting with anchor images drawn away from the target, when the default draws them plainly
+                 "seeds: an erasure that copies the anchor prompt's prediction (Concept Ablation's target) sits at the "
+                 f"5% bar; the default's held-out share minus that share: "
+                 f"{100 * shipped['heldout_over_anchor'][0]:+.1f} points.")
     same = (shipped["lr_mult"], shipped["steps"])
-    drawn = None if shipped["anchor_negative"] else next(
-        (e for e in done if e["anchor_negative"] and not e.get("away") and (e["lr_mult"], e["steps"]) == same), None)
-    if drawn is not None:
-        text += (f" Anchor images drawn away from the seven ({100 * drawn['anchor_images_share'][0]:.1f}% sevens "
-                 f"among them) leave {pm(drawn, 'heldout_acc')} at the same lr and length: the eraser copies the "
-                 "anchor prompt's prediction, not its images.")
-    guided = [e for e in done if e.get("away") and not e["anchor_negative"] and (e["lr_mult"], e["steps"]) == same]
-    for e in sorted(guided, key=lambda e: e["away"]):
-        text += (f" With the regression target guided away from the seven (G = {e['away']:g}) the held-out share is "
-                 f"{pm(e, 'heldout_acc')} (bar {'met' if e['meets']['heldout_acc'] else 'not met'}) and retained "
-                 f"accuracy {pm(e, 'retained_ratio')} of the base's (bar "
-                 f"{'met' if e['meets']['retained_ratio'] else 'not met'}), in {e['seconds_median']:.0f} s.")
+    others = [e for e in done if e is not shipped and (e["lr_mult"], e["steps"]) == same
+              and (e.get("anchor_negative") or _off_reference(e) or _off_reference(shipped))]
+    for e in sorted(others, key=lambda e: (e.get("anchor_negative", False), e.get("away", 0.0),
+                                           e.get("preserve", 0.0))):
+        plain = not (e.get("anchor_negative") or _off_reference(e))
+        name = "Concept Ablation's objective at the same lr and length" if plain else f"With {_setting(e)}, the erasure"
+        text += f" {name} {_scores(e)}."
     return head + text
 
 
@@ -272,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
             print("no candidate meets every bar on every seed; the fastest that keeps retained accuracy: ", end="")
         if best:
             print(f"lr x{best['lr_mult']:g}, {best['steps']} steps, {_anchor_label(best)} anchor images, target "
-                  f"guided away: {_away_label(best)} (erase.MINISD_LR_MULT, erase.MINISD_STEPS, "
-                  "erase.MINISD_ANCHOR_NEGATIVE, erase.MINISD_AWAY)")
+                  f"guided away: {_away_label(best)}, other digits kept: {_keep_label(best)} "
+                  "(erase.MINISD_LR_MULT, erase.MINISD_STEPS, erase.MINISD_ANCHOR_NEGATIVE, erase.MINISD_AWAY, "
+                  "erase.MINISD_PRESERVE)")
         print(f"wrote {out}")
 
     return validate.run(body)

@@ -71,7 +71,8 @@ def test_erase_options_reach_the_erasure_and_the_preset_is_the_reference_code(fa
     (["--target", "seven", "--anchor", "digit", "--divergence", "kl", "--scaling", "reference-code"],
      "accepted: mse, hellinger, pearson_chi2"),
     (["--target", "seven", "--anchor", "digit", "--critic", "leaky"], "variational form only"),
-    (["--target", "seven", "--anchor", "digit", "--keep", "nine"], "keep has 18 prompts and preserve=0.0"),
+    (["--target", "seven", "--anchor", "digit", "--keep", "nine", "--preserve", "0"],
+     "keep has 18 prompts and preserve=0.0"),
     (["--target", "seven", "--anchor", "digit", "--keep", "7", "--preserve", "1"], "keep concept '7' is a target"),
     (["--target", "thick", "--anchor", "plain", "--preserve", "1"], "keep 'others' needs digit targets"),
 ])

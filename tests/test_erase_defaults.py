@@ -107,7 +107,12 @@ def test_fast_study_scores_every_candidate_and_resumes(fast_minisd, tmp_path, on
     assert "| G = 1 | 1 |" in erase_defaults.format_summary(entries)
 
 
-def test_anchor_negative_candidates_record_their_anchor_images_share():
+def test_anchor_negative_candidates_record_their_anchor_images_share(monkeypatch):
+    from fdunlearn.erasure import erase
+
+    for name, value in (("MINISD_LR_MULT", 1.0), ("MINISD_STEPS", 1000), ("MINISD_ANCHOR_NEGATIVE", False),
+                        ("MINISD_AWAY", 0.0), ("MINISD_PRESERVE", 0.0)):  # the plain candidate is the shipped one
+        monkeypatch.setattr(erase, name, value)
     res = _results([(1.0, 1000)], [[(0.08, 1.0, 60)] * 3])
     res["rows"] += [{"key": f"generic/mse/anchor-negative/lr=1/steps=1000/seed={s}", "phase": erase_defaults.PHASE,
                      "lr_mult": 1.0, "steps": 1000, "seed": s, "heldout_acc": 0.03, "target_acc": 0.02,

@@ -244,6 +244,10 @@ def headline(results: dict) -> str:
         lowest = min(done, key=lambda e: e["heldout_acc"][0])
         text += (f"No setting tried meets every bar: the lowest held-out share, {100 * lowest['heldout_acc'][0]:.1f}% "
                  f"({_setting(lowest)}), keeps {100 * lowest['retained_ratio'][0]:.1f}% of retained accuracy. ")
+    base_kid = [r["kid"] for r in results["rows"] if r.get("phase") == "base" and "kid" in r]
+    if base_kid:
+        k = mean_sd(base_kid)
+        text += f"The base model's retained images: KID {k[0]:.2f} ± {k[1]:.2f}. "
     if "anchor_share" in shipped:
         a = shipped["anchor_share"]
         text += (f"The anchor prompt itself draws a seven {100 * a[0]:.1f} ± {100 * a[1]:.1f}% of the time on these "

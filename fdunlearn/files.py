@@ -232,7 +232,7 @@ def verify_sha256(path: str | Path, expected: str) -> None:
                          "was changed after its record was written")
 
 
-def hardware() -> str:
+def machine() -> str:
     """One line naming the machine: CPU model and cores, or the GPU."""
     import os
     import platform
@@ -255,4 +255,4 @@ def record(**fields: Any) -> dict[str, Any]:
     from fdunlearn import __version__, config
 
     return {"fdunlearn_version": __version__, "torch_version": torch.__version__, "mode": config.mode(),
-            "hardware": hardware(), "command": " ".join(sys.argv) if sys.argv else "", **fields}
+            "hardware": machine(), "command": " ".join(sys.argv) if sys.argv else "", **fields}

@@ -85,7 +85,7 @@ trained by this project on {rec['data_source']} ({q['dataset']}, fixed train spl
 - Command: `{command}`
 - Recipe: `{json.dumps(rec['recipe'])}`
 - Parameters: {params:,}; steps: {rec['steps']}; batch size: {rec['recipe']['batch_size']}
-- Hardware: {rec.get('hardware', io.hardware())}; torch {rec.get('torch_version', 'see pyproject.toml')}
+- Hardware: {rec.get('hardware', io.machine())}; torch {rec.get('torch_version', 'see pyproject.toml')}
 - Wall time (training loop): {rec['train_seconds'] / 3600:.2f} h; final loss (mean of the last
   {rec['recipe']['checkpoint_every']} steps): {rec['final_loss']:.4f}
 - SHA-256 of `unet/diffusion_pytorch_model.safetensors` (checked by the loader): `{rec['sha256']}`
@@ -142,7 +142,7 @@ its penultimate features ({rec['recipe']['feature_dim']}-d) feed the course's FI
 
 - Command: `{command}`
 - Recipe: `{json.dumps(rec['recipe'])}`
-- Hardware: {rec.get('hardware', io.hardware())}; wall time {rec['train_seconds'] / 60:.1f} min
+- Hardware: {rec.get('hardware', io.machine())}; wall time {rec['train_seconds'] / 60:.1f} min
 - Held-out accuracy: **{rec['heldout_accuracy']:.2%}** on {rec['heldout_size']} images
 - SHA-256 of `{classifier.WEIGHTS}` (checked by the loader): `{rec['sha256']}`
 """

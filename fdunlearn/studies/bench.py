@@ -185,7 +185,7 @@ def _run(args: argparse.Namespace) -> None:
     n_params = sum(p.numel() for p in unet.parameters())
     n_kv = sum(p.numel() for p in erase_params.select(unet, "kv").values())
     rows = [run_method(unet, scheduler, frozen, args) for frozen in METHODS]
-    device = io.hardware() if args.device == "cuda" else "CPU"
+    device = io.machine() if args.device == "cuda" else "CPU"
     header = (f"erasure step, {'tiny SD-structured' if args.tiny else 'Stable Diffusion v1.4'} UNet "
               f"({n_params / 1e6:.1f} M parameters, K/V trainable: {n_kv / 1e6:.2f} M) on {device}\n"
               f"batch {args.batch}, latents {SD14_UNET['in_channels']}x{args.latent}x{args.latent}, "

@@ -208,7 +208,9 @@ def cmd_erase(args: argparse.Namespace) -> None:
     overrides.setdefault("lr", erase.EraseConfig.lr * erase.MINISD_LR_MULT)  # and lr (erase_defaults measures both)
     overrides.setdefault("anchor_negative", erase.MINISD_ANCHOR_NEGATIVE)  # and the anchor images (erase_defaults)
     overrides.setdefault("away", erase.MINISD_AWAY)  # and the regression target's guidance (erase_defaults)
-    overrides.setdefault("preserve", 0.0 if args.variational else erase.MINISD_PRESERVE)  # and its retain set's weight
+    # and its retain term's weight, where there is something to keep: --keep, or the other digits of digit targets
+    keeps = bool(args.keep) or all(captions.digit_of(t) is not None for t in args.target)
+    overrides.setdefault("preserve", erase.MINISD_PRESERVE if keeps and not args.variational else 0.0)
     if overrides["preserve"] or args.keep:  # --keep without --preserve is refused by erase.check
         overrides["keep"] = tuple(captions.kept_prompts(args.target, args.keep or [captions.OTHERS]))
     cfg = erase.EraseConfig(divergence=args.divergence, alpha=args.alpha, variational=args.variational,

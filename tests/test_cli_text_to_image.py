@@ -92,3 +92,12 @@ def test_eta_on_a_text_to_image_model_is_refused(fast_minisd, tmp_path, capsys):
             "--prompt", "a handwritten seven", "--eta", "1"]
     assert main(args) == 2
     assert "--eta applies to unconditional DDPMs only" in capsys.readouterr().err
+
+
+def test_erase_keeps_other_digits_by_default_only_for_digit_targets(fast_minisd, tmp_path):
+    for target, anchor, keep in (("thick", "plain", []), ("seven", "digit", captions.other_digits("seven"))):
+        out = tmp_path / target
+        assert main(["erase", "--model", str(fast_minisd), "--target", target, "--anchor", anchor, "--steps", "1",
+                     "--seed", "0", "--out", str(out)]) == 0
+        cfg = json.loads((out / "record.json").read_text())["erase"]
+        assert cfg["keep"] == keep and cfg["preserve"] == (1.0 if keep else 0.0)

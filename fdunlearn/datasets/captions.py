@@ -152,10 +152,7 @@ def kept_prompts(targets: list[str], keep: list[str], split: str = "train") -> l
 
 def other_digits(concept: str, split: str = "train") -> list[str]:
     """The prompts of every digit except ``concept`` (a digit): the retain set an eraser of that digit may keep."""
-    digit = digit_of(check_concept(concept))
-    if digit is None:
-        raise ValueError(f"concept {concept!r} is not a digit; accepted: {', '.join(WORDS)} or a numeral 0-9")
-    return [p for d in range(10) if d != digit for p in prompts(WORDS[d], split)]
+    return kept_prompts([concept], [OTHERS], split)
 
 
 def pairs(target: str, anchor: str, split: str = "train") -> tuple[list[str], list[str]]:

@@ -160,6 +160,9 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         raise ValueError(f"--fs-weight, --replay-n, --no-replay-filter, --replay-filter-ratio and --prior-weight "
                          f"apply to --method "
                          f"{' and '.join(unlearn.FUNCTION_SPACE)} only, not {args.method!r}")
+    if args.method == "fs-redirect" and args.forget_t_min is not None:
+        raise ValueError("--forget-t-min applies to the ascent term of vdu, vdu-fs, ga, l2 and salun, not "
+                         "'fs-redirect' (its redirect term draws t >= 200)")
     if args.method in (*unlearn.FUNCTION_SPACE, "ga") and args.gamma is not None:
         raise ValueError(f"--gamma applies to --method vdu, l2 and salun, not {args.method!r} "
                          "(vdu-fs weighs its stability term with --fs-weight)")
@@ -177,7 +180,8 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         replay_n=config.pick(defaults.replay_n, 8) if args.replay_n is None else args.replay_n,
         replay_filter=args.replay_filter, prior_weight=args.prior_weight,
         replay_filter_ratio=defaults.replay_filter_ratio if args.replay_filter_ratio is None
-        else args.replay_filter_ratio)
+        else args.replay_filter_ratio,
+        forget_t_min=defaults.forget_t_min if args.forget_t_min is None else args.forget_t_min)
     out = unlearn.unlearn(args.model, cfg, args.out)
     print(f"wrote {out}")
 
@@ -298,6 +302,9 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--replay-filter-ratio", type=validate.real(0.0, MAX_FACTOR, lo_open=True),
                    help="vdu-fs, fs-redirect: a replay sample is dropped when the forget images' k nearest are at most "
                    f"this many times as far as its k nearest replay samples (default {replay.FILTER_RATIO:g})")
+    u.add_argument("--forget-t-min", type=count(0, ddpm.T_STEPS - 1),
+                   help="smallest timestep of the forget (ascent) term, 0.."
+                   f"{ddpm.T_STEPS - 1} (default {unlearn.UnlearnConfig.forget_t_min}; not fs-redirect)")
     u.add_argument("--prior-weight", type=validate.real(0.0, MAX_FACTOR), default=0.0,
                    help=f"vdu-fs: add VDU's weight prior with this weight, 0..{MAX_FACTOR:g}")
     u.set_defaults(func=cmd_unlearn)

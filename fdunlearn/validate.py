@@ -134,6 +134,13 @@ def comma_subset(option: str, text: str, accepted: tuple[str, ...]) -> tuple[str
     return values
 
 
+def known(kind: str, values: tuple[str, ...], accepted: tuple[str, ...]) -> None:
+    """ValueError naming the unknown ``kind``(s) among ``values`` (or the empty selection) and the accepted ones."""
+    bad = [v for v in values if v not in accepted]
+    if bad or not values:
+        raise ValueError(f"unknown {kind}(s) {bad or list(values)!r}; accepted: {', '.join(accepted)}")
+
+
 def distinct(name: str, values: Iterable) -> list:
     """``values`` as a list, or ValueError naming the first repeated one."""
     values, seen = list(values), set()

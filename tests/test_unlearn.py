@@ -19,6 +19,8 @@ CFG = unlearn.UnlearnConfig(n_forget=8, steps=3, batch_size=4)
     ("n_forget", 451, r"n_forget=451 out of range; accepted: 1..450"),
     ("gamma", 1.5, r"gamma=1.5 out of range; accepted: 0 <= gamma <= 1"),
     ("prior", "laplace", r"'laplace'.*checkpoints, fisher"),
+    ("forget_t_min", 1000, r"forget_t_min=1000; accepted: an integer 0\.\.999"),
+    ("forget_t_min", -1, r"forget_t_min=-1; accepted: an integer 0\.\.999"),
 ])
 def test_bad_settings_name_value_and_accepted(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -138,3 +140,14 @@ def test_the_python_api_never_writes_over_the_model_or_a_users_folder(fast_ddpm,
     with pytest.raises(FileExistsError, match=r"holding other files \(notes.txt\)"):
         unlearn.unlearn(fast_ddpm, CFG, mine, progress=False)
     assert (mine / "notes.txt").read_text() == "keep me"
+
+
+def test_forget_loss_draws_t_from_t_min_on(fast_ddpm):
+    unet, sched, _ = models.load_ddpm(fast_ddpm)
+    x0 = torch.randn(4, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    got = unlearn.forget_loss(unet, sched, x0, torch.Generator().manual_seed(1), None, t_min=700)
+    h = torch.Generator().manual_seed(1)  # by hand, with the same draws
+    t = torch.randint(700, ddpm.T_STEPS, (4,), generator=h)
+    eps = torch.randn(x0.shape, generator=h)
+    torch.testing.assert_close(got, (unet(sched.add_noise(x0, eps, t), t).sample - eps).pow(2).mean())
+    assert not torch.equal(got, unlearn.forget_loss(unet, sched, x0, torch.Generator().manual_seed(1), None))

@@ -108,13 +108,13 @@ def noise_batch(scheduler: DDPMScheduler, x0: torch.Tensor, generator: torch.Gen
 
 
 def diffusion_loss(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor,
-                   generator: torch.Generator, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Simple DDPM loss ||eps - eps_theta(x_t, t)||^2 (Ho et al. 2020, Eq. 14), t ~ U{0..T-1}.
+                   generator: torch.Generator, weights: torch.Tensor | None = None, t_min: int = 0) -> torch.Tensor:
+    """Simple DDPM loss ||eps - eps_theta(x_t, t)||^2 (Ho et al. 2020, Eq. 14), t ~ U{t_min..T-1}.
 
     Averaged over images and pixels; ``weights`` (one per timestep index) multiplies each image's
     error by C_t, as VDU's plasticity term does (lesson 03).
     """
-    x_t, t, eps = noise_batch(scheduler, x0, generator, unet.device)
+    x_t, t, eps = noise_batch(scheduler, x0, generator, unet.device, t_min)
     err = (unet(x_t, t).sample - eps).pow(2).flatten(1).mean(1)
     return (err * weights.to(err)[t]).mean() if weights is not None else err.mean()
 

@@ -36,7 +36,7 @@ from fdunlearn.erasure import erase
 from fdunlearn.models import classifier as clf
 from fdunlearn.models import minisd
 from fdunlearn.studies import erase_study, erase_tasks
-from fdunlearn.studies.results import Results, check_results_file, mean_sd
+from fdunlearn.studies.results import Results, mean_sd, minisd_study_parser, open_results, run_with_scratch
 
 __all__ = ["BUDGETS", "VARIANTS", "Budget", "Variant", "estimate_seconds", "format_table", "strong_erasers", "study",
            "summarise"]
@@ -205,8 +205,7 @@ def study(out: str | Path, model: str = "minisd", b: Budget | None = None, cache
     b = b or budget()
     _subset("variant(s)", b.variants, tuple(VARIANTS))
     _subset("attack(s)", b.methods, attack.METHODS)
-    check_results_file(out, "attack_study")
-    results = Results(out, _settings(model, b))
+    results = open_results(out, "attack_study", _settings(model, b))
     weights_dir = Path(weights_dir) if weights_dir is not None else config.output_dir() / "attack_study"
     order = ("base", *(v for v in b.variants if v != "base")) if "base" in b.variants else b.variants
     with tempfile.TemporaryDirectory() as tmp:
@@ -261,20 +260,15 @@ def format_table(summary: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     full = BUDGETS["full"]
-    epilog = (f"Full mode (default): {len(full.variants)} models x {len(full.methods)} attacks x {len(full.seeds)} "
-              f"seeds, attack budgets {', '.join(f'{m} {n}' for m, n in full.attack_budget)}, erasures of "
-              f"{full.erase_steps} steps: about {_duration(estimate_seconds(full))} on one core of a 2-core CPU. That "
-              f"is an ESTIMATE from per-step times measured at a small budget ({SECONDS['inversion_step']:g} s per "
-              f"inversion step, {SECONDS['prompt_opt_step']:g} s per prompt-opt step, {SECONDS['paraphrase']:g} s "
-              f"per paraphrase attack, {SECONDS['erasure']:g} s per erasure with its anchors, "
-              f"{SECONDS['score']:g} s to score a model), not a measurement; a busy machine takes longer. "
-              "FDUNLEARN_FAST=1 runs a tiny version (1 seed, base and MSE, 2-step attacks) in well under a minute. "
-              "Resumable: rerun the same command to continue.")
-    p = validate.ArgumentParser(prog="python -m fdunlearn.attack_study", description=__doc__.splitlines()[0],
-                                epilog=epilog)
-    p.add_argument("--out", required=True, help="results .json (resumed when it is one; a folder or another file is "
-                   "refused before any work)")
-    p.add_argument("--model", default="minisd", help="minisd or a MiniSD model folder")
+    p = minisd_study_parser(
+        "python -m fdunlearn.attack_study", __doc__,
+        work=f"Full mode (default): {len(full.variants)} models x {len(full.methods)} attacks x {len(full.seeds)} "
+        f"seeds, attack budgets {', '.join(f'{m} {n}' for m, n in full.attack_budget)}, erasures of "
+        f"{full.erase_steps} steps", duration=_duration(estimate_seconds(full)),
+        basis=f"per-step times measured at a small budget ({SECONDS['inversion_step']:g} s per inversion step, "
+        f"{SECONDS['prompt_opt_step']:g} s per prompt-opt step, {SECONDS['paraphrase']:g} s per paraphrase attack, "
+        f"{SECONDS['erasure']:g} s per erasure with its anchors, {SECONDS['score']:g} s to score a model)",
+        fast="1 seed, base and MSE, 2-step attacks")
     p.add_argument("--variants", help=f"comma-separated subset of: {', '.join(VARIANTS)} (default: all)")
     p.add_argument("--methods", help=f"comma-separated subset of: {', '.join(attack.METHODS)} (default: all)")
     p.add_argument("--cache-dir", help="anchor-image cache (default: a temporary folder)")
@@ -289,11 +283,8 @@ def main(argv: list[str] | None = None) -> int:
             text = getattr(args, option)
             if text is not None:
                 b = dataclasses.replace(b, **{option: validate.comma_subset(f"--{option}", text, accepted)})
-        check_results_file(args.out, "attack_study")
-        validate.scratch_folders({"--cache-dir": args.cache_dir, "--weights-dir": args.weights_dir})
-        out = study(args.out, args.model, b, cache_dir=args.cache_dir, weights_dir=args.weights_dir,
-                    progress=args.progress)
-        print(f"wrote {out}")
+        run_with_scratch(args, "attack_study", lambda: study(
+            args.out, args.model, b, cache_dir=args.cache_dir, weights_dir=args.weights_dir, progress=args.progress))
 
     return validate.run(body)
 

@@ -78,7 +78,7 @@ from fdunlearn.studies.regimes_runs import (
     multiplier_summary,
     run_list,
 )
-from fdunlearn.studies.results import Results, check_results_file
+from fdunlearn.studies.results import Results, minisd_study_parser, open_results, run_with_scratch
 
 # The study's one face: its runs' definitions (``regimes_runs``) are reached as erase_regimes.NAME too.
 __all__ = ["ANCHOR_SECONDS", "BUDGETS", "CALIBRATION_KEY", "DIVERGENCES", "EXPERIMENTS", "FIRST_SEEDS", "LABELS",
@@ -238,12 +238,9 @@ def study(out: str | Path, model: str = "minisd", experiments: tuple[str, ...] =
           cache_dir: str | Path | None = None, weights_dir: str | Path | None = None, progress: bool = False) -> Path:
     """Run (or resume) the study into ``out``; ``experiments`` limits it to some of ``EXPERIMENTS``.
     ``weights_dir``: where the MSE runs' weights wait for their partners (default ``<output dir>/erase_regimes``)."""
-    bad = [e for e in experiments if e not in EXPERIMENTS]
-    if bad or not experiments:
-        raise ValueError(f"unknown experiment(s) {bad or list(experiments)!r}; accepted: {', '.join(EXPERIMENTS)}")
+    validate.known("experiment", experiments, EXPERIMENTS)
     b = b or budget()
-    check_results_file(out, "erase_regimes")
-    results = Results(out, _settings(model, b))
+    results = open_results(out, "erase_regimes", _settings(model, b))
     weights_dir = Path(weights_dir) if weights_dir is not None else config.output_dir() / "erase_regimes"
     with tempfile.TemporaryDirectory() as tmp:
         s = _Study(model, results, b, Path(cache_dir or tmp), weights_dir, progress)
@@ -289,18 +286,14 @@ def comparisons(rows: list[dict], metrics: tuple[str, ...] = METRICS, n_boot: in
 
 def main(argv: list[str] | None = None) -> int:
     full = BUDGETS["full"]
-    epilog = (f"Full mode (default) runs {len(run_list(full))} erasures of {full.steps} steps on seeds "
-              f"{', '.join(map(str, full.seeds))}, plus the base models and the SGD calibration: about "
-              f"{_duration(estimate_seconds(full))} on one core of a 2-core CPU. That is an ESTIMATE from lesson 04's "
-              f"measured times (about {STEP_SECONDS:g} s per erasure step, {SCORE_SECONDS:g} s to score a pipeline, "
-              f"{ANCHOR_SECONDS:g} s of anchor images per task and seed), not a measurement; a busy machine takes "
-              "longer. FDUNLEARN_FAST=1 runs a tiny version (2 seeds, 2-step erasures, MSE and Hellinger) in well "
-              "under a minute. Resumable: rerun the same command to continue.")
-    p = validate.ArgumentParser(prog="python -m fdunlearn.erase_regimes", description=__doc__.splitlines()[0],
-                                epilog=epilog)
-    p.add_argument("--out", required=True, help="results .json (resumed when it is one; a folder or another file is "
-                   "refused before any work)")
-    p.add_argument("--model", default="minisd", help="minisd or a MiniSD model folder")
+    p = minisd_study_parser(
+        "python -m fdunlearn.erase_regimes", __doc__,
+        work=f"Full mode (default) runs {len(run_list(full))} erasures of {full.steps} steps on seeds "
+        f"{', '.join(map(str, full.seeds))}, plus the base models and the SGD calibration",
+        duration=_duration(estimate_seconds(full)),
+        basis=f"lesson 04's measured times (about {STEP_SECONDS:g} s per erasure step, {SCORE_SECONDS:g} s to score a "
+        f"pipeline, {ANCHOR_SECONDS:g} s of anchor images per task and seed)",
+        fast="2 seeds, 2-step erasures, MSE and Hellinger")
     p.add_argument("--experiments", default=",".join(EXPERIMENTS),
                    help=f"comma-separated subset of: {', '.join(EXPERIMENTS)}")
     p.add_argument("--cache-dir", help="anchor-image cache (default: a temporary folder)")
@@ -312,11 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         args = p.parse_args(argv)
         config.device()
         experiments = validate.comma_subset("--experiments", args.experiments, EXPERIMENTS)
-        check_results_file(args.out, "erase_regimes")
-        validate.scratch_folders({"--cache-dir": args.cache_dir, "--weights-dir": args.weights_dir})
-        out = study(args.out, args.model, experiments, cache_dir=args.cache_dir, weights_dir=args.weights_dir,
-                    progress=args.progress)
-        print(f"wrote {out}")
+        run_with_scratch(args, "erase_regimes", lambda: study(
+            args.out, args.model, experiments, cache_dir=args.cache_dir, weights_dir=args.weights_dir,
+            progress=args.progress))
 
     return validate.run(body)
 

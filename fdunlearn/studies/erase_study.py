@@ -83,7 +83,7 @@ from fdunlearn.studies.erase_tasks import (
     score,
     thick_thresholds,
 )
-from fdunlearn.studies.results import Results, check_results_file
+from fdunlearn.studies.results import Results, open_results
 
 # The study's one face: what it erases and how it scores (erase_tasks), and its summaries (erase_summary), are
 # reached as erase_study.NAME by the lessons, the tests and the other erasure studies.
@@ -212,12 +212,9 @@ class Study:
 def study(out: str | Path, model: str = "minisd", phases: tuple[str, ...] = PHASES, b: Budget | None = None,
           cache_dir: str | Path | None = None, progress: bool = False) -> Path:
     """Run (or resume) the study into ``out``; ``phases`` limits it to some of ``PHASES``."""
-    bad = [p for p in phases if p not in PHASES]
-    if bad or not phases:
-        raise ValueError(f"unknown phase(s) {bad or list(phases)!r}; accepted: {', '.join(PHASES)}")
+    validate.known("phase", phases, PHASES)
     b = b or budget()
-    check_results_file(out, "erase_study")
-    results = Results(out, _settings(model, b))
+    results = open_results(out, "erase_study", _settings(model, b))
     with tempfile.TemporaryDirectory() as tmp:
         s = Study(model, results, b, Path(cache_dir or tmp), progress)
         if "base" in phases:

@@ -62,6 +62,34 @@ def check_results_file(out: str | Path, study: str, option: str = "--out") -> Pa
     return out
 
 
+def open_results(out: str | Path, study: str, settings: dict) -> Results:
+    """``check_results_file``, then the results file to fill (resumed when it holds the same settings)."""
+    check_results_file(out, study)
+    return Results(out, settings)
+
+
+def minisd_study_parser(prog: str, doc: str, *, work: str, duration: str, basis: str,
+                        fast: str) -> validate.ArgumentParser:
+    """The command line every MiniSD study starts from: ``--out`` (a results file, resumed) and ``--model``, with an
+    epilog that gives the full run's ``work`` and its estimated ``duration`` (from ``basis``) and the ``fast`` mode."""
+    epilog = (f"{work}: about {duration} on one core of a 2-core CPU. That is an ESTIMATE from {basis}, not a "
+              f"measurement; a busy machine takes longer. FDUNLEARN_FAST=1 runs a tiny version ({fast}) in well under "
+              "a minute. Resumable: rerun the same command to continue.")
+    p = validate.ArgumentParser(prog=prog, description=doc.splitlines()[0], epilog=epilog)
+    p.add_argument("--out", required=True, help="results .json (resumed when it is one; a folder or another file is "
+                   "refused before any work)")
+    p.add_argument("--model", default="minisd", help="minisd or a MiniSD model folder")
+    return p
+
+
+def run_with_scratch(args, study: str, call) -> None:
+    """The end of a study's command line: refuse a bad ``--out``, ``--cache-dir`` or ``--weights-dir`` before any
+    work, then run ``call()`` and print the file it wrote."""
+    check_results_file(args.out, study)
+    validate.scratch_folders({"--cache-dir": args.cache_dir, "--weights-dir": args.weights_dir})
+    print(f"wrote {call()}")
+
+
 # Mean and sample standard deviation over seeds (sd 0 for one value), two ways that agree to the last bit or one
 # ulp apart (about one list in ten): the erasure studies' summaries were made with torch's float64 sums, lesson 03's
 # and the regimes' reports with Python's; each keeps its own so that no stored or printed number moves.

@@ -100,6 +100,7 @@ class UnlearnConfig:
     prior_weight: float = 0.0  # optional weight of VDU's parameter-space prior on top of S_fs
     # fs-redirect only: the plasticity term leads noised forget images to replay samples (replay.redirect_loss)
     redirect_t_min: int = 200  # smallest timestep index drawn for the redirect term
+    forget_t_min: int = 0  # smallest timestep index of the plasticity term (ascent only where the class is decided)
 
 
 # vdu-fs's runaway guard. On mnist-ddpm its forget loss stays near its start while the class fades, then on some
@@ -140,8 +141,10 @@ def check(cfg: UnlearnConfig, n_available: int) -> None:
         low = 0.0 if name != "lr" else 1e-12
         if not (isinstance(value, int | float) and math.isfinite(value) and value >= low):
             raise ValueError(f"{name}={value!r}; accepted: a finite number {'>' if name == 'lr' else '>='} 0")
-    if not (isinstance(cfg.redirect_t_min, int) and 0 <= cfg.redirect_t_min < ddpm.T_STEPS):
-        raise ValueError(f"redirect_t_min={cfg.redirect_t_min!r}; accepted: an integer 0..{ddpm.T_STEPS - 1}")
+    for name in ("redirect_t_min", "forget_t_min"):
+        value = getattr(cfg, name)
+        if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < ddpm.T_STEPS):
+            raise ValueError(f"{name}={value!r}; accepted: an integer 0..{ddpm.T_STEPS - 1}")
     if cfg.replay_n < 1:
         raise ValueError(f"replay_n={cfg.replay_n}; accepted: an integer >= 1 (samples of the pretrained model)")
 
@@ -179,9 +182,10 @@ def _median(tensors: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def forget_loss(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor, g: torch.Generator,
-                weights: torch.Tensor | None) -> torch.Tensor:
-    """The plasticity term's sum, normalised: mean over images and pixels of C_t ||eps - eps_theta(x_t, t)||^2."""
-    return ddpm.diffusion_loss(unet, scheduler, x0, g, weights)
+                weights: torch.Tensor | None, t_min: int = 0) -> torch.Tensor:
+    """The plasticity term's sum, normalised: mean over images and pixels of C_t ||eps - eps_theta(x_t, t)||^2,
+    t ~ U{t_min..T-1}."""
+    return ddpm.diffusion_loss(unet, scheduler, x0, g, weights, t_min)
 
 
 def elbo_weights(scheduler: DDPMScheduler) -> torch.Tensor:
@@ -303,7 +307,8 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
     unet.train().requires_grad_(True)
     opt = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
     with torch.no_grad():
-        start = forget_loss(unet, scheduler, x_forget[:64], torch.Generator().manual_seed(1), None).item()
+        start = forget_loss(unet, scheduler, x_forget[:64], torch.Generator().manual_seed(1), None,
+                            cfg.forget_t_min).item()
     log, running, t0, stop = [], start, time.time(), stop_at(cfg)
     bar = tqdm(range(cfg.steps), desc=f"unlearn {cfg.method}", disable=not progress)
     for step in bar:
@@ -312,7 +317,7 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
             tidx = torch.randint(0, len(fs["images"]), (len(idx),), generator=g)
             plastic = replay.redirect_loss(unet, scheduler, x_forget[idx], fs["images"][tidx], g, cfg.redirect_t_min)
         else:
-            plastic = forget_loss(unet, scheduler, x_forget[idx], g, weights)
+            plastic = forget_loss(unet, scheduler, x_forget[idx], g, weights, cfg.forget_t_min)
         if fs is not None:  # vdu-fs: L = lambda S_fs - P; fs-redirect: L = lambda S_fs + R (+ the weight prior)
             ridx = torch.randint(0, len(fs["images"]), (min(cfg.batch_size, len(fs["images"])),), generator=g)
             stable = replay.function_stability(unet, fs["frozen"], scheduler, fs["images"][ridx], g)

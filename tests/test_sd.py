@@ -78,3 +78,27 @@ def test_save_pretrained_folder_loads_like_a_hub_model(tmp_path, one_thread):
     again = sd.load(str(tmp_path / "pipe"), device="cpu", allow_cpu=True, attention="slicing")
     assert sum(p.numel() for p in again.unet.parameters()) == sum(p.numel() for p in pipe.unet.parameters())
     torch.testing.assert_close(next(again.unet.parameters()), next(pipe.unet.parameters()))
+
+
+def test_sampling_swaps_the_scheduler_and_restores_it_even_after_an_error():
+    from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
+
+    class Pipe:  # the two things ``sampling`` touches
+        def __init__(self):
+            self.scheduler, self._progress_bar_config = DDPMScheduler(), {"desc": "mine"}
+
+        def set_progress_bar_config(self, **kwargs):
+            self._progress_bar_config = kwargs
+
+    pipe = Pipe()
+    original = pipe.scheduler
+    with pytest.raises(RuntimeError, match="boom"), sd.sampling(pipe, "dpm-solver"):
+        assert isinstance(pipe.scheduler, DPMSolverMultistepScheduler)
+        assert pipe._progress_bar_config == {"disable": True}
+        raise RuntimeError("boom")
+    assert pipe.scheduler is original and pipe._progress_bar_config == {"desc": "mine"}
+    with sd.sampling(pipe, "pipeline"):
+        assert pipe.scheduler is original
+    with pytest.raises(ValueError, match="unknown sampler 'ddim'; accepted: dpm-solver, pipeline"), \
+            sd.sampling(pipe, "ddim"):
+        pass

@@ -27,8 +27,9 @@ import torch
 from tqdm.auto import tqdm
 
 from fdunlearn import files as io
+from fdunlearn.models import sd
 
-SAMPLERS = ("dpm-solver", "pipeline")  # the reference's 25-step DPM-Solver++, or the pipeline's own scheduler
+SAMPLERS = sd.SAMPLERS  # the reference's 25-step DPM-Solver++, or the pipeline's own scheduler
 
 
 @dataclass
@@ -57,16 +58,10 @@ def cache_key(settings: dict) -> str:
 
 def _generate(pipe, settings: dict, batch_size: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (N, H, W, C) images and a (N,) bool mask of those a safety checker blanked."""
-    from diffusers import DPMSolverMultistepScheduler
-
     anchors, n = settings["anchors"], settings["n"]
     prompts = [anchors[j % len(anchors)] for j in range(n)]
-    original, bars = pipe.scheduler, dict(getattr(pipe, "_progress_bar_config", {}))
-    if settings["sampler"] == "dpm-solver":
-        pipe.scheduler = DPMSolverMultistepScheduler.from_config(original.config)
-    pipe.set_progress_bar_config(disable=True)  # one bar over the batches instead of one per batch
     chunks, blanked = [], []
-    try:
+    with sd.sampling(pipe, settings["sampler"]):  # one bar over the batches instead of one per batch
         bar = tqdm(range(0, n, batch_size), desc="anchor images", disable=not progress, unit="batch")
         for k, start in enumerate(bar):
             gen = torch.Generator().manual_seed(settings["seed"] * 100_003 + k)
@@ -79,9 +74,6 @@ def _generate(pipe, settings: dict, batch_size: int, progress: bool) -> tuple[np
             chunks.append(images.permute(0, 2, 3, 1).numpy())
             # a safety checker returns black images it flagged: they must not become anchors
             blanked += [bool(f) for f in (out.nsfw_content_detected or [False] * len(images))]
-    finally:
-        pipe.scheduler = original
-        pipe._progress_bar_config = bars
     if any(blanked):
         warnings.warn(f"the pipeline's safety checker blanked {sum(blanked)} of {n} anchor images; they are "
                       "dropped from training (load the pipeline with safety_checker=None to keep them)", stacklevel=3)

@@ -158,27 +158,19 @@ def generate(pipe, prompts: list[str], n_per_prompt: int, seed: int = 0, steps: 
              batch: int = 8, sampler: str = "dpm-solver", progress: bool = True, desc: str = "images") -> np.ndarray:
     """uint8 (len(prompts) * n_per_prompt, H, W, C), prompt-major, from initial noise drawn once from ``seed``
     (so the base and every erased model start from the same latents: before/after pairs are comparable)."""
-    from diffusers import DPMSolverMultistepScheduler
-
-    if sampler not in ("dpm-solver", "pipeline"):
-        raise ValueError(f"unknown sampler {sampler!r}; accepted: dpm-solver, pipeline")
+    if sampler not in sd.SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; accepted: {', '.join(sd.SAMPLERS)}")
     size = pipe.unet.config.sample_size
     flat = [p for p in prompts for _ in range(n_per_prompt)]
     latents = torch.randn((len(flat), pipe.unet.config.in_channels, size, size),
                           generator=torch.Generator().manual_seed(seed))
-    original = pipe.scheduler
-    if sampler == "dpm-solver":
-        pipe.scheduler = DPMSolverMultistepScheduler.from_config(original.config)
-    pipe.set_progress_bar_config(disable=True)
     out = []
-    try:
+    with sd.sampling(pipe, sampler):
         for start in tqdm(range(0, len(flat), batch), desc=desc, disable=not progress, unit="batch"):
             images = pipe(flat[start:start + batch], num_inference_steps=steps, guidance_scale=guidance,
                           latents=latents[start:start + batch].to(pipe.device, pipe.unet.dtype),
                           output_type="pt").images
             out.append(images.float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
-    finally:
-        pipe.scheduler = original
     return np.concatenate(out)
 
 

@@ -22,6 +22,8 @@ setting (``EraseConfig.gradient_checkpointing``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,6 +120,29 @@ def _dtype(dtype: str, device: torch.device) -> torch.dtype:
     if device.type == "cpu" and dtype == "fp16":
         raise ValueError("dtype 'fp16' needs a CUDA GPU; accepted on the CPU: fp32, bf16")
     return DTYPES[dtype]
+
+
+SAMPLERS = ("dpm-solver", "pipeline")
+
+
+@contextmanager
+def sampling(pipe, sampler: str) -> Iterator[None]:
+    """Within the block, ``pipe`` samples with ``sampler`` ("dpm-solver": a DPM-Solver++ scheduler made from the
+    pipeline's own scheduler config; "pipeline": the scheduler it was loaded with) and shows no progress bar of its
+    own; afterwards its scheduler and progress-bar settings are restored, even after an error."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; accepted: {', '.join(SAMPLERS)}")
+    original, bars = pipe.scheduler, dict(getattr(pipe, "_progress_bar_config", {}))
+    if sampler == "dpm-solver":
+        pipe.scheduler = DPMSolverMultistepScheduler.from_config(original.config)
+    pipe.set_progress_bar_config(disable=True)
+    try:
+        yield
+    finally:
+        pipe.scheduler = original
+        pipe._progress_bar_config = bars
 
 
 def configure(pipe, attention: str = "sdpa"):

@@ -168,10 +168,7 @@ def train(recipe: DDPMRecipe, out: str | Path, seed: int = 0, resume: bool = Fal
     ``stop_after`` ends the run early (as an interruption would) after that many total steps,
     leaving a checkpoint to resume from; the final export happens only at ``recipe.steps``.
     """
-    out = io.run_folder(out, STATE_FILE, resume, kind="ddpm")
-    if resume and (out / STATE_FILE).exists():  # checked before any work
-        io.check_resume(out / STATE_FILE, asdict(recipe), seed, ARCHITECTURE)
-        read_log(out)  # a damaged log, too
+    out = training.open_run(out, STATE_FILE, resume, "ddpm", asdict(recipe), seed, ARCHITECTURE, read_log)
     device = config.device()
     config.seed_everything(seed)
     train_data = data.load(recipe.dataset, "train")

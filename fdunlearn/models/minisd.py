@@ -202,10 +202,7 @@ def train(recipe: MiniSDRecipe, out: str | Path, seed: int = 0, resume: bool = F
     ``stop_after`` ends the run (as an interruption would) after that many total steps, VAE steps
     counted first; the model folder is exported only when both phases are done.
     """
-    out = io.run_folder(out, STATE_FILE, resume, kind="pipeline")
-    if resume and (out / STATE_FILE).exists():  # checked before any work
-        io.check_resume(out / STATE_FILE, asdict(recipe), seed, ARCHITECTURE)
-        read_log(out)  # a damaged log, too
+    out = training.open_run(out, STATE_FILE, resume, "pipeline", asdict(recipe), seed, ARCHITECTURE, read_log)
     device = config.device()
     config.seed_everything(seed)
     train_data = data.load("mnist", "train")

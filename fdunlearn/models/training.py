@@ -5,6 +5,7 @@ warm-up + cosine learning rate, and the EMA update."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -62,3 +63,14 @@ def stored_seed(state: Path) -> int | None:
         return None
     seed = io.read_metadata(state).get("seed")
     return int(seed) if seed is not None and seed.isdigit() else None
+
+
+def open_run(out: str | Path, state_file: str, resume: bool, kind: str, recipe: dict, seed: int,
+             architecture: tuple[str, ...], read_log: Callable[[Path], object]) -> Path:
+    """The run folder ``out`` of a resumable training (``files.run_folder``); on a resume, before any work, its state
+    must match ``recipe``, ``seed`` and ``architecture`` and its log must read back (``read_log``)."""
+    out = io.run_folder(out, state_file, resume, kind=kind)
+    if resume and (out / state_file).exists():
+        io.check_resume(out / state_file, recipe, seed, architecture)
+        read_log(out)
+    return out

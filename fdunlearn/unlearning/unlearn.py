@@ -27,6 +27,8 @@ implementation makes where the paper leaves them open (all recorded in the outpu
   ``l2`` uses that same median for every weight (equal variances).
 * **C_t.** ``elbo``: kappa_t / 2 from the noise schedule (lesson 01), normalised to mean 1 over t;
   ``uniform``: 1 (the simple loss).
+* **Timesteps.** The plasticity term draws t ~ U{forget_t_min..T-1}; the paper's sum runs over every t (0, the
+  default). A larger ``forget_t_min`` ascends only where a sample's class is still being decided.
 * **Stop.** The plasticity term is unbounded below, so the loop stops at a fixed step budget or
   as soon as the running forget loss exceeds ``stop_factor`` x its pretrained value.
 

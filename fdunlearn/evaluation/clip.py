@@ -158,8 +158,6 @@ def generate(pipe, prompts: list[str], n_per_prompt: int, seed: int = 0, steps: 
              batch: int = 8, sampler: str = "dpm-solver", progress: bool = True, desc: str = "images") -> np.ndarray:
     """uint8 (len(prompts) * n_per_prompt, H, W, C), prompt-major, from initial noise drawn once from ``seed``
     (so the base and every erased model start from the same latents: before/after pairs are comparable)."""
-    if sampler not in sd.SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; accepted: {', '.join(sd.SAMPLERS)}")
     size = pipe.unet.config.sample_size
     flat = [p for p in prompts for _ in range(n_per_prompt)]
     latents = torch.randn((len(flat), pipe.unet.config.in_channels, size, size),

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from fdunlearn.course import readme, run_notebooks
 
 
@@ -12,9 +14,27 @@ def test_record_times_merges_one_run_into_the_times_file_and_keeps_the_others(tm
     assert all(v["cpus"] >= 1 and len(v["date"]) == 10 for v in entries.values())
 
 
+def test_record_times_keeps_fast_mode_beside_full_mode(tmp_path):
+    path = tmp_path / "times.json"
+    run_notebooks.record_times({"01_x.ipynb": 42.0}, path)
+    run_notebooks.record_times({"01_x.ipynb": 9.5}, path, mode="fast")
+    e = json.loads(path.read_text())["notebooks"]["01_x.ipynb"]
+    assert e["seconds"] == 42.0 and e["fast"]["seconds"] == 9.5
+    run_notebooks.record_times({"01_x.ipynb": 41.0}, path)
+    assert json.loads(path.read_text())["notebooks"]["01_x.ipynb"]["fast"]["seconds"] == 9.5
+
+
+def test_record_times_refuses_an_unknown_mode(tmp_path):
+    with pytest.raises(ValueError, match=r"'slow'.*full, fast"):
+        run_notebooks.record_times({"01_x.ipynb": 1.0}, tmp_path / "t.json", mode="slow")
+
+
 def test_the_readme_times_table_lists_every_lesson_from_the_times_file():
     table = readme.notebook_times()
     recorded = json.loads(run_notebooks.TIMES.read_text())["notebooks"]
     for name, e in recorded.items():
         assert f"| {name} | {readme._duration(e['seconds'])} ({e['date']}, {e['cpus']} cores) |" in table
+        if "fast" in e:
+            f = e["fast"]
+            assert f"| {readme._duration(f['seconds'])} ({f['date']}, {f['cpus']} cores) |" in table
     assert readme._duration(293) == "4 min 53 s" and readme._duration(7.4) == "7 s"

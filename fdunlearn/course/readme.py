@@ -264,21 +264,26 @@ def attacks_summary() -> str:
 
 
 def notebook_times() -> str:
-    """Each lesson's full-mode time on a CPU, as ``make course`` last measured it (``data/notebook_times.json``)."""
+    """Each lesson's full- and fast-mode time on a CPU, as ``python -m fdunlearn.run_notebooks`` last measured it
+    (``data/notebook_times.json``; fast mode: ``FDUNLEARN_FAST=1``)."""
     from fdunlearn import course
     from fdunlearn.course import run_notebooks
 
     entries = json.loads(run_notebooks.TIMES.read_text())["notebooks"] if run_notebooks.TIMES.exists() else {}
+
+    def when(e: dict | None) -> str:
+        return f"{_duration(e['seconds'])} ({e['date']}, {e['cpus']} cores)" if e and "seconds" in e else (
+            "not measured yet")
+
     cells = []
     for path in course.notebooks():
-        name = Path(path).name
-        e = entries.get(name)
-        when = (f"{_duration(e['seconds'])} ({e['date']}, {e['cpus']} cores)" if e else
-                "not measured yet")
-        cells.append(f"| {name} | {when} |")
-    total = sum(e["seconds"] for e in entries.values())
-    head = ["| lesson | full mode, `make course` (date, cores) |", "|---|---|"]
-    return "\n".join(head + cells + [f"| all measured lessons | {_duration(total)} |"])
+        e = entries.get(Path(path).name)
+        cells.append(f"| {Path(path).name} | {when(e)} | {when((e or {}).get('fast'))} |")
+    total = sum(e["seconds"] for e in entries.values() if "seconds" in e)
+    total_fast = sum(e["fast"]["seconds"] for e in entries.values() if "fast" in e)
+    head = ["| lesson | full mode, `make course` (date, cores) | fast mode, `FDUNLEARN_FAST=1` (date, cores) |",
+            "|---|---|---|"]
+    return "\n".join(head + cells + [f"| all measured lessons | {_duration(total)} | {_duration(total_fast)} |"])
 
 
 def _duration(seconds: float) -> str:

@@ -73,16 +73,24 @@ def run(path: Path) -> float:
     return seconds
 
 
-TIMES = config.REPO_ROOT / "data" / "notebook_times.json"  # full mode on a CPU: what the README quotes
+TIMES = config.REPO_ROOT / "data" / "notebook_times.json"  # full and fast mode on a CPU: what the README quotes
 
 
-def record_times(times: dict[str, float], path: Path = TIMES) -> None:
-    """Merge full-mode CPU times into ``path`` (one entry per notebook, the latest run; the others kept), with the
-    machine they were measured on. The README's times block is written from this file (``fdunlearn.course.readme``)."""
+def record_times(times: dict[str, float], path: Path = TIMES, mode: str = "full") -> None:
+    """Merge one run's CPU times into ``path`` (per notebook the latest run of each mode; the others kept), with the
+    machine they were measured on: a full-mode entry at the notebook's top level, a fast-mode one under ``"fast"``.
+    The README's times block is written from this file (``fdunlearn.course.readme``)."""
+    if mode not in ("full", "fast"):
+        raise ValueError(f"unknown mode {mode!r}; accepted: full, fast")
     old = json.loads(path.read_text()) if path.exists() else {}
     entries = old.get("notebooks", {})
-    entries.update({name: {"seconds": s, "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count()}
-                    for name, s in times.items()})
+    for name, s in times.items():
+        e = {"seconds": s, "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count()}
+        entry = entries.setdefault(name, {})
+        if mode == "full":
+            entry.update(e)
+        else:
+            entry["fast"] = e
     with io.atomic_path(path) as tmp:
         tmp.write_text(json.dumps({"notebooks": dict(sorted(entries.items()))}, indent=2) + "\n")
 
@@ -96,8 +104,8 @@ def main(paths: list[str]) -> int:
     out = config.output_dir() / f"notebook_times_{config.mode()}.json"
     out.write_text(json.dumps(times, indent=2) + "\n")
     print(f"[run_notebooks] times written to {config.display_path(out)}")
-    if config.mode() == "full" and config.device().type == "cpu":
-        record_times(times)
+    if config.device().type == "cpu":
+        record_times(times, mode=config.mode())
         print(f"[run_notebooks] and merged into {config.display_path(TIMES)}")
     return 0
 

@@ -252,6 +252,17 @@ def vdu_fs_strict_headline() -> str:
                    "table, 1,000 samples): the +15% quality bar is within the measurement's own spread.")
 
 
+def vdu_fs_late_headline() -> str:
+    """Lesson 03 section 7.10: vdu-fs with its gradient ascent restricted to late timesteps, on digits 7 and 3."""
+    from fdunlearn.studies import vdu_digits, vdu_report
+
+    results = vdu_report.load("vdu-fs-late")
+    stats = vdu_report.digit_rows(results)
+    seeds = sorted({r["seed"] for r in results["rows"]})
+    return (f"{vdu_digits.LABELS['vdu-fs-late']} (`{vdu_report.command('vdu-fs-late')}`; seeds "
+            f"{', '.join(map(str, seeds))}): " + "; ".join(_variant_parts(stats, "vdu-fs-late")) + ".")
+
+
 def attacks_summary() -> str:
     """Lesson 04 section 7: the attack table's findings (``attack_report.findings``)."""
     from fdunlearn.studies import attack_report
@@ -301,6 +312,7 @@ BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "vdu-fs-frontier": (vdu_fs_frontier, True),
     "fs-redirect": (fs_redirect_headline, True),
     "vdu-fs-strict": (vdu_fs_strict_headline, True),
+    "vdu-fs-late": (vdu_fs_late_headline, True),
     "attacks": (attacks_summary, True),
     "claims": (claims_table, False),
     "reproduce": (reproduce_commands, False),

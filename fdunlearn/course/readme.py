@@ -57,9 +57,9 @@ def _met(ok: bool) -> str:
     return "met" if ok else "not met"
 
 
-def _vdu_fs(results: dict | None) -> tuple[dict, dict, list[dict]]:
+def _vdu_fs(results: dict | None, variant: str = "vdu-fs") -> tuple[dict, dict, list[dict]]:
     results = results if results is not None else vdu_report.load("vdu-fs-digits")
-    return results, vdu_report.digit_rows(results), [r for r in results["rows"] if r["variant"] == "vdu-fs"]
+    return results, vdu_report.digit_rows(results), [r for r in results["rows"] if r["variant"] == variant]
 
 
 def vdu_fs_headline(results: dict | None = None) -> str:
@@ -95,11 +95,11 @@ def vdu_fs_headline(results: dict | None = None) -> str:
             f"{_and(fids)}; bar +{100 * b['fid_remaining_rise']:.0f}%.")
 
 
-def vdu_fs_other_digits(results: dict | None = None) -> str:
-    """The other eight digits under vdu-fs: seeds so far, forget share, FID rise, which meet every bar."""
-    results, stats, rows = _vdu_fs(results)
+def vdu_fs_other_digits(results: dict | None = None, variant: str = "vdu-fs") -> str:
+    """The other eight digits under ``variant``: seeds so far, forget share, FID rise, which meet every bar."""
+    results, stats, rows = _vdu_fs(results, variant)
     b = vdu_report.BARS
-    others = sorted(d for v, d in stats if v == "vdu-fs" and d not in FOCUS)
+    others = sorted(d for v, d in stats if v == variant and d not in FOCUS)
     if not others:
         return "(not run yet)."
     planned = results["settings"]["budget"]["seeds"]
@@ -115,13 +115,13 @@ def vdu_fs_other_digits(results: dict | None = None) -> str:
         when = (f"{so_far} so far; the same command resumes with "
                 + (f"seeds {_and([str(s) for s in rest])}" if len(rest) > 1 else
                    f"seed {rest[0]}" if rest else "the missing seeds"))
-    share = {d: stats["vdu-fs", d]["forget_share"][0] for d in others}
+    share = {d: stats[variant, d]["forget_share"][0] for d in others}
     low = [d for d in others if share[d] <= b["forget_share"]]
     high = sorted((d for d in others if share[d] > b["forget_share"]), key=lambda d: share[d])
     detail = ([f"at most {100 * b['forget_share']:.0f}% for {_and([str(d) for d in low])}"] if low else []) + \
         [f"{_pct(share[d])}% for {d}" for d in high]
-    rises = [stats["vdu-fs", d]["fid_remaining_rise"][0] for d in others]
-    every = [d for d in others if all(vdu_report.check_bars(stats["vdu-fs", d]).values())]
+    rises = [stats[variant, d]["fid_remaining_rise"][0] for d in others]
+    every = [d for d in others if all(vdu_report.check_bars(stats[variant, d]).values())]
     verdict = (f"digit {every[0]} meets every bar" if len(every) == 1 else
                f"digits {_and([str(d) for d in every])} meet every bar" if every else "none meets every bar")
     return (f"({when}): forget share {_pct(min(share.values()))}–{_pct(max(share.values()))}% "
@@ -259,8 +259,11 @@ def vdu_fs_late_headline() -> str:
     results = vdu_report.load("vdu-fs-late")
     stats = vdu_report.digit_rows(results)
     seeds = sorted({r["seed"] for r in results["rows"]})
-    return (f"{vdu_digits.LABELS['vdu-fs-late']} (`{vdu_report.command('vdu-fs-late')}`; seeds "
+    head = (f"{vdu_digits.LABELS['vdu-fs-late']} (`{vdu_report.command('vdu-fs-late')}`; seeds "
             f"{', '.join(map(str, seeds))}): " + "; ".join(_variant_parts(stats, "vdu-fs-late")) + ".")
+    if not any(v == "vdu-fs-late" and d not in FOCUS for v, d in stats):
+        return head + " The other eight digits: not run yet (the same command runs them)."
+    return head + " The other eight digits with the same settings " + vdu_fs_other_digits(results, "vdu-fs-late")
 
 
 def attacks_summary() -> str:

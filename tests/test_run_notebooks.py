@@ -38,3 +38,15 @@ def test_the_readme_times_table_lists_every_lesson_from_the_times_file():
             f = e["fast"]
             assert f"| {readme._duration(f['seconds'])} ({f['date']}, {f['cpus']} cores) |" in table
     assert readme._duration(293) == "4 min 53 s" and readme._duration(7.4) == "7 s"
+
+
+def test_run_leaves_the_notebook_untouched_unless_asked_to_write(tmp_path):
+    import nbformat
+
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]), path)
+    before = path.read_text()
+    assert run_notebooks.run(path, write=False) > 0
+    assert path.read_text() == before
+    run_notebooks.run(path)
+    assert "42" in path.read_text()

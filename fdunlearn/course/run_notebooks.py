@@ -1,8 +1,10 @@
 """Execute notebooks top to bottom, headless, in place (``make course``); print each one's run time.
 
-Stored outputs are refreshed; per-cell timing metadata is dropped so a rerun does not churn the files
-beyond the outputs a reader needs. The saved widget state (nbclient records it) is kept only for the widgets an
-output shows and the models they reference, so JupyterLab and nbviewer draw them without a kernel.
+Stored outputs are refreshed in full mode only: a fast-mode run (``FDUNLEARN_FAST=1``) measures its time and leaves the
+notebook as it was, so the outputs a reader sees are always the real experiment's. Per-cell timing metadata is dropped
+so a rerun does not churn the files beyond the outputs a reader needs. The saved widget state (nbclient records it) is
+kept only for the widgets an output shows and the models they reference, so JupyterLab and nbviewer draw them without
+a kernel.
 """
 
 from __future__ import annotations
@@ -60,16 +62,17 @@ def clean(nb: nbformat.NotebookNode) -> None:
         cell.metadata.pop("execution", None)
 
 
-def run(path: Path) -> float:
-    """Execute ``path`` in place with its own folder as working directory; return seconds."""
+def run(path: Path, write: bool = True) -> float:
+    """Execute ``path`` with its own folder as working directory, in place when ``write``; return seconds."""
     nb = nbformat.read(path, as_version=4)
     t0 = time.time()
     NotebookClient(nb, timeout=TIMEOUT_S, kernel_name="python3", store_widget_state=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.time() - t0
-    clean(nb)
-    with io.atomic_path(path) as tmp:
-        nbformat.write(nb, tmp)
+    if write:
+        clean(nb)
+        with io.atomic_path(path) as tmp:
+            nbformat.write(nb, tmp)
     return seconds
 
 
@@ -99,7 +102,7 @@ def main(paths: list[str]) -> int:
     times = {}
     for p in map(Path, paths):
         print(f"[run_notebooks] {p} ({config.mode()} mode) ...", flush=True)
-        times[p.name] = round(run(p), 1)
+        times[p.name] = round(run(p, write=config.mode() == "full"), 1)
         print(f"[run_notebooks] {p.name}: {times[p.name]:.0f} s", flush=True)
     out = config.output_dir() / f"notebook_times_{config.mode()}.json"
     out.write_text(json.dumps(times, indent=2) + "\n")

@@ -261,8 +261,6 @@ def vdu_fs_late_headline() -> str:
     seeds = sorted({r["seed"] for r in results["rows"]})
     head = (f"{vdu_digits.LABELS['vdu-fs-late']} (`{vdu_report.command('vdu-fs-late')}`; seeds "
             f"{', '.join(map(str, seeds))}): " + "; ".join(_variant_parts(stats, "vdu-fs-late")) + ".")
-    if not any(v == "vdu-fs-late" and d not in FOCUS for v, d in stats):
-        return head + " The other eight digits: not run yet (the same command runs them)."
     return head + " The other eight digits with the same settings " + vdu_fs_other_digits(results, "vdu-fs-late")
 
 
@@ -291,8 +289,9 @@ def notebook_times() -> str:
 
     cells = []
     for path in course.notebooks():
-        e = entries.get(Path(path).name)
-        cells.append(f"| {Path(path).name} | {when(e)} | {when((e or {}).get('fast'))} |")
+        name = Path(path).name
+        e = entries.get(name)
+        cells.append(f"| {name} | {when(e)} | {when((e or {}).get('fast'))} |")
     total = sum(e["seconds"] for e in entries.values() if "seconds" in e)
     total_fast = sum(e["fast"]["seconds"] for e in entries.values() if "fast" in e)
     head = ["| lesson | full mode, `make course` (date, cores) | fast mode, `FDUNLEARN_FAST=1` (date, cores) |",

@@ -32,6 +32,7 @@ from fdunlearn.studies.results import Results
 from fdunlearn.unlearning import unlearn
 
 LATE_T_MIN = 300  # vdu-fs-late: the smallest timestep index of its plasticity term (of 1000)
+LATE_FS_WEIGHT = 13.0  # vdu-fs-late: lambda on S_fs
 
 # name -> UnlearnConfig fields: the rows a table can hold
 VARIANTS: dict[str, dict] = {
@@ -56,7 +57,8 @@ VARIANTS: dict[str, dict] = {
                            "fs_weight": 30.0},
     # ascent only at t >= 300, where a sample's class is decided, not where its strokes are drawn; lambda 13 chosen on
     # digit 7, seeds 0 and 1, among 10, 12, 14, 16 and 20 (t >= 500 stopped at its runaway guard: session-13/14 probes)
-    "vdu-fs-late": {"method": "vdu-fs", "replay_filter": True, "forget_t_min": LATE_T_MIN, "fs_weight": 13.0},
+    "vdu-fs-late": {"method": "vdu-fs", "replay_filter": True, "forget_t_min": LATE_T_MIN,
+                    "fs_weight": LATE_FS_WEIGHT},
 }
 LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-unfiltered": "vdu-fs, whole replay set (no filter)",
@@ -67,7 +69,7 @@ LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "fs-redirect": "fs-redirect (forget images led to replay samples, lambda 20)",
           "vdu-fs-strict": "vdu-fs, stricter filter (ratio 1.2), lambda 20",
           "fs-redirect-strict": "fs-redirect, stricter filter (ratio 1.2), lambda 30",
-          "vdu-fs-late": "vdu-fs, ascent only at t >= 300, lambda 13"}
+          "vdu-fs-late": f"vdu-fs, ascent only at t >= {LATE_T_MIN}, lambda {LATE_FS_WEIGHT:g}"}
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)
 FAST = vdu_study.Budget(8, 3, (0,), eta=1.0)
 TRAJECTORY_EVERY = 10

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import time
 from dataclasses import replace
@@ -23,8 +22,7 @@ TRAIN_RECIPES = (*ddpm.RECIPES, *classifier.RECIPES, *minisd.RECIPES)
 
 # Stated maxima of the command line (validate.py refuses anything outside, naming the range, before any work)
 MAX_TRAIN_STEPS = 1_000_000
-MAX_SAMPLES = 1_000_000  # and at most SAMPLE_MEMORY_SHARE of this machine's memory for the images
-SAMPLE_MEMORY_SHARE = 0.5
+MAX_SAMPLES = 1_000_000  # and at most samples.MEMORY_SHARE of this machine's memory for the images
 MAX_GUIDANCE = 50.0
 MAX_FACTOR = 1e6
 count = validate.integer  # readable argparse types: argparse names them by the accepted range
@@ -73,28 +71,6 @@ def _load_text_to_image(model: str, kind: str):
     return minisd.load_pipeline(model)
 
 
-def _memory_bytes() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_sample_memory(n: int, channels: int, size: int = 32) -> None:
-    """Refuse ``n`` samples whose images would not fit in SAMPLE_MEMORY_SHARE of this machine's memory (the
-    initial noise, the float images and the uint8 copy are all held at once: about 5 float copies)."""
-    per_image = 5 * 4 * channels * size * size
-    total = _memory_bytes()
-    if total is None:
-        return
-    limit = int(SAMPLE_MEMORY_SHARE * total)
-    if n * per_image > limit:
-        raise ValueError(f"--n {n} needs about {n * per_image / 2**30:.1f} GiB of memory for the images; the limit is "
-                         f"{limit / 2**30:.1f} GiB ({SAMPLE_MEMORY_SHARE:.0%} of this machine's "
-                         f"{total / 2**30:.1f} GiB); accepted: --n up to {limit // per_image} here (write several "
-                         "files with different --seed for more)")
-
-
 def cmd_sample(args: argparse.Namespace) -> None:
     from fdunlearn.erasure import erase
 
@@ -116,14 +92,14 @@ def cmd_sample(args: argparse.Namespace) -> None:
         if dataset not in samples.EXPECTED_SHAPE:
             raise ValueError(f"{folder / 'record.json'} names no dataset (recipe.dataset is {dataset!r}); accepted: "
                              f"{', '.join(samples.EXPECTED_SHAPE)}; rerun the command that wrote the folder")
-        check_sample_memory(args.n, samples.EXPECTED_SHAPE[dataset][2])
+        samples.check_memory(args.n, samples.EXPECTED_SHAPE[dataset][2])
     else:
         if args.eta is not None:
             raise ValueError("--eta applies to unconditional DDPMs only; text-to-image models sample with eta = 0")
         if args.prompt is None or not args.prompt.strip():
             raise ValueError(f"--prompt {args.prompt!r}: a text-to-image model needs a non-empty prompt, "
                              "e.g. --prompt 'a handwritten seven'")
-        check_sample_memory(args.n, 1)
+        samples.check_memory(args.n, 1)
     t0 = time.time()
     if kind == "ddpm":
         unet, scheduler, rec = models.load_ddpm(args.model)
@@ -256,7 +232,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="generate images into an .npz sample file")
     s.add_argument("--model", required=True, help=f"shipped name ({', '.join(models.SHIPPED)}) or folder")
     s.add_argument("--n", type=count(1, MAX_SAMPLES), required=True,
-                   help=f"number of images, 1..{MAX_SAMPLES} and at most {100 * SAMPLE_MEMORY_SHARE:.0f}%% of this "
+                   help=f"number of images, 1..{MAX_SAMPLES} and at most {100 * samples.MEMORY_SHARE:.0f}%% of this "
                    "machine's memory for them")
     s.add_argument("--seed", type=validate.seed, required=True)
     s.add_argument("--out", required=True, help=f"output .npz file; {OUT_FILE}")

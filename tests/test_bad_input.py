@@ -20,6 +20,7 @@ import torch
 
 from fdunlearn import cli
 from fdunlearn import files as io
+from fdunlearn.datasets import samples
 from fdunlearn.erasure import folder as erase_folder
 from fdunlearn.models import ddpm, minisd
 from fdunlearn.studies import bench, erase_study, eta_study
@@ -440,7 +441,7 @@ def test_sample_guidance_on_a_ddpm_is_refused(capsys, tmp_path):
 
 
 def test_sample_n_beyond_memory_is_refused_naming_the_limit(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "_memory_bytes", lambda: 8 * 2**30)
+    monkeypatch.setattr(samples, "_memory_bytes", lambda: 8 * 2**30)
     refused(capsys, cli.main, ["sample", "--model", "mnist-ddpm", "--n", "1000000", "--seed", "0", "--out",
                                tmp_path / "s.npz"], "--n 1000000 needs about", "the limit is 4.0 GiB")
 

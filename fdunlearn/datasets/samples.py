@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import pickle
 import zipfile
 import zlib
@@ -19,6 +20,29 @@ from fdunlearn import files
 from fdunlearn.datasets import images as data
 
 EXPECTED_SHAPE = {"mnist": (32, 32, 1), "cifar10": (32, 32, 3)}
+MEMORY_SHARE = 0.5  # `sample` holds its images in at most this share of the machine's memory
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(n: int, channels: int, size: int = 32) -> None:
+    """Refuse ``n`` samples whose images would not fit in MEMORY_SHARE of this machine's memory (the
+    initial noise, the float images and the uint8 copy are all held at once: about 5 float copies)."""
+    per_image = 5 * 4 * channels * size * size
+    total = _memory_bytes()
+    if total is None:
+        return
+    limit = int(MEMORY_SHARE * total)
+    if n * per_image > limit:
+        raise ValueError(f"--n {n} needs about {n * per_image / 2**30:.1f} GiB of memory for the images; the limit is "
+                         f"{limit / 2**30:.1f} GiB ({MEMORY_SHARE:.0%} of this machine's "
+                         f"{total / 2**30:.1f} GiB); accepted: --n up to {limit // per_image} here (write several "
+                         "files with different --seed for more)")
 
 
 def save(path: str | Path, images: torch.Tensor, record: dict, labels=None, prompts=None) -> Path:

@@ -132,10 +132,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_unlearn(args: argparse.Namespace) -> None:
     if args.method not in unlearn.FUNCTION_SPACE and (args.fs_weight is not None or args.replay_n is not None
                                                       or not args.replay_filter or args.prior_weight
-                                                      or args.replay_filter_ratio is not None):
-        raise ValueError(f"--fs-weight, --replay-n, --no-replay-filter, --replay-filter-ratio and --prior-weight "
-                         f"apply to --method "
-                         f"{' and '.join(unlearn.FUNCTION_SPACE)} only, not {args.method!r}")
+                                                      or args.replay_filter_ratio is not None or args.replay_near):
+        raise ValueError(f"--fs-weight, --replay-n, --no-replay-filter, --replay-filter-ratio, --replay-near and "
+                         f"--prior-weight apply to --method {' and '.join(unlearn.FUNCTION_SPACE)} only, not "
+                         f"{args.method!r}")
     if args.method == "fs-redirect" and args.forget_t_min is not None:
         raise ValueError("--forget-t-min applies to the ascent term of vdu, vdu-fs, ga, l2 and salun, not "
                          "'fs-redirect' (its redirect term draws t >= 200)")
@@ -157,7 +157,8 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         replay_filter=args.replay_filter, prior_weight=args.prior_weight,
         replay_filter_ratio=defaults.replay_filter_ratio if args.replay_filter_ratio is None
         else args.replay_filter_ratio,
-        forget_t_min=defaults.forget_t_min if args.forget_t_min is None else args.forget_t_min)
+        forget_t_min=defaults.forget_t_min if args.forget_t_min is None else args.forget_t_min,
+        replay_near=args.replay_near)
     out = unlearn.unlearn(args.model, cfg, args.out)
     print(f"wrote {out}")
 
@@ -281,6 +282,9 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--forget-t-min", type=count(0, ddpm.T_STEPS - 1),
                    help="smallest timestep of the forget (ascent) term, 0.."
                    f"{ddpm.T_STEPS - 1} (default {unlearn.UnlearnConfig.forget_t_min}; not fs-redirect)")
+    u.add_argument("--replay-near", type=count(0, 100_000), default=0,
+                   help="vdu-fs, fs-redirect: draw half of each stability batch from this many kept replay samples "
+                   "that look most like the forget images (0, the default: all uniform)")
     u.add_argument("--prior-weight", type=validate.real(0.0, MAX_FACTOR), default=0.0,
                    help=f"vdu-fs: add VDU's weight prior with this weight, 0..{MAX_FACTOR:g}")
     u.set_defaults(func=cmd_unlearn)

@@ -60,3 +60,16 @@ def test_real_digits_drawn_equally_per_class_score_below_zero(mnist_model):
     assert len(kids) == 3 and max(kids) < -2.0
     with pytest.raises(ValueError, match="per_class=1, draws=3; accepted: per_class >= 2"):
         metrics.stratified_real_kid("mnist", [0, 1], 1, model=mnist_model)
+
+
+def test_mix_indices_redraw_a_set_at_another_mix():
+    labels = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
+    shares = [0.2, 0.3, 0.5]  # class 2 scarcest relative to its share: 20 / 0.5 = 40 images at most
+    assert metrics.mix_capacity(labels, shares, [0, 1, 2]) == 40
+    assert metrics.mix_capacity(labels, shares, [0, 1]) == 50  # renormalised over 0, 1: 30 / 0.6
+    pick = metrics.mix_indices(labels, shares, [0, 1, 2], 40, torch.Generator().manual_seed(0))
+    assert torch.bincount(labels[pick], minlength=3).tolist() == [8, 12, 20] and len(set(pick.tolist())) == 40
+    with pytest.raises(ValueError, match="class 2 needs 25 images at n=50, only 20 are labelled 2; accepted: n up to"):
+        metrics.mix_indices(labels, shares, [0, 1, 2], 50, torch.Generator())
+    with pytest.raises(ValueError, match="no positive mass"):
+        metrics.mix_indices(labels, [0.0, 0.0, 1.0], [0, 1], 5, torch.Generator())

@@ -32,6 +32,31 @@ def test_forget_like_flags_what_sits_among_the_forget_images():
     assert not mask[:30].any() and mask[30:].all()
 
 
+def test_borderline_ranks_by_the_filter_statistic_not_by_pixel_distance():
+    g = torch.Generator().manual_seed(0)
+    forget = torch.randn(20, 1, 4, 4, generator=g) * 0.1 + 1.0
+    far = torch.randn(30, 1, 4, 4, generator=g) * 0.1 - 1.0  # a tight class far from D_f
+    between = torch.randn(6, 1, 4, 4, generator=g) * 0.4  # a loose class between the two
+    faint = torch.randn(6, 1, 4, 4, generator=g) * 0.02 + 0.5  # nearer D_f in pixels, a tight cluster of its own
+    pool = torch.cat([far, between, faint])
+    picked = replay.borderline(pool, forget, 6)
+    assert sorted(picked.tolist()) == list(range(30, 36))  # the loose ones between, not the faint ones
+    assert torch.cdist(faint.flatten(1), forget.flatten(1)).mean() < torch.cdist(between.flatten(1),
+                                                                                forget.flatten(1)).mean()
+    assert len(replay.borderline(pool, forget, 1000)) == len(pool)
+    with pytest.raises(ValueError, match="borderline: n=0"):
+        replay.borderline(pool, forget, 0)
+
+
+def test_replay_near_draws_half_of_each_stability_batch_from_the_borderline_samples():
+    g = torch.Generator().manual_seed(0)
+    fs = {"images": torch.zeros(100, 1, 2, 2), "near": torch.tensor([7, 8])}
+    idx = unlearn._stability_batch(fs, 32, g)
+    assert len(idx) == 32 and set(idx[:16].tolist()) <= {7, 8} and len(set(idx[16:].tolist())) > 2
+    uniform = unlearn._stability_batch(fs | {"near": None}, 32, torch.Generator().manual_seed(0))
+    assert torch.equal(uniform, torch.randint(0, 100, (32,), generator=torch.Generator().manual_seed(0)))
+
+
 def test_function_stability_is_zero_for_the_frozen_copy_and_grows_away(fast_ddpm):
     unet, sched, _ = models.load_ddpm(fast_ddpm)
     frozen = replay.frozen_copy(unet)
@@ -74,6 +99,8 @@ def test_the_function_prior_holds_the_model_back(fast_ddpm, tmp_path):
     ("replay_filter_ratio", 0.0, r"replay_filter_ratio=0.0; accepted: a finite number > 0 \(default 1.1\)"),
     ("replay_filter_ratio", float("inf"), r"replay_filter_ratio=inf"),
     ("lr", 0.0, r"lr=0.0; accepted: a finite number > 0"),
+    ("replay_near", -1, r"replay_near=-1; accepted: an integer >= 0"),
+    ("replay_near", 2.5, r"replay_near=2.5; accepted: an integer >= 0"),
 ])
 def test_bad_vdu_fs_settings_are_named(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -99,6 +126,12 @@ def test_cli_vdu_fs_and_its_refusals(fast_ddpm, tmp_path, capsys):
     assert models.read_record(tmp_path / "e")["unlearn"]["replay_filter_ratio"] == 1.3
     assert main([*base, "--method", "ga", "--out", str(tmp_path / "f"), "--replay-filter-ratio", "1.3"]) == 2
     assert "--replay-filter-ratio" in capsys.readouterr().err
+    assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "g"), "--replay-n", "4", "--steps", "1",
+                 "--replay-near", "2"]) == 0
+    record = models.read_record(tmp_path / "g")
+    assert record["unlearn"]["replay_near"] == 2 and record["replay"]["near"] == 2
+    assert main([*base, "--method", "ga", "--out", str(tmp_path / "h"), "--replay-near", "2"]) == 2
+    assert "--replay-near" in capsys.readouterr().err
 
 
 def test_vdu_fs_stops_at_its_runaway_guard_unless_told_otherwise():

@@ -42,6 +42,22 @@ def test_filter_audit_counts_what_the_filter_drops_by_class(fast_ddpm, tmp_path)
         vdu_digits.filter_audit(str(fast_ddpm), tmp_path / "bad.json", (7,), (0,), CFG)
 
 
+def test_mix_of_a_row_drawn_like_the_pretrained_model_explains_none_of_its_rise(fast_ddpm, tmp_path):
+    table = tmp_path / "t.json"
+    vdu_digits.table(str(fast_ddpm), table, ("ga",), (3,), CFG)
+    data = json.loads(table.read_text())
+    base, row = data["rows"]
+    row["class_share"] = base["class_share"]  # a model that draws the pretrained mix
+    table.write_text(json.dumps(data))
+    out = tmp_path / "mix.json"
+    vdu_digits.mix(str(fast_ddpm), out, table, ("ga",))
+    (mixed,) = json.loads(out.read_text())["rows"]
+    assert mixed["key"] == "ga/digit=3/seed=0" and mixed["base_shares_match"]
+    assert mixed["mix_rise"] == 0.0 if mixed["n"] >= 2 else mixed["mix_rise"] is None
+    with pytest.raises(ValueError, match="holds no rows of vdu-fs"):
+        vdu_digits.mix(str(fast_ddpm), tmp_path / "m2.json", table, ("vdu-fs",))
+
+
 def test_trajectory_scores_every_snapshot(fast_ddpm, tmp_path):
     out = tmp_path / "traj.json"
     vdu_digits.trajectory(str(fast_ddpm), out, 7, ("vdu-fs",), every=1, base_cfg=CFG)

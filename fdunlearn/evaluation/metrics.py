@@ -112,6 +112,34 @@ def evaluate(dataset: str, images: torch.Tensor, classes: Sequence[int] | None =
     return report
 
 
+def mix_indices(labels: torch.Tensor, shares: Sequence[float], classes: Sequence[int], n: int,
+                generator: torch.Generator) -> torch.Tensor:
+    """Indices of ``labels`` drawn without replacement so that ``classes`` appear in the proportions ``shares[c]``
+    (renormalised over ``classes``), ``n`` in all up to rounding: a fixed image set re-mixed to another model's mix."""
+    classes = check_classes(list(classes))
+    p = torch.tensor([float(shares[c]) for c in classes], dtype=torch.float64)
+    if not (p >= 0).all() or p.sum() <= 0:
+        raise ValueError(f"shares {list(shares)!r} give classes {classes} no positive mass; accepted: shares >= 0 with "
+                         "a positive sum over the classes")
+    counts = (p / p.sum() * n).round().long()
+    picks = []
+    for c, k in zip(classes, counts.tolist(), strict=True):
+        idx = torch.nonzero(labels == c).flatten()
+        if k > len(idx):
+            raise ValueError(f"class {c} needs {k} images at n={n}, only {len(idx)} are labelled {c}; accepted: "
+                             f"n up to {mix_capacity(labels, shares, classes)}")
+        picks.append(idx[torch.randperm(len(idx), generator=generator)[:k]])
+    return torch.cat(picks)
+
+
+def mix_capacity(labels: torch.Tensor, shares: Sequence[float], classes: Sequence[int]) -> int:
+    """The largest ``n`` that ``mix_indices`` can draw from ``labels`` at ``shares`` (renormalised over ``classes``)."""
+    total = sum(float(shares[c]) for c in classes)
+    counts = torch.bincount(labels, minlength=10)
+    return int(min(math.floor(counts[c].item() * total / float(shares[c]) + 1e-9) if shares[c] > 0 else 10**9
+                   for c in classes))
+
+
 def real_reference(dataset: str, n: int, classes: Sequence[int] | None = None, seed: int = 0) -> dict:
     """The floor for FID/KID: ``n`` real training images scored like generated ones."""
     train = data.load(dataset, "train", verbose=False)

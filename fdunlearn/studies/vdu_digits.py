@@ -9,6 +9,8 @@ after each run, so an interrupted study resumes where it stopped::
     python -m fdunlearn.vdu_digits trajectory --model mnist-ddpm --digit 7 --out data/results/vdu-fs-trajectory.json
     python -m fdunlearn.vdu_digits relearn --model mnist-ddpm --digit 7 --out data/results/vdu-fs-relearn.json
     python -m fdunlearn.vdu_digits filter --model mnist-ddpm --digits 7,3 --out data/results/replay-filter.json
+    python -m fdunlearn.vdu_digits mix --model mnist-ddpm --table data/results/vdu-fs-late.json --variants vdu-fs-late \
+        --out data/results/vdu-fs-late-mix.json
 
 ``--variants`` picks the rows (``VARIANTS``); ``--digits`` the classes, in the order they run.
 """
@@ -25,10 +27,12 @@ from pathlib import Path
 import torch
 
 from fdunlearn import config, validate
+from fdunlearn.evaluation import metrics
 from fdunlearn.models import ddpm
 from fdunlearn.models import registry as models
 from fdunlearn.studies import vdu_study
 from fdunlearn.studies.results import Results
+from fdunlearn.studies.results import load as load_results
 from fdunlearn.unlearning import unlearn
 
 LATE_T_MIN = 300  # vdu-fs-late: the smallest timestep index of its plasticity term (of 1000)
@@ -242,9 +246,62 @@ def filter_audit(model: str, out: str | Path, digits: tuple[int, ...] = (7, 3),
     return Path(out)
 
 
+def mix(model: str, out: str | Path, table_file: str | Path, variants: tuple[str, ...]) -> Path:
+    """How much of each row's FID rise its class mix alone explains. The FID is taken on the classifier's features,
+    where the digits sit in clusters, so it weighs *which* digits are drawn as much as how well: the table's own
+    pretrained samples (drawn again with its budget and seeds) are re-mixed to a row's shares of the remaining digits
+    (``metrics.mix_indices``) and scored like it, beside the same samples at their own mix, both at one count per seed
+    (the largest every row of that seed allows: FID's bias moves with the count)."""
+    from fdunlearn.models import classifier as clf
+
+    _check_variants(variants)
+    table_rows = load_results(table_file, f"python -m fdunlearn.vdu_digits table ... --out {table_file}")
+    unet, scheduler, rec = models.load_ddpm(model)
+    dataset = rec["recipe"]["dataset"]
+    budget = table_rows["settings"]["budget"]
+    b = vdu_study.Budget(**{**budget, "seeds": tuple(budget["seeds"])})
+    rows = [r for r in table_rows["rows"] if r.get("variant") in variants]
+    if not rows:
+        raise ValueError(f"{table_file} holds no rows of {', '.join(variants)}; accepted: a table with those variants")
+    results = Results(out, _settings("mix", model, dataset, b, unlearn.UnlearnConfig(), table=str(table_file),
+                                     variants=list(variants)))
+    classifier = clf.load(f"{dataset}-classifier")
+    for seed in sorted({r["seed"] for r in rows}):
+        mine = [r for r in rows if r["seed"] == seed and results.get(r["key"]) is None]
+        if not mine:
+            continue
+        images = ddpm.sample(unet, scheduler, b.n_samples, seed=1000 + seed, steps=b.ddim_steps, progress=False,
+                             eta=b.eta)
+        labels = clf.predict(classifier, images)[0].argmax(-1)
+        shares = (torch.bincount(labels, minlength=10) / len(labels)).tolist()
+        rest = {r["digit"]: [c for c in range(10) if c != r["digit"]] for r in mine}
+        n = min(metrics.mix_capacity(labels, r["class_share"], rest[r["digit"]]) for r in mine)
+        base_fid = {d: _mix_fid(dataset, images, labels, shares, classes, n, classifier) for d, classes in rest.items()}
+        for r in mine:
+            fid = _mix_fid(dataset, images, labels, r["class_share"], rest[r["digit"]], n, classifier)
+            base = next(x for x in table_rows["rows"] if x["key"] == f"base/digit={r['digit']}/seed={seed}")
+            b_fid = base_fid[r["digit"]]
+            results.add({"key": r["key"], "variant": r["variant"], "digit": r["digit"], "seed": seed, "n": n,
+                         "fid_remaining_rise": r["fid_remaining_rise"], "mix_fid": fid, "base_fid": b_fid,
+                         "mix_rise": None if fid is None or not b_fid else fid / b_fid - 1,
+                         "class_share": r["class_share"],
+                         "base_shares_match": [round(x, 6) for x in shares] == [round(x, 6) for x in
+                                                                                 base["class_share"]]})
+    return Path(out)
+
+
+def _mix_fid(dataset: str, images: torch.Tensor, labels: torch.Tensor, shares: list[float], classes: list[int],
+             n: int, classifier) -> float | None:
+    """FID on ``classes`` of ``n`` of ``images`` re-mixed to ``shares``; None when n is too small (fast mode)."""
+    if n < metrics.MIN_IMAGES:
+        return None
+    pick = metrics.mix_indices(labels, shares, classes, n, torch.Generator().manual_seed(0))
+    return metrics.evaluate(dataset, images[pick], classes, classifier)["fid"]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fdunlearn.vdu_digits", description=__doc__.splitlines()[0])
-    p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter"))
+    p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter", "mix"))
     p.add_argument("--model", default="mnist-ddpm")
     p.add_argument("--out", required=True, help="results JSON (resumed when it exists)")
     p.add_argument("--variants", help=f"rows, comma-separated, from: {', '.join(VARIANTS)}")
@@ -253,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-samples", type=int, help="samples scored per model")
     p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
     p.add_argument("--seeds", help="table: run only these of the seeds 0,1,2 (comma-separated)")
+    p.add_argument("--table", help="mix: the table whose rows are re-mixed")
     p.add_argument("--relearn-n", type=int,
                    help=f"relearn: forget images fine-tuned on (default {vdu_study.RELEARN_N})")
     args = p.parse_args(argv)
@@ -271,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.experiment == "filter":
             digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else (7, 3)
             path = filter_audit(args.model, args.out, digits, base_cfg=cfg)
+        elif args.experiment == "mix":
+            if not args.table or not variants:
+                raise ValueError("mix needs --table FILE and --variants; accepted: e.g. --table "
+                                 "data/results/vdu-fs-late.json --variants vdu-fs-late")
+            path = mix(args.model, args.out, args.table, variants)
         elif args.experiment == "trajectory":
             path = trajectory(args.model, args.out, args.digit, variants or ("vdu-fs", "vdu"),
                               base_cfg=cfg, n_samples=args.n_samples)

@@ -52,6 +52,7 @@ FS_COMMANDS = {
     "vdu-fs-relearn-100": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs --relearn-n 100",
     "vdu-fs-strict": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-strict,fs-redirect-strict",
     "vdu-fs-late": "table --model mnist-ddpm --digits 7,3,0,1,2,4,5,6,8,9 --variants vdu-fs-late",
+    "vdu-fs-late-mix": "mix --model mnist-ddpm --table data/results/vdu-fs-late.json --variants vdu-fs-late",
 }
 # The course's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,
@@ -253,6 +254,17 @@ def fid_noise_line(results: dict, digits: tuple[int, ...] = (7, 3)) -> str:
             parts.append(f"digit {d}: {min(fids):.2f}–{max(fids):.2f} ({100 * (max(fids) / min(fids) - 1):.0f}% apart)")
     return ("the pretrained model's FID on the remaining digits across its sampling seeds: " + "; ".join(parts)
             if parts else "one sampling seed: no FID spread to report")
+
+
+def mix_markdown(results: dict) -> str:
+    """The mix study (``vdu_digits.mix``) as a table: per row, the FID rise measured and the rise of the pretrained
+    model's own samples re-mixed to that row's class shares (no image changed, only which digits are drawn)."""
+    lines = ["| digit | seed | FID rise measured | same rise from the class mix alone | images re-mixed |",
+             "|---|---|---|---|---|"]
+    for r in sorted(results["rows"], key=lambda r: (r["digit"] not in (7, 3), r["digit"] != 7, r["digit"], r["seed"])):
+        alone = "n/a" if r["mix_rise"] is None else f"{100 * r['mix_rise']:+.0f}%"
+        lines.append(f"| {r['digit']} | {r['seed']} | {100 * r['fid_remaining_rise']:+.0f}% | {alone} | {r['n']} |")
+    return "\n".join(lines)
 
 
 def digits_bars(results: dict, variant: str = "vdu-fs") -> dict[int, dict[str, bool]]:

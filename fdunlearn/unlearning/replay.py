@@ -88,6 +88,22 @@ def forget_like(replay: torch.Tensor, x_forget: torch.Tensor, k: int = FILTER_K,
     return _knn_distance(replay, x_forget, k) <= ratio * _knn_distance(replay, replay, k, exclude_self=True)
 
 
+def borderline(replay: torch.Tensor, x_forget: torch.Tensor, n: int, k: int = FILTER_K) -> torch.Tensor:
+    """Indices of the ``n`` replay samples that look most like D_f by ``forget_like``'s statistic (the ratio of the
+    mean distance to their ``k`` nearest forget images over that to their ``k`` nearest other replay samples).
+
+    Run on the kept (filtered) set, these are the *other* classes' samples just outside the filter: for threes the
+    twos, fives and eights; for sevens the fours, nines and twos (the course classifier's count, lesson 03). The
+    ascent on D_f disturbs them first, so S_fs can look at them more often. D_f and the replay set only, no labels.
+    (Plain pixel distance would pick the ones: thin digits sit near everything.)
+    """
+    if n < 1 or len(x_forget) < 1 or len(replay) < 2:
+        raise ValueError(f"borderline: n={n} with {len(x_forget)} forget and {len(replay)} replay image(s); accepted: "
+                         "n >= 1, >= 1 forget image and >= 2 replay samples")
+    ratio = _knn_distance(replay, x_forget, k) / _knn_distance(replay, replay, k, exclude_self=True)
+    return ratio.argsort()[:min(n, len(replay))]
+
+
 def frozen_copy(unet: UNet2DModel) -> UNet2DModel:
     """A copy of the pretrained network that no optimiser touches (the function-space prior's mean)."""
     return copy.deepcopy(unet).eval().requires_grad_(False)

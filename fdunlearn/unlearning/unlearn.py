@@ -103,6 +103,9 @@ class UnlearnConfig:
     # fs-redirect only: the plasticity term leads noised forget images to replay samples (replay.redirect_loss)
     redirect_t_min: int = 200  # smallest timestep index drawn for the redirect term
     forget_t_min: int = 0  # smallest timestep index of the plasticity term (ascent only where the class is decided)
+    # vdu-fs: half of each S_fs batch drawn from the replay_near kept replay samples most like D_f (0: all uniform);
+    # the other classes' samples the ascent disturbs most (replay.borderline, from D_f and the replay set only)
+    replay_near: int = 0
 
 
 # vdu-fs's runaway guard. On mnist-ddpm its forget loss stays near its start while the class fades, then on some
@@ -149,6 +152,9 @@ def check(cfg: UnlearnConfig, n_available: int) -> None:
             raise ValueError(f"{name}={value!r}; accepted: an integer 0..{ddpm.T_STEPS - 1}")
     if cfg.replay_n < 1:
         raise ValueError(f"replay_n={cfg.replay_n}; accepted: an integer >= 1 (samples of the pretrained model)")
+    if not (isinstance(cfg.replay_near, int) and not isinstance(cfg.replay_near, bool) and cfg.replay_near >= 0):
+        raise ValueError(f"replay_near={cfg.replay_near!r}; accepted: an integer >= 0 (0: S_fs draws its batch "
+                         "uniformly from the kept replay samples)")
 
 
 def forget_set(dataset: str, cfg: UnlearnConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -282,7 +288,20 @@ def _function_prior(unet: UNet2DModel, scheduler: DDPMScheduler, sha256: str, x_
         keep = ~replay.forget_like(images, x_forget, ratio=cfg.replay_filter_ratio)
         rec = rec | {"kept": int(keep.sum()), "dropped_forget_like": int((~keep).sum())}
         images = images[keep] if keep.any() else images
-    return {"frozen": replay.frozen_copy(unet), "images": images, "record": rec}
+    near = replay.borderline(images, x_forget, cfg.replay_near) if cfg.replay_near else None
+    if near is not None:
+        rec = rec | {"near": len(near)}
+    return {"frozen": replay.frozen_copy(unet), "images": images, "near": near, "record": rec}
+
+
+def _stability_batch(fs: dict, n: int, g: torch.Generator) -> torch.Tensor:
+    """Indices of one S_fs batch of ``n`` kept replay samples: uniform, or half from ``fs["near"]``."""
+    n = min(n, len(fs["images"]))
+    if fs["near"] is None:
+        return torch.randint(0, len(fs["images"]), (n,), generator=g)
+    half = n // 2
+    near = fs["near"][torch.randint(0, len(fs["near"]), (half,), generator=g)]
+    return torch.cat([near, torch.randint(0, len(fs["images"]), (n - half,), generator=g)])
 
 
 def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bool = True,
@@ -321,7 +340,7 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
         else:
             plastic = forget_loss(unet, scheduler, x_forget[idx], g, weights, cfg.forget_t_min)
         if fs is not None:  # vdu-fs: L = lambda S_fs - P; fs-redirect: L = lambda S_fs + R (+ the weight prior)
-            ridx = torch.randint(0, len(fs["images"]), (min(cfg.batch_size, len(fs["images"])),), generator=g)
+            ridx = _stability_batch(fs, cfg.batch_size, g)
             stable = replay.function_stability(unet, fs["frozen"], scheduler, fs["images"][ridx], g)
             loss = cfg.fs_weight * stable + (plastic if cfg.method == "fs-redirect" else -plastic)
             if cfg.prior_weight > 0:

@@ -261,7 +261,11 @@ def vdu_fs_late_headline() -> str:
     seeds = sorted({r["seed"] for r in results["rows"]})
     head = (f"{vdu_digits.LABELS['vdu-fs-late']} (`{vdu_report.command('vdu-fs-late')}`; seeds "
             f"{', '.join(map(str, seeds))}): " + "; ".join(_variant_parts(stats, "vdu-fs-late")) + ".")
-    return head + " The other eight digits with the same settings " + vdu_fs_other_digits(results, "vdu-fs-late")
+    mix = vdu_report.load("vdu-fs-late-mix")
+    return (head + " The other eight digits with the same settings " + vdu_fs_other_digits(results, "vdu-fs-late")
+            + f" What the FID rise measures (`{vdu_report.command('vdu-fs-late-mix')}`: the pretrained model's own "
+            "samples re-mixed to each row's class shares, no image changed): " + vdu_report.mix_summary(mix)
+            + "; the rise is mostly where the forgotten samples go, not how the other digits are drawn.")
 
 
 def attacks_summary() -> str:

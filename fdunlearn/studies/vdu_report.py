@@ -267,6 +267,16 @@ def mix_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def mix_summary(results: dict) -> str:
+    """One line: per digit 7 and 3 the mean rise measured and from the mix alone, and the largest gap over all rows."""
+    rows = [r for r in results["rows"] if r["mix_rise"] is not None]
+    parts = [f"digit {d}: {100 * _stats(mine, 'fid_remaining_rise')[0]:+.0f}% measured, "
+             f"{100 * _stats(mine, 'mix_rise')[0]:+.0f}% from the mix alone (mean of {len(mine)} seeds)"
+             for d in (7, 3) if (mine := [r for r in rows if r["digit"] == d])]
+    gap = max((abs(r["fid_remaining_rise"] - r["mix_rise"]) for r in rows), default=math.nan)
+    return "; ".join(parts) + f"; largest gap over all {len(rows)} rows: {100 * gap:.0f} points"
+
+
 def digits_bars(results: dict, variant: str = "vdu-fs") -> dict[int, dict[str, bool]]:
     """The bar checks of one variant, per digit (on the means over seeds)."""
     return {d: check_bars(s) for (v, d), s in sorted(digit_rows(results).items(), key=lambda kv: kv[0][1])

@@ -71,6 +71,8 @@ def test_trajectory_scores_every_snapshot(fast_ddpm, tmp_path):
     (["trajectory", "--digit", "12"], r"bad digit list \[12\]"),
     (["table", "--n-samples", "1"], "n_samples=1; accepted: an integer >= 2"),
     (["relearn", "--relearn-n", "0"], r"relearning images n=0; accepted: an integer 1\.\.4 \(the forget set\)"),
+    (["mix", "--variants", "vdu-fs"], "mix needs --table FILE and --variants; accepted: e.g. --table"),
+    (["mix", "--variants", "vdu-fs", "--table", "missing.json"], "missing.json is missing; make it with"),
 ])
 def test_bad_arguments_name_the_value(args, message, tmp_path, capsys, fast_ddpm):
     import re

@@ -28,7 +28,6 @@ import torch
 
 from fdunlearn import config, validate
 from fdunlearn.evaluation import metrics
-from fdunlearn.models import ddpm
 from fdunlearn.models import registry as models
 from fdunlearn.studies import vdu_study
 from fdunlearn.studies.results import Results
@@ -139,8 +138,7 @@ def table(model: str, out: str | Path, variants: tuple[str, ...] = ("vdu-fs",), 
             if base is None:
                 if seed not in base_images:
                     unet, scheduler, _ = models.load_ddpm(model)
-                    base_images[seed] = ddpm.sample(unet, scheduler, b.n_samples, seed=1000 + seed,
-                                                    steps=b.ddim_steps, progress=False, eta=b.eta)
+                    base_images[seed] = vdu_study.draw(unet, scheduler, b, seed)
                 base = {"key": f"base/digit={digit}/seed={seed}", "variant": "pretrained", "digit": digit,
                         "seed": seed, **vdu_study.score_images(base_images[seed], dataset, digit, b)}
                 results.add(base)
@@ -266,12 +264,12 @@ def mix(model: str, out: str | Path, table_file: str | Path, variants: tuple[str
     results = Results(out, _settings("mix", model, dataset, b, unlearn.UnlearnConfig(), table=str(table_file),
                                      variants=list(variants)))
     classifier = clf.load(f"{dataset}-classifier")
+    bases = {r["key"]: r for r in table_rows["rows"] if r.get("variant") == "pretrained"}
     for seed in sorted({r["seed"] for r in rows}):
         mine = [r for r in rows if r["seed"] == seed and results.get(r["key"]) is None]
         if not mine:
             continue
-        images = ddpm.sample(unet, scheduler, b.n_samples, seed=1000 + seed, steps=b.ddim_steps, progress=False,
-                             eta=b.eta)
+        images = vdu_study.draw(unet, scheduler, b, seed)  # the table's pretrained samples again
         labels = clf.predict(classifier, images)[0].argmax(-1)
         shares = (torch.bincount(labels, minlength=10) / len(labels)).tolist()
         rest = {r["digit"]: [c for c in range(10) if c != r["digit"]] for r in mine}
@@ -279,7 +277,7 @@ def mix(model: str, out: str | Path, table_file: str | Path, variants: tuple[str
         base_fid = {d: _mix_fid(dataset, images, labels, shares, classes, n, classifier) for d, classes in rest.items()}
         for r in mine:
             fid = _mix_fid(dataset, images, labels, r["class_share"], rest[r["digit"]], n, classifier)
-            base = next(x for x in table_rows["rows"] if x["key"] == f"base/digit={r['digit']}/seed={seed}")
+            base = bases[f"base/digit={r['digit']}/seed={seed}"]
             b_fid = base_fid[r["digit"]]
             results.add({"key": r["key"], "variant": r["variant"], "digit": r["digit"], "seed": seed, "n": n,
                          "fid_remaining_rise": r["fid_remaining_rise"], "mix_fid": fid, "base_fid": b_fid,

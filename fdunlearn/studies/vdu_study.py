@@ -72,11 +72,14 @@ def budget(kind: str) -> Budget:
     return config.pick(BUDGETS[kind], FAST_BUDGET)
 
 
+def draw(unet, scheduler, b: Budget, seed: int = 0) -> torch.Tensor:
+    """The ``b.n_samples`` images a model is scored on for ``seed`` (sampler seed 1000 + seed, every model alike)."""
+    return ddpm.sample(unet, scheduler, b.n_samples, seed=1000 + seed, steps=b.ddim_steps, progress=False, eta=b.eta)
+
+
 def score(unet, scheduler, dataset: str, forget_class: int, b: Budget, seed: int = 0) -> dict:
     """Sample ``b.n_samples`` images and score them: forget share, entropy, shares, FID on the remaining classes."""
-    images = ddpm.sample(unet, scheduler, b.n_samples, seed=1000 + seed, steps=b.ddim_steps, progress=False,
-                         eta=b.eta)
-    return score_images(images, dataset, forget_class, b)
+    return score_images(draw(unet, scheduler, b, seed), dataset, forget_class, b)
 
 
 def score_images(images: torch.Tensor, dataset: str, forget_class: int, b: Budget) -> dict:

@@ -85,7 +85,14 @@ def forget_like(replay: torch.Tensor, x_forget: torch.Tensor, k: int = FILTER_K,
     if len(x_forget) < 1 or len(replay) < 2:
         raise ValueError(f"the forget-like filter needs >= 1 forget image and >= 2 replay samples, "
                          f"got {len(x_forget)} and {len(replay)}")
-    return _knn_distance(replay, x_forget, k) <= ratio * _knn_distance(replay, replay, k, exclude_self=True)
+    to_forget, to_replay = _filter_distances(replay, x_forget, k)
+    return to_forget <= ratio * to_replay
+
+
+def _filter_distances(replay: torch.Tensor, x_forget: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per replay sample: mean distance to its ``k`` nearest forget images, and to its ``k`` nearest other replay
+    samples (the two sides of the forget-like test)."""
+    return _knn_distance(replay, x_forget, k), _knn_distance(replay, replay, k, exclude_self=True)
 
 
 def borderline(replay: torch.Tensor, x_forget: torch.Tensor, n: int, k: int = FILTER_K) -> torch.Tensor:
@@ -100,8 +107,8 @@ def borderline(replay: torch.Tensor, x_forget: torch.Tensor, n: int, k: int = FI
     if n < 1 or len(x_forget) < 1 or len(replay) < 2:
         raise ValueError(f"borderline: n={n} with {len(x_forget)} forget and {len(replay)} replay image(s); accepted: "
                          "n >= 1, >= 1 forget image and >= 2 replay samples")
-    ratio = _knn_distance(replay, x_forget, k) / _knn_distance(replay, replay, k, exclude_self=True)
-    return ratio.argsort()[:min(n, len(replay))]
+    to_forget, to_replay = _filter_distances(replay, x_forget, k)
+    return (to_forget / to_replay).argsort()[:min(n, len(replay))]
 
 
 def frozen_copy(unet: UNet2DModel) -> UNet2DModel:

@@ -288,8 +288,9 @@ def _function_prior(unet: UNet2DModel, scheduler: DDPMScheduler, sha256: str, x_
         keep = ~replay.forget_like(images, x_forget, ratio=cfg.replay_filter_ratio)
         rec = rec | {"kept": int(keep.sum()), "dropped_forget_like": int((~keep).sum())}
         images = images[keep] if keep.any() else images
-    near = replay.borderline(images, x_forget, cfg.replay_near) if cfg.replay_near else None
-    if near is not None:
+    near = None
+    if cfg.replay_near:
+        near = replay.borderline(images, x_forget, cfg.replay_near)
         rec = rec | {"near": len(near)}
     return {"frozen": replay.frozen_copy(unet), "images": images, "near": near, "record": rec}
 

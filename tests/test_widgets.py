@@ -121,6 +121,13 @@ def test_vdu_methods_names_a_missing_run():
     assert views.vdu_methods_figure(runs, "ga", 5, 0) is None  # baselines ran on digits 7 and 3 only
 
 
+def test_vdu_methods_browses_the_runs_lesson_03_section_7_11_discusses():
+    runs = views.digit_runs()
+    for method in ("vdu-fs-late", "fs-redirect"):  # section 7.11 sends the reader to these runs of digit 3
+        assert method in views.METHODS and (method, 3, 1) in runs
+        assert views.vdu_methods_figure(runs, method, 3, 1) is not None
+
+
 def _nb_with_widgets() -> nbformat.NotebookNode:
     a, b, layout, stray, inner = ("a" * 32, "b" * 32, "c" * 32, "d" * 32, "e" * 32)
     state = {

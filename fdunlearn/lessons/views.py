@@ -94,7 +94,7 @@ def divergence_curves() -> W.VBox:
 
 
 # ----------------------------------------------------------------------------- lesson 03
-FS_RESULTS = ("vdu-fs-digits", "vdu-fs-baselines", "vdu-fs-unfiltered")
+FS_RESULTS = ("vdu-fs-digits", "vdu-fs-baselines", "vdu-fs-unfiltered", "vdu-fs-late", "fs-redirect-digits")
 METHODS = {  # results key prefix -> label
     "vdu-fs": "vdu-fs (prior over functions)",
     "vdu-fs-unfiltered": "vdu-fs without replay filter",
@@ -102,6 +102,8 @@ METHODS = {  # results key prefix -> label
     "ga": "gradient ascent",
     "l2": "L2",
     "salun": "SalUn",
+    "vdu-fs-late": "vdu-fs-late (ascent only at late timesteps)",
+    "fs-redirect": "fs-redirect (led to replay samples)",
 }
 DIGIT_NAMES = data.CLASS_NAMES["mnist"]
 

@@ -53,6 +53,7 @@ FS_COMMANDS = {
     "vdu-fs-strict": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-strict,fs-redirect-strict",
     "vdu-fs-late": "table --model mnist-ddpm --digits 7,3,0,1,2,4,5,6,8,9 --variants vdu-fs-late",
     "vdu-fs-late-mix": "mix --model mnist-ddpm --table data/results/vdu-fs-late.json --variants vdu-fs-late",
+    "fs-redirect-mix": "mix --model mnist-ddpm --table data/results/fs-redirect-digits.json --variants fs-redirect",
 }
 # The course's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,

@@ -50,3 +50,14 @@ def test_run_leaves_the_notebook_untouched_unless_asked_to_write(tmp_path):
     assert path.read_text() == before
     run_notebooks.run(path)
     assert "42" in path.read_text()
+
+
+def test_slowest_cells_ranks_code_cells_by_their_recorded_time():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"x = {i}\nmore") for i in range(3)]
+                                  + [nbformat.v4.new_markdown_cell("text")])
+    for cell, end in zip(nb.cells[:2], ("00:00:02.5", "00:00:09"), strict=True):
+        cell.metadata["execution"] = {"iopub.execute_input": "2026-12-01T00:00:00.000000Z",
+                                      "shell.execute_reply": f"2026-12-01T{end}Z"}
+    assert run_notebooks.slowest_cells(nb) == [(1, 9.0, "x = 1"), (0, 2.5, "x = 0")]  # cell 2: no timing recorded

@@ -1,4 +1,4 @@
-"""Execute notebooks top to bottom, headless, in place (``make course``); print each one's run time.
+"""Execute notebooks top to bottom, headless, in place (``make course``); print each one's run time and slowest cells.
 
 Stored outputs are refreshed in full mode only: a fast-mode run (``FDUNLEARN_FAST=1``) measures its time and leaves the
 notebook as it was, so the outputs a reader sees are always the real experiment's. Per-cell timing metadata is dropped
@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -62,6 +63,18 @@ def clean(nb: nbformat.NotebookNode) -> None:
         cell.metadata.pop("execution", None)
 
 
+def slowest_cells(nb: nbformat.NotebookNode, k: int = 3) -> list[tuple[int, float, str]]:
+    """The ``k`` code cells that took longest, from the timing nbclient records: (index, seconds, first line)."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        stamps = cell.get("metadata", {}).get("execution", {})
+        if cell.cell_type == "code" and "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
+            start, end = (datetime.fromisoformat(stamps[key].replace("Z", "+00:00"))
+                          for key in ("iopub.execute_input", "shell.execute_reply"))
+            found.append((i, (end - start).total_seconds(), cell.source.split("\n", 1)[0][:60]))
+    return sorted(found, key=lambda c: -c[1])[:k]
+
+
 def run(path: Path, write: bool = True) -> float:
     """Execute ``path`` with its own folder as working directory, in place when ``write``; return seconds."""
     nb = nbformat.read(path, as_version=4)
@@ -69,6 +82,8 @@ def run(path: Path, write: bool = True) -> float:
     NotebookClient(nb, timeout=TIMEOUT_S, kernel_name="python3", store_widget_state=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.time() - t0
+    for i, cell_s, first in slowest_cells(nb):
+        print(f"[run_notebooks]   cell {i}: {cell_s:.0f} s  {first}", flush=True)
     if write:
         clean(nb)
         with io.atomic_path(path) as tmp:

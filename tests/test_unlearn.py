@@ -13,7 +13,7 @@ CFG = unlearn.UnlearnConfig(n_forget=8, steps=3, batch_size=4)
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("method", "erase", r"'erase'.*vdu, vdu-fs, fs-redirect, ga, l2, salun"),
+    ("method", "erase", r"'erase'.*vdu, vdu-fs, fs-redirect, fs-guide, ga, l2, salun"),
     ("forget_class", 10, r"10 out of range; accepted: 0..9"),
     ("n_forget", 0, r"n_forget=0 out of range; accepted: 1..450"),
     ("n_forget", 451, r"n_forget=451 out of range; accepted: 1..450"),
@@ -21,6 +21,8 @@ CFG = unlearn.UnlearnConfig(n_forget=8, steps=3, batch_size=4)
     ("prior", "laplace", r"'laplace'.*checkpoints, fisher"),
     ("forget_t_min", 1000, r"forget_t_min=1000; accepted: an integer 0\.\.999"),
     ("forget_t_min", -1, r"forget_t_min=-1; accepted: an integer 0\.\.999"),
+    ("guide_t_max", 1001, r"guide_t_max=1001; accepted: an integer 0\.\.1000"),
+    ("guide_scale", -1.0, r"guide_scale=-1.0; accepted: a finite number >= 0"),
 ])
 def test_bad_settings_name_value_and_accepted(field, value, message):
     with pytest.raises(ValueError, match=message):

@@ -64,10 +64,10 @@ from fdunlearn.datasets import images as data
 from fdunlearn.models import ddpm
 from fdunlearn.models import registry as models
 from fdunlearn.theory import losses
-from fdunlearn.unlearning import replay
+from fdunlearn.unlearning import guide, replay
 
-METHODS = ("vdu", "vdu-fs", "fs-redirect", "ga", "l2", "salun")
-FUNCTION_SPACE = ("vdu-fs", "fs-redirect")  # the methods with the function-space stability term
+METHODS = ("vdu", "vdu-fs", "fs-redirect", "fs-guide", "ga", "l2", "salun")
+FUNCTION_SPACE = ("vdu-fs", "fs-redirect", "fs-guide")  # the methods with the function-space stability term
 # fs-redirect's lambda (the command line's default for it; ``UnlearnConfig.fs_weight`` is vdu-fs's). Probed on
 # digits 7 and 3, seed 0, 256 samples, among 1, 10, 15, 20, 30 (runs/ probes; lesson 03 section 7.8 measures it)
 REDIRECT_FS_WEIGHT = 20.0
@@ -106,6 +106,10 @@ class UnlearnConfig:
     # vdu-fs: half of each S_fs batch drawn from the replay_near kept replay samples most like D_f (0: all uniform);
     # the other classes' samples the ascent disturbs most (replay.borderline, from D_f and the replay set only)
     replay_near: int = 0
+    # fs-guide only: the strength of the Bayes correction (1: the exact posterior; guide.correction), applied at
+    # forget_t_min <= t < guide_t_max
+    guide_scale: float = 1.0
+    guide_t_max: int = 1000
 
 
 # vdu-fs's runaway guard. On mnist-ddpm its forget loss stays near its start while the class fades, then on some
@@ -141,15 +145,19 @@ def check(cfg: UnlearnConfig, n_available: int) -> None:
             and cfg.replay_filter_ratio > 0):
         raise ValueError(f"replay_filter_ratio={cfg.replay_filter_ratio!r}; accepted: a finite number > 0 "
                          f"(default {replay.FILTER_RATIO:g})")
-    for name in ("fs_weight", "prior_weight", "lr"):
+    for name in ("fs_weight", "prior_weight", "lr", "guide_scale"):
         value = getattr(cfg, name)
         low = 0.0 if name != "lr" else 1e-12
         if not (isinstance(value, int | float) and math.isfinite(value) and value >= low):
             raise ValueError(f"{name}={value!r}; accepted: a finite number {'>' if name == 'lr' else '>='} 0")
-    for name in ("redirect_t_min", "forget_t_min"):
+    for name, top in (("redirect_t_min", ddpm.T_STEPS - 1), ("forget_t_min", ddpm.T_STEPS - 1),
+                      ("guide_t_max", ddpm.T_STEPS)):
         value = getattr(cfg, name)
-        if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < ddpm.T_STEPS):
-            raise ValueError(f"{name}={value!r}; accepted: an integer 0..{ddpm.T_STEPS - 1}")
+        if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= top):
+            raise ValueError(f"{name}={value!r}; accepted: an integer 0..{top}")
+    if cfg.method == "fs-guide" and cfg.guide_t_max <= cfg.forget_t_min:
+        raise ValueError(f"guide_t_max={cfg.guide_t_max} <= forget_t_min={cfg.forget_t_min}: fs-guide would change "
+                         "nothing; accepted: guide_t_max > forget_t_min")
     if cfg.replay_n < 1:
         raise ValueError(f"replay_n={cfg.replay_n}; accepted: an integer >= 1 (samples of the pretrained model)")
     if not (isinstance(cfg.replay_near, int) and not isinstance(cfg.replay_near, bool) and cfg.replay_near >= 0):
@@ -284,15 +292,21 @@ def _function_prior(unet: UNet2DModel, scheduler: DDPMScheduler, sha256: str, x_
                     cfg: UnlearnConfig) -> dict:
     """vdu-fs's ingredients: the frozen pretrained network and its (cached, optionally filtered) replay samples."""
     images, rec = replay.replay_set(unet, scheduler, sha256, cfg.replay_n, cfg.replay_seed)
-    if cfg.replay_filter:
+    ref, kept_index = None, None
+    if cfg.replay_filter or cfg.method == "fs-guide":
         keep = ~replay.forget_like(images, x_forget, ratio=cfg.replay_filter_ratio)
         rec = rec | {"kept": int(keep.sum()), "dropped_forget_like": int((~keep).sum())}
-        images = images[keep] if keep.any() else images
+        if cfg.method == "fs-guide":
+            ref = guide.reference(x_forget, images, ~keep)
+            kept_index = ref.kept_index if not cfg.replay_filter else torch.arange(int(keep.sum()))
+        if cfg.replay_filter:
+            images = images[keep] if keep.any() else images
     near = None
     if cfg.replay_near:
         near = replay.borderline(images, x_forget, cfg.replay_near)
         rec = rec | {"near": len(near)}
-    return {"frozen": replay.frozen_copy(unet), "images": images, "near": near, "record": rec}
+    return {"frozen": replay.frozen_copy(unet), "images": images, "near": near, "record": rec, "guide": ref,
+            "kept_index": kept_index}
 
 
 def _stability_batch(fs: dict, n: int, g: torch.Generator) -> torch.Tensor:
@@ -338,12 +352,20 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
         if cfg.method == "fs-redirect":  # a bounded term towards replay samples instead of ascent
             tidx = torch.randint(0, len(fs["images"]), (len(idx),), generator=g)
             plastic = replay.redirect_loss(unet, scheduler, x_forget[idx], fs["images"][tidx], g, cfg.redirect_t_min)
+        elif cfg.method == "fs-guide":  # a regression to the Bayes-corrected pretrained prediction on noised D_f
+            plastic = guide.guided_loss(unet, fs["frozen"], scheduler, x_forget[idx], g, fs["guide"], cfg.guide_scale,
+                                        cfg.forget_t_min, cfg.guide_t_max, cfg.forget_t_min, self_f=idx)
         else:
             plastic = forget_loss(unet, scheduler, x_forget[idx], g, weights, cfg.forget_t_min)
         if fs is not None:  # vdu-fs: L = lambda S_fs - P; fs-redirect: L = lambda S_fs + R (+ the weight prior)
             ridx = _stability_batch(fs, cfg.batch_size, g)
-            stable = replay.function_stability(unet, fs["frozen"], scheduler, fs["images"][ridx], g)
-            loss = cfg.fs_weight * stable + (plastic if cfg.method == "fs-redirect" else -plastic)
+            if cfg.method == "fs-guide":  # the same corrected target on the replay samples (S_fs where it is off)
+                stable = guide.guided_loss(unet, fs["frozen"], scheduler, fs["images"][ridx], g, fs["guide"],
+                                           cfg.guide_scale, cfg.forget_t_min, cfg.guide_t_max,
+                                           self_k=fs["kept_index"][ridx])
+            else:
+                stable = replay.function_stability(unet, fs["frozen"], scheduler, fs["images"][ridx], g)
+            loss = cfg.fs_weight * stable + (-plastic if cfg.method == "vdu-fs" else plastic)
             if cfg.prior_weight > 0:
                 loss = loss + cfg.prior_weight * stability(unet, mu, var)
         else:

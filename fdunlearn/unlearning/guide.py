@@ -1,0 +1,117 @@
+"""The pretrained score with the forgotten class taken out by Bayes' rule, as a regression target (``fs-guide``).
+
+The pretrained model's marginal at noise level t is a mixture p(x_t) = pi_f p_f(x_t) + (1 - pi_f) p_k(x_t) of the
+forget class and the kept classes. The model retrained without the forget class would have the score of p_k alone:
+
+    grad log p_k(x_t) = grad log p(x_t) + grad log (1 - w(x_t)),   w(x_t) = pi_f p_f(x_t) / p(x_t)
+
+(negative classifier guidance with the exact posterior w). Both densities are estimated with the forward process
+itself as the kernel, from D_f (p_f) and from the kept replay samples (p_k):
+p_f(x_t) = mean_j N(x_t; sqrt(a_t) x_j, (1 - a_t) I). The correction then has a closed form: with E_f and E_k the
+posterior means of x_0 under the two kernel mixtures,
+
+    sqrt(1 - a_t) grad log (1 - w) = sqrt(a_t / (1 - a_t)) * w * (E_k - E_f),
+
+so the target noise prediction is eps_0(x_t) - scale * sqrt(a_t / (1 - a_t)) * w * (E_k - E_f): the pretrained
+denoiser's guess of x_0 moves by scale * w * (E_k - E_f), from the forget images' posterior mean towards the kept
+samples', in proportion to how likely x_t is a noised forget-class image. It is bounded (0 <= w <= 1) and needs no
+gradient ascent. pi_f is the share of the replay set that the forget-like filter drops (D_f and the replay only).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from diffusers import DDPMScheduler, UNet2DModel
+
+from fdunlearn.models import ddpm
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The two kernel mixtures: D_f, the kept replay samples, and pi_f (the dropped share of the replay set)."""
+
+    forget: torch.Tensor
+    kept: torch.Tensor
+    pi_f: float
+    kept_index: torch.Tensor  # per replay sample: its row in ``kept``, -1 for the dropped ones
+
+
+def kernel_posterior(x_t: torch.Tensor, a: torch.Tensor, refs: torch.Tensor,
+                     exclude: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """log p(x_t) up to a shared constant and E[x_0 | x_t] under the kernel mixture of ``refs`` (forward process).
+
+    ``a`` is alpha_bar_t per row of ``x_t``. log N(x_t; sqrt(a) r, (1 - a) I) without the terms shared by all refs.
+    ``exclude`` (one index per row, -1 for none) leaves a row's own reference out: a training image noised is
+    otherwise explained by its own kernel, which makes the estimate overconfident exactly where it is trained on.
+    """
+    xf, rf = x_t.flatten(1), refs.flatten(1).to(x_t)
+    # ||x_t - sqrt(a) r||^2 = ||x_t||^2 - 2 sqrt(a) x_t.r + a ||r||^2; the first term is shared by every r
+    d2 = -2 * a.sqrt().view(-1, 1) * (xf @ rf.T) + a.view(-1, 1) * rf.pow(2).sum(1).view(1, -1)
+    logits = -d2 / (2 * (1 - a).view(-1, 1))
+    count = torch.full((len(xf),), float(len(rf)), dtype=x_t.dtype, device=x_t.device)
+    if exclude is not None:
+        rows = torch.nonzero(exclude >= 0).flatten()
+        logits[rows, exclude[rows]] = -math.inf
+        count[rows] -= 1
+    log_p = torch.logsumexp(logits, dim=1) - count.log()
+    mean = (logits.softmax(dim=1) @ rf).view_as(x_t)
+    return log_p, mean
+
+
+def correction(x_t: torch.Tensor, a: torch.Tensor, x_forget: torch.Tensor, x_kept: torch.Tensor,
+               pi_f: float, self_f: torch.Tensor | None = None,
+               self_k: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sqrt(a / (1 - a)) * w * (E_k - E_f), w): the eps-space shift that takes the forget class out of the score.
+
+    ``self_f`` / ``self_k``: per row, the index of the row's own image in ``x_forget`` / ``x_kept`` (-1: none),
+    left out of the kernel mixtures (leave-one-out)."""
+    if not 0.0 < pi_f < 1.0:
+        raise ValueError(f"pi_f={pi_f!r}; accepted: 0 < pi_f < 1 (the forget class's share of the model's samples)")
+    log_f, mean_f = kernel_posterior(x_t, a, x_forget, self_f)
+    log_k, mean_k = kernel_posterior(x_t, a, x_kept, self_k)
+    w = torch.sigmoid(math.log(pi_f) - math.log(1 - pi_f) + log_f - log_k)
+    shift = (a / (1 - a)).sqrt().view(-1, 1, 1, 1) * w.view(-1, 1, 1, 1) * (mean_k - mean_f)
+    return shift, w
+
+
+def reference(x_forget: torch.Tensor, replay_images: torch.Tensor, dropped: torch.Tensor) -> Reference:
+    """The reference of one run from D_f, the replay set and the forget-like filter's mask (``replay.forget_like``).
+
+    pi_f = (dropped + 1) / (replay + 2) (Laplace's rule of succession: a model whose replay set shows no forget-like
+    sample still gets a small, nonzero share)."""
+    n_drop = int(dropped.sum())
+    if n_drop == len(replay_images):
+        raise ValueError(f"fs-guide needs kept replay samples; the forget-like filter dropped all {n_drop} (accepted: "
+                         "at least one kept; lower replay_filter_ratio or raise replay_n)")
+    return Reference(x_forget, replay_images[~dropped], (n_drop + 1) / (len(replay_images) + 2),
+                     torch.where(dropped, -1, torch.cumsum((~dropped).long(), 0) - 1))
+
+
+def target(frozen: UNet2DModel, scheduler: DDPMScheduler, x_t: torch.Tensor, t: torch.Tensor, ref: Reference,
+           scale: float, t_min: int, t_max: int = ddpm.T_STEPS, self_f: torch.Tensor | None = None,
+           self_k: torch.Tensor | None = None) -> torch.Tensor:
+    """eps_0(x_t) - scale * the correction at ``t_min`` <= t < ``t_max`` (elsewhere the pretrained prediction, as
+    S_fs). Above ~650 of 1000 the correction is a near-constant push by pi_f (mean kept - mean forget image) that the
+    network learns as a bias on every sample, which moves the other classes' shares (session-17 probes)."""
+    with torch.no_grad():
+        eps = frozen(x_t, t).sample
+        on = (t >= t_min) & (t < t_max)
+        if on.any():
+            a = scheduler.alphas_cumprod.to(x_t)[t[on]]
+            pick = (lambda s: None if s is None else s.to(x_t.device)[on])
+            shift, _ = correction(x_t[on], a, ref.forget, ref.kept, ref.pi_f, pick(self_f), pick(self_k))
+            eps[on] = eps[on] - scale * shift
+    return eps
+
+
+def guided_loss(unet: UNet2DModel, frozen: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor,
+                g: torch.Generator, ref: Reference, scale: float, t_min: int, t_max: int = ddpm.T_STEPS,
+                noise_t_min: int = 0, self_f: torch.Tensor | None = None,
+                self_k: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over images and pixels of ||eps_theta(x_t, t) - target(x_t, t)||^2, x_t noised from ``x0`` at
+    t ~ U{noise_t_min..T-1}: a KL to the reverse steps of the pretrained model without the forget class."""
+    x_t, t, _ = ddpm.noise_batch(scheduler, x0, g, unet.device, noise_t_min)
+    return (unet(x_t, t).sample - target(frozen, scheduler, x_t, t, ref, scale, t_min, t_max, self_f, self_k)).pow(2).mean()

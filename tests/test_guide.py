@@ -1,0 +1,60 @@
+"""fs-guide's target: the pretrained score with the forget class taken out by Bayes' rule (kernel mixtures)."""
+
+import math
+
+import pytest
+import torch
+
+from fdunlearn.unlearning import guide
+
+
+def _mixture_log_density(x: torch.Tensor, a: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+    """log mean_j N(x; sqrt(a) r_j, (1 - a) I), written out in full."""
+    d2 = (x.flatten(1)[:, None, :] - a.sqrt().view(-1, 1, 1) * refs.flatten(1)[None]).pow(2).sum(-1)
+    dim = x[0].numel()
+    log_n = -d2 / (2 * (1 - a).view(-1, 1)) - 0.5 * dim * torch.log(2 * math.pi * (1 - a)).view(-1, 1)
+    return torch.logsumexp(log_n, dim=1) - math.log(len(refs))
+
+
+def test_the_correction_is_sqrt_1_minus_a_times_the_gradient_of_log_1_minus_w():
+    g = torch.Generator().manual_seed(0)
+    forget = torch.randn(7, 1, 3, 3, generator=g, dtype=torch.float64) + 1.0
+    kept = torch.randn(11, 1, 3, 3, generator=g, dtype=torch.float64) - 1.0
+    x = torch.randn(5, 1, 3, 3, generator=g, dtype=torch.float64).requires_grad_(True)
+    a = torch.tensor([0.9, 0.5, 0.3, 0.1, 0.02], dtype=torch.float64)
+    pi_f = 0.15
+    log_pf, log_pk = _mixture_log_density(x, a, forget), _mixture_log_density(x, a, kept)
+    log_1mw = math.log(1 - pi_f) + log_pk - torch.logaddexp(math.log(pi_f) + log_pf, math.log(1 - pi_f) + log_pk)
+    (grad,) = torch.autograd.grad(log_1mw.sum(), x)
+    shift, w = guide.correction(x.detach(), a, forget, kept, pi_f)
+    torch.testing.assert_close(shift, (1 - a).sqrt().view(-1, 1, 1, 1) * grad)
+    torch.testing.assert_close(w, 1 - log_1mw.exp().detach())
+
+
+def test_the_posterior_weight_tells_the_forget_cluster_from_the_kept_one():
+    g = torch.Generator().manual_seed(1)
+    forget = torch.randn(20, 1, 4, 4, generator=g) * 0.1 + 1.0
+    kept = torch.randn(40, 1, 4, 4, generator=g) * 0.1 - 1.0
+    a = torch.full((2,), 0.8)
+    x = torch.cat([forget[:1], kept[:1]]) * a.sqrt()[0]
+    shift, w = guide.correction(x, a, forget, kept, 0.1)
+    assert w[0] > 0.99 and w[1] < 0.01
+    assert shift[1].abs().max() < 1e-3 and shift[0].mean() < -1  # the forget point's guess moves towards -1
+    with pytest.raises(ValueError, match="pi_f=0; accepted: 0 < pi_f < 1"):
+        guide.correction(x, a, forget, kept, 0)
+
+
+def test_reference_estimates_the_forget_share_and_needs_kept_samples():
+    images = torch.zeros(4, 1, 2, 2)
+    ref = guide.reference(torch.ones(3, 1, 2, 2), images, torch.tensor([True, False, False, False]))
+    assert ref.pi_f == 2 / 6 and len(ref.kept) == 3 and ref.kept_index.tolist() == [-1, 0, 1, 2]
+    assert guide.reference(torch.ones(3, 1, 2, 2), images, torch.zeros(4, dtype=torch.bool)).pi_f == 1 / 6
+    with pytest.raises(ValueError, match="dropped all 4"):
+        guide.reference(torch.ones(3, 1, 2, 2), images, torch.ones(4, dtype=torch.bool))
+
+
+def test_fs_guide_needs_a_nonempty_band():
+    from fdunlearn.unlearning import unlearn
+    cfg = unlearn.UnlearnConfig(method="fs-guide", forget_t_min=500, guide_t_max=500)
+    with pytest.raises(ValueError, match="guide_t_max=500 <= forget_t_min=500"):
+        unlearn.check(cfg, n_available=100)

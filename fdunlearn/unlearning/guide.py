@@ -101,8 +101,8 @@ def target(frozen: UNet2DModel, scheduler: DDPMScheduler, x_t: torch.Tensor, t: 
         on = (t >= t_min) & (t < t_max)
         if on.any():
             a = scheduler.alphas_cumprod.to(x_t)[t[on]]
-            pick = (lambda s: None if s is None else s.to(x_t.device)[on])
-            shift, _ = correction(x_t[on], a, ref.forget, ref.kept, ref.pi_f, pick(self_f), pick(self_k))
+            own = [None if s is None else s.to(x_t.device)[on] for s in (self_f, self_k)]
+            shift, _ = correction(x_t[on], a, ref.forget, ref.kept, ref.pi_f, *own)
             eps[on] = eps[on] - scale * shift
     return eps
 
@@ -114,4 +114,5 @@ def guided_loss(unet: UNet2DModel, frozen: UNet2DModel, scheduler: DDPMScheduler
     """Mean over images and pixels of ||eps_theta(x_t, t) - target(x_t, t)||^2, x_t noised from ``x0`` at
     t ~ U{noise_t_min..T-1}: a KL to the reverse steps of the pretrained model without the forget class."""
     x_t, t, _ = ddpm.noise_batch(scheduler, x0, g, unet.device, noise_t_min)
-    return (unet(x_t, t).sample - target(frozen, scheduler, x_t, t, ref, scale, t_min, t_max, self_f, self_k)).pow(2).mean()
+    goal = target(frozen, scheduler, x_t, t, ref, scale, t_min, t_max, self_f, self_k)
+    return (unet(x_t, t).sample - goal).pow(2).mean()

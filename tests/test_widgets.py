@@ -123,7 +123,7 @@ def test_vdu_methods_names_a_missing_run():
 
 def test_vdu_methods_browses_the_runs_lesson_03_section_7_11_discusses():
     runs = views.digit_runs()
-    for method in ("vdu-fs-late", "fs-redirect"):  # section 7.11 sends the reader to these runs of digit 3
+    for method in ("vdu-fs-late", "fs-redirect", "fs-guide"):  # sections 7.11-7.12 send the reader to digit 3
         assert method in views.METHODS and (method, 3, 1) in runs
         assert views.vdu_methods_figure(runs, method, 3, 1) is not None
 

@@ -212,24 +212,32 @@ def _variant_parts(stats: dict, variant: str) -> list[str]:
     return parts
 
 
+def _digits_headline(name: str, variant: str, what: str) -> str:
+    """One digits table (``name``) of ``variant`` against the course's bars: command, ``what`` it is, seeds, bars."""
+    results = vdu_report.load(name)
+    parts = _variant_parts(vdu_report.digit_rows(results), variant)
+    seeds = sorted({r["seed"] for r in results["rows"]})
+    return (f"{variant} (`{vdu_report.command(name)}`; {what}; seeds {', '.join(map(str, seeds))}): "
+            + "; ".join(parts) + ".")
+
+
 def fs_redirect_headline() -> str:
     """Lesson 03 section 7.8: fs-redirect on digits 7 and 3 against the course's bars."""
-    from fdunlearn.studies import vdu_report
+    return (_digits_headline("fs-redirect-digits", "fs-redirect", "vdu-fs's stability term, with a regression that "
+                             "leads noised forget images to kept replay samples in place of gradient ascent, lambda 20")
+            + _mix_sentence("fs-redirect-mix") + ": its forgotten samples land more evenly than vdu-fs-late's (a "
+            "smaller rise from the mix alone), and most of its rise is left over for the images.")
 
-    results = vdu_report.load("fs-redirect-digits")
-    parts = _variant_parts(vdu_report.digit_rows(results), "fs-redirect")
-    seeds = sorted({r["seed"] for r in results["rows"]})
-    return (f"fs-redirect (`{vdu_report.command('fs-redirect-digits')}`; vdu-fs's stability term, with a regression "
-            f"that leads noised forget images to kept replay samples in place of gradient ascent, lambda 20; seeds "
-            f"{', '.join(map(str, seeds))}): " + "; ".join(parts) + "." + _mix_sentence("fs-redirect-mix")
-            + ": its forgotten samples land more evenly than vdu-fs-late's (a smaller rise from the mix alone), and "
-            "most of its rise is left over for the images.")
+
+def fs_guide_headline() -> str:
+    """Lesson 03 section 7.12: fs-guide on digits 3 and 7 against the course's bars."""
+    return _digits_headline("fs-guide-digits", "fs-guide", "no ascent: a regression to the pretrained model's "
+                            "prediction with the forgotten class taken out by Bayes' rule, estimated from D_f and the "
+                            "kept replay samples, at 300 <= t < 600, lambda 10")
 
 
 def _mix_sentence(name: str) -> str:
     """What one table's FID rise is made of: the mix study ``name`` (``vdu_digits mix``), in one sentence."""
-    from fdunlearn.studies import vdu_report
-
     return (f" What the FID rise measures (`{vdu_report.command(name)}`: the pretrained model's own samples re-mixed "
             "to each row's class shares, no image changed): " + vdu_report.mix_summary(vdu_report.load(name)))
 
@@ -264,14 +272,12 @@ def vdu_fs_strict_headline() -> str:
 
 def vdu_fs_late_headline() -> str:
     """Lesson 03 section 7.10: vdu-fs with its gradient ascent restricted to late timesteps, on digits 7 and 3."""
-    from fdunlearn.studies import vdu_digits, vdu_report
+    from fdunlearn.studies import vdu_digits as vd
 
-    results = vdu_report.load("vdu-fs-late")
-    stats = vdu_report.digit_rows(results)
-    seeds = sorted({r["seed"] for r in results["rows"]})
-    head = (f"{vdu_digits.LABELS['vdu-fs-late']} (`{vdu_report.command('vdu-fs-late')}`; seeds "
-            f"{', '.join(map(str, seeds))}): " + "; ".join(_variant_parts(stats, "vdu-fs-late")) + ".")
-    return (head + " The other eight digits with the same settings " + vdu_fs_other_digits(results, "vdu-fs-late")
+    head = _digits_headline("vdu-fs-late", "vdu-fs-late", f"ascent only at t >= {vd.LATE_T_MIN}, lambda "
+                            f"{vd.LATE_FS_WEIGHT:g}")
+    return (head + " The other eight digits with the same settings "
+            + vdu_fs_other_digits(vdu_report.load("vdu-fs-late"), "vdu-fs-late")
             + _mix_sentence("vdu-fs-late-mix")
             + "; the rise is mostly where the forgotten samples go, not how the other digits are drawn.")
 
@@ -325,6 +331,7 @@ BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "erase-defaults": (erase_defaults_summary, True),
     "vdu-fs-frontier": (vdu_fs_frontier, True),
     "fs-redirect": (fs_redirect_headline, True),
+    "fs-guide": (fs_guide_headline, True),
     "vdu-fs-strict": (vdu_fs_strict_headline, True),
     "vdu-fs-late": (vdu_fs_late_headline, True),
     "attacks": (attacks_summary, True),

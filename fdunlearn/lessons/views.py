@@ -94,7 +94,8 @@ def divergence_curves() -> W.VBox:
 
 
 # ----------------------------------------------------------------------------- lesson 03
-FS_RESULTS = ("vdu-fs-digits", "vdu-fs-baselines", "vdu-fs-unfiltered", "vdu-fs-late", "fs-redirect-digits")
+FS_RESULTS = ("vdu-fs-digits", "vdu-fs-baselines", "vdu-fs-unfiltered", "vdu-fs-late", "fs-redirect-digits",
+              "fs-guide-digits")
 METHODS = {  # results key prefix -> label
     "vdu-fs": "vdu-fs (prior over functions)",
     "vdu-fs-unfiltered": "vdu-fs without replay filter",
@@ -104,6 +105,7 @@ METHODS = {  # results key prefix -> label
     "salun": "SalUn",
     "vdu-fs-late": "vdu-fs-late (ascent only at late timesteps)",
     "fs-redirect": "fs-redirect (led to replay samples)",
+    "fs-guide": "fs-guide (Bayes-corrected target)",
 }
 DIGIT_NAMES = data.CLASS_NAMES["mnist"]
 

@@ -36,6 +36,7 @@ from fdunlearn.unlearning import unlearn
 
 LATE_T_MIN = 300  # vdu-fs-late: the smallest timestep index of its plasticity term (of 1000)
 LATE_FS_WEIGHT = 13.0  # vdu-fs-late: lambda on S_fs
+GUIDE_BAND = (300, 600)  # fs-guide: the timesteps where its Bayes correction acts
 
 # name -> UnlearnConfig fields: the rows a table can hold
 VARIANTS: dict[str, dict] = {
@@ -62,6 +63,11 @@ VARIANTS: dict[str, dict] = {
     # digit 7, seeds 0 and 1, among 10, 12, 14, 16 and 20 (t >= 500 stopped at its runaway guard: session-13/14 probes)
     "vdu-fs-late": {"method": "vdu-fs", "replay_filter": True, "forget_t_min": LATE_T_MIN,
                     "fs_weight": LATE_FS_WEIGHT},
+    # no ascent: a regression to the pretrained prediction with the forget class taken out by Bayes' rule, in the band
+    # 300 <= t < 600 (unlearning.guide); chosen on digit 3, seed 1 among bands [200|350|500, 1000), [350, 650) and
+    # [300, 600), lambda 1 and 10, lr 1e-5..1e-4 (session-17 probes)
+    "fs-guide": {"method": "fs-guide", "replay_filter": True, "forget_t_min": GUIDE_BAND[0],
+                 "guide_t_max": GUIDE_BAND[1], "fs_weight": 10.0, "replay_near": 64},
 }
 LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-unfiltered": "vdu-fs, whole replay set (no filter)",
@@ -72,7 +78,8 @@ LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "fs-redirect": "fs-redirect (forget images led to replay samples, lambda 20)",
           "vdu-fs-strict": "vdu-fs, stricter filter (ratio 1.2), lambda 20",
           "fs-redirect-strict": "fs-redirect, stricter filter (ratio 1.2), lambda 30",
-          "vdu-fs-late": f"vdu-fs, ascent only at t >= {LATE_T_MIN}, lambda {LATE_FS_WEIGHT:g}"}
+          "vdu-fs-late": f"vdu-fs, ascent only at t >= {LATE_T_MIN}, lambda {LATE_FS_WEIGHT:g}",
+          "fs-guide": f"fs-guide (Bayes-corrected target at {GUIDE_BAND[0]} <= t < {GUIDE_BAND[1]}, lambda 10)"}
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)
 FAST = vdu_study.Budget(8, 3, (0,), eta=1.0)
 TRAJECTORY_EVERY = 10

@@ -1,8 +1,7 @@
 """Lesson 03's precomputed results (``vdu_study``) as tables, bar checks and plots.
 
-Every number is a mean over seeds with its standard deviation ("mean ± sd"); the rows come from the
-JSON files that ``python -m fdunlearn.vdu_study ...`` writes under ``data/results/``.
-"""
+Every number is a mean over seeds with its standard deviation ("mean ± sd"); the rows come from the JSON files that
+``python -m fdunlearn.vdu_study ...`` writes under ``data/results/``."""
 
 from __future__ import annotations
 
@@ -54,6 +53,8 @@ FS_COMMANDS = {
     "vdu-fs-late": "table --model mnist-ddpm --digits 7,3,0,1,2,4,5,6,8,9 --variants vdu-fs-late",
     "vdu-fs-late-mix": "mix --model mnist-ddpm --table data/results/vdu-fs-late.json --variants vdu-fs-late",
     "fs-redirect-mix": "mix --model mnist-ddpm --table data/results/fs-redirect-digits.json --variants fs-redirect",
+    "fs-guide-digits": "table --model mnist-ddpm --digits 3,7 --variants fs-guide",
+    "fs-guide-mix": "mix --model mnist-ddpm --table data/results/fs-guide-digits.json --variants fs-guide",
 }
 # The course's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,

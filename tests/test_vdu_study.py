@@ -83,7 +83,8 @@ def test_table_rows_and_budget_can_be_chosen_and_bad_ones_are_named(fast_ddpm, t
     data = json.loads(out.read_text())
     assert [r["key"] for r in data["rows"]] == ["base/seed=0", "ga-checkpoints/seed=0"]
     assert data["settings"]["methods"] == [["ga", "checkpoints"]]
-    with pytest.raises(ValueError, match="unknown method 'nope'; accepted: vdu, vdu-fs, fs-redirect, fs-guide, ga, l2, salun"):
+    accepted = "accepted: vdu, vdu-fs, fs-redirect, fs-guide, ga, l2, salun"
+    with pytest.raises(ValueError, match=f"unknown method 'nope'; {accepted}"):
         vdu_study.study("table", str(fast_ddpm), 3, tmp_path / "y.json", cfg, methods=(("nope", "checkpoints"),))
     with pytest.raises(ValueError, match="unknown budget 'huge'; accepted: table, sweep"):
         vdu_study.study("table", str(fast_ddpm), 3, tmp_path / "y.json", cfg, budget_kind="huge")

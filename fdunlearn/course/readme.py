@@ -233,7 +233,7 @@ def fs_guide_headline() -> str:
     """Lesson 03 section 7.12: fs-guide on digits 3 and 7 against the course's bars."""
     return _digits_headline("fs-guide-digits", "fs-guide", "no ascent: a regression to the pretrained model's "
                             "prediction with the forgotten class taken out by Bayes' rule, estimated from D_f and the "
-                            "kept replay samples, at 300 <= t < 600, lambda 10")
+                            "kept replay samples, at 300 <= t < 600, lambda 10") + _mix_sentence("fs-guide-mix") + "."
 
 
 def _mix_sentence(name: str) -> str:

@@ -16,7 +16,7 @@ from fdunlearn.erasure import weights as erase_params
 from fdunlearn.evaluation import metrics
 from fdunlearn.models import classifier, ddpm, minisd, training
 from fdunlearn.models import registry as models
-from fdunlearn.unlearning import replay, unlearn
+from fdunlearn.unlearning import guide, replay, unlearn
 
 TRAIN_RECIPES = (*ddpm.RECIPES, *classifier.RECIPES, *minisd.RECIPES)
 
@@ -134,18 +134,20 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
                                                       or not args.replay_filter or args.prior_weight
                                                       or args.replay_filter_ratio is not None or args.replay_near):
         raise ValueError(f"--fs-weight, --replay-n, --no-replay-filter, --replay-filter-ratio, --replay-near and "
-                         f"--prior-weight apply to --method {' and '.join(unlearn.FUNCTION_SPACE)} only, not "
+                         f"--prior-weight apply to --method {', '.join(unlearn.FUNCTION_SPACE)} only, not "
                          f"{args.method!r}")
     if args.method == "fs-redirect" and args.forget_t_min is not None:
         raise ValueError("--forget-t-min applies to the ascent term of vdu, vdu-fs, ga, l2 and salun, not "
                          "'fs-redirect' (its redirect term draws t >= 200)")
+    if args.method != "fs-guide" and (args.guide_scale is not None or args.guide_t_max is not None):
+        raise ValueError(f"--guide-scale and --guide-t-max apply to --method fs-guide only, not {args.method!r}")
     if args.method in (*unlearn.FUNCTION_SPACE, "ga") and args.gamma is not None:
         raise ValueError(f"--gamma applies to --method vdu, l2 and salun, not {args.method!r} "
                          "(vdu-fs weighs its stability term with --fs-weight)")
     folder = models.resolve(args.model, kind="ddpm")
     validate.output_folder(args.out, previous=unlearn.is_output, inputs={"--model": folder},
                            what="a previous `unlearn` output (it is replaced)")
-    defaults = unlearn.UnlearnConfig()
+    defaults = unlearn.UnlearnConfig(**guide.DEFAULTS) if args.method == "fs-guide" else unlearn.UnlearnConfig()
     cfg = unlearn.UnlearnConfig(
         method=args.method, forget_class=args.forget_class, n_forget=args.n_forget, seed=args.seed,
         gamma=defaults.gamma if args.gamma is None else args.gamma, prior=args.prior,
@@ -158,7 +160,9 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         replay_filter_ratio=defaults.replay_filter_ratio if args.replay_filter_ratio is None
         else args.replay_filter_ratio,
         forget_t_min=defaults.forget_t_min if args.forget_t_min is None else args.forget_t_min,
-        replay_near=args.replay_near)
+        replay_near=defaults.replay_near if args.replay_near is None else args.replay_near,
+        guide_scale=defaults.guide_scale if args.guide_scale is None else args.guide_scale,
+        guide_t_max=defaults.guide_t_max if args.guide_t_max is None else args.guide_t_max)
     out = unlearn.unlearn(args.model, cfg, args.out)
     print(f"wrote {out}")
 
@@ -282,9 +286,17 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--forget-t-min", type=count(0, ddpm.T_STEPS - 1),
                    help="smallest timestep of the forget (ascent) term, 0.."
                    f"{ddpm.T_STEPS - 1} (default {unlearn.UnlearnConfig.forget_t_min}; not fs-redirect)")
-    u.add_argument("--replay-near", type=count(0, 100_000), default=0,
-                   help="vdu-fs, fs-redirect: draw half of each stability batch from this many kept replay samples "
-                   "that look most like the forget images (0, the default: all uniform)")
+    u.add_argument("--replay-near", type=count(0, 100_000),
+                   help="vdu-fs, fs-redirect, fs-guide: draw half of each stability batch from this many kept replay "
+                   f"samples that look most like the forget images (default 0: all uniform; fs-guide "
+                   f"{guide.DEFAULTS['replay_near']})")
+    u.add_argument("--guide-scale", type=validate.real(0.0, MAX_FACTOR),
+                   help=f"fs-guide: strength of the Bayes correction, 0..{MAX_FACTOR:g} (default 1: the exact "
+                   "posterior)")
+    u.add_argument("--guide-t-max", type=count(1, ddpm.T_STEPS),
+                   help=f"fs-guide: the correction acts at --forget-t-min <= t < this, 1..{ddpm.T_STEPS} (default "
+                   f"{guide.DEFAULTS['guide_t_max']}; fs-guide's --forget-t-min and --fs-weight default to "
+                   f"{guide.DEFAULTS['forget_t_min']} and {guide.DEFAULTS['fs_weight']:g})")
     u.add_argument("--prior-weight", type=validate.real(0.0, MAX_FACTOR), default=0.0,
                    help=f"vdu-fs: add VDU's weight prior with this weight, 0..{MAX_FACTOR:g}")
     u.set_defaults(func=cmd_unlearn)

@@ -58,3 +58,22 @@ def test_fs_guide_needs_a_nonempty_band():
     cfg = unlearn.UnlearnConfig(method="fs-guide", forget_t_min=500, guide_t_max=500)
     with pytest.raises(ValueError, match="guide_t_max=500 <= forget_t_min=500"):
         unlearn.check(cfg, n_available=100)
+
+
+def test_cli_fs_guide_takes_its_own_defaults_and_refuses_its_options_elsewhere(fast_ddpm, tmp_path, capsys):
+    from fdunlearn.cli import main
+    from fdunlearn.models import registry as models
+
+    base = ["unlearn", "--model", str(fast_ddpm), "--forget-class", "3", "--n-forget", "4", "--seed", "0",
+            "--replay-n", "4", "--steps", "1"]
+    assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "a")]) == 0
+    record = models.read_record(tmp_path / "a")["unlearn"]
+    assert {k: record[k] for k in guide.DEFAULTS} == guide.DEFAULTS and record["guide_scale"] == 1.0
+    assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "b"), "--guide-scale", "2",
+                 "--guide-t-max", "900", "--replay-near", "0"]) == 0
+    record = models.read_record(tmp_path / "b")["unlearn"]
+    assert (record["guide_scale"], record["guide_t_max"], record["replay_near"]) == (2.0, 900, 0)
+    assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "c"), "--guide-scale", "2"]) == 2
+    assert "--guide-scale and --guide-t-max apply to --method fs-guide only, not 'vdu-fs'" in capsys.readouterr().err
+    assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "d"), "--guide-t-max", "200"]) == 2
+    assert "guide_t_max=200 <= forget_t_min=300" in capsys.readouterr().err

@@ -116,7 +116,7 @@ def test_cli_vdu_fs_and_its_refusals(fast_ddpm, tmp_path, capsys):
     assert main([*base, *redirect]) == 0
     assert models.read_record(tmp_path / "r")["unlearn"]["fs_weight"] == unlearn.REDIRECT_FS_WEIGHT  # its own default
     assert main([*base, "--method", "vdu", "--out", str(tmp_path / "b"), "--fs-weight", "3"]) == 2
-    assert "apply to --method vdu-fs and fs-redirect only, not 'vdu'" in capsys.readouterr().err
+    assert "apply to --method vdu-fs, fs-redirect, fs-guide only, not 'vdu'" in capsys.readouterr().err
     assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "c"), "--gamma", "0.5"]) == 2
     assert "--gamma applies to --method vdu" in capsys.readouterr().err
     assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "d"), "--replay-n", "0"]) == 2

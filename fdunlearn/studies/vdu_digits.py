@@ -32,11 +32,10 @@ from fdunlearn.models import registry as models
 from fdunlearn.studies import vdu_study
 from fdunlearn.studies.results import Results
 from fdunlearn.studies.results import load as load_results
-from fdunlearn.unlearning import unlearn
+from fdunlearn.unlearning import guide, unlearn
 
 LATE_T_MIN = 300  # vdu-fs-late: the smallest timestep index of its plasticity term (of 1000)
 LATE_FS_WEIGHT = 13.0  # vdu-fs-late: lambda on S_fs
-GUIDE_BAND = (300, 600)  # fs-guide: the timesteps where its Bayes correction acts
 
 # name -> UnlearnConfig fields: the rows a table can hold
 VARIANTS: dict[str, dict] = {
@@ -63,11 +62,9 @@ VARIANTS: dict[str, dict] = {
     # digit 7, seeds 0 and 1, among 10, 12, 14, 16 and 20 (t >= 500 stopped at its runaway guard: session-13/14 probes)
     "vdu-fs-late": {"method": "vdu-fs", "replay_filter": True, "forget_t_min": LATE_T_MIN,
                     "fs_weight": LATE_FS_WEIGHT},
-    # no ascent: a regression to the pretrained prediction with the forget class taken out by Bayes' rule, in the band
-    # 300 <= t < 600 (unlearning.guide); chosen on digit 3, seed 1 among bands [200|350|500, 1000), [350, 650) and
-    # [300, 600), lambda 1 and 10, lr 1e-5..1e-4 (session-17 probes)
-    "fs-guide": {"method": "fs-guide", "replay_filter": True, "forget_t_min": GUIDE_BAND[0],
-                 "guide_t_max": GUIDE_BAND[1], "fs_weight": 10.0, "replay_near": 64},
+    # no ascent: a regression to the pretrained prediction with the forget class taken out by Bayes' rule
+    # (unlearning.guide, with its DEFAULTS: the command line's for --method fs-guide)
+    "fs-guide": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS},
 }
 LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-unfiltered": "vdu-fs, whole replay set (no filter)",
@@ -79,7 +76,8 @@ LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-strict": "vdu-fs, stricter filter (ratio 1.2), lambda 20",
           "fs-redirect-strict": "fs-redirect, stricter filter (ratio 1.2), lambda 30",
           "vdu-fs-late": f"vdu-fs, ascent only at t >= {LATE_T_MIN}, lambda {LATE_FS_WEIGHT:g}",
-          "fs-guide": f"fs-guide (Bayes-corrected target at {GUIDE_BAND[0]} <= t < {GUIDE_BAND[1]}, lambda 10)"}
+          "fs-guide": f"fs-guide (Bayes-corrected target at {guide.DEFAULTS['forget_t_min']} <= t < "
+                      f"{guide.DEFAULTS['guide_t_max']}, lambda {guide.DEFAULTS['fs_weight']:g})"}
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)
 FAST = vdu_study.Budget(8, 3, (0,), eta=1.0)
 TRAJECTORY_EVERY = 10

@@ -28,6 +28,12 @@ from diffusers import DDPMScheduler, UNet2DModel
 
 from fdunlearn.models import ddpm
 
+# fs-guide's settings off UnlearnConfig's defaults, used by the command line and lesson 03's table: the correction
+# acts at 300 <= t < 600, lambda 10, half of each replay batch from the 64 kept samples most like D_f. Chosen on
+# digit 3, seed 1 among bands [200|350|500, 1000), [350, 650) and [300, 600), lambda 1 and 10, lr 1e-5..1e-4
+# (session-17 probes)
+DEFAULTS = {"forget_t_min": 300, "guide_t_max": 600, "fs_weight": 10.0, "replay_near": 64}
+
 
 @dataclass(frozen=True)
 class Reference:

@@ -5,7 +5,9 @@ import math
 import pytest
 import torch
 
-from fdunlearn.unlearning import guide
+from fdunlearn.cli import main
+from fdunlearn.models import registry as models
+from fdunlearn.unlearning import guide, unlearn
 
 
 def _mixture_log_density(x: torch.Tensor, a: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
@@ -54,16 +56,12 @@ def test_reference_estimates_the_forget_share_and_needs_kept_samples():
 
 
 def test_fs_guide_needs_a_nonempty_band():
-    from fdunlearn.unlearning import unlearn
     cfg = unlearn.UnlearnConfig(method="fs-guide", forget_t_min=500, guide_t_max=500)
     with pytest.raises(ValueError, match="guide_t_max=500 <= forget_t_min=500"):
         unlearn.check(cfg, n_available=100)
 
 
 def test_cli_fs_guide_takes_its_own_defaults_and_refuses_its_options_elsewhere(fast_ddpm, tmp_path, capsys):
-    from fdunlearn.cli import main
-    from fdunlearn.models import registry as models
-
     base = ["unlearn", "--model", str(fast_ddpm), "--forget-class", "3", "--n-forget", "4", "--seed", "0",
             "--replay-n", "4", "--steps", "1"]
     assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "a")]) == 0

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fdunlearn import config, course, validate
-from fdunlearn.studies import claims, vdu_report
+from fdunlearn.studies import claims, vdu_digits, vdu_report
+from fdunlearn.unlearning import guide, replay
 
 README = config.REPO_ROOT / "README.md"
 WIDTH = 118
@@ -177,8 +178,6 @@ def erase_defaults_summary(path: str | Path = config.REPO_ROOT / "data" / "resul
 
 def vdu_fs_frontier() -> str:
     """Lesson 03 section 7.7: three vdu-fs settings off the defaults on digits 7 and 3, against both bars."""
-    from fdunlearn.studies import vdu_digits, vdu_report
-
     results = vdu_report.load("vdu-fs-frontier")
     stats = vdu_report.digit_rows(results)
     parts, names = [], {7: "sevens", 3: "threes"}
@@ -197,8 +196,6 @@ def vdu_fs_frontier() -> str:
 
 def _variant_parts(stats: dict, variant: str) -> list[str]:
     """Per digit 7 and 3: before -> after forget share, FID rise, time and the bars missed, for one variant."""
-    from fdunlearn.studies import vdu_report
-
     parts, names = [], {7: "sevens", 3: "threes"}
     for d in (7, 3):
         if (variant, d) not in stats:
@@ -231,9 +228,11 @@ def fs_redirect_headline() -> str:
 
 def fs_guide_headline() -> str:
     """Lesson 03 section 7.12: fs-guide on digits 3 and 7 against the course's bars."""
+    d = guide.DEFAULTS
     return _digits_headline("fs-guide-digits", "fs-guide", "no ascent: a regression to the pretrained model's "
                             "prediction with the forgotten class taken out by Bayes' rule, estimated from D_f and the "
-                            "kept replay samples, at 300 <= t < 600, lambda 10") + _mix_sentence("fs-guide-mix") + "."
+                            f"kept replay samples, at {d['forget_t_min']} <= t < {d['guide_t_max']}, lambda "
+                            f"{d['fs_weight']:g}") + _mix_sentence("fs-guide-mix") + "."
 
 
 def _mix_sentence(name: str) -> str:
@@ -244,9 +243,6 @@ def _mix_sentence(name: str) -> str:
 
 def vdu_fs_strict_headline() -> str:
     """Lesson 03 section 7.9: vdu-fs and fs-redirect with the stricter forget-like filter, on digits 7 and 3."""
-    from fdunlearn.studies import vdu_digits, vdu_report
-    from fdunlearn.unlearning import replay
-
     audit = vdu_report.load("replay-filter")["rows"]
     strict = vdu_digits.VARIANTS["vdu-fs-strict"]["replay_filter_ratio"]
 
@@ -272,10 +268,8 @@ def vdu_fs_strict_headline() -> str:
 
 def vdu_fs_late_headline() -> str:
     """Lesson 03 section 7.10: vdu-fs with its gradient ascent restricted to late timesteps, on digits 7 and 3."""
-    from fdunlearn.studies import vdu_digits as vd
-
-    head = _digits_headline("vdu-fs-late", "vdu-fs-late", f"ascent only at t >= {vd.LATE_T_MIN}, lambda "
-                            f"{vd.LATE_FS_WEIGHT:g}")
+    head = _digits_headline("vdu-fs-late", "vdu-fs-late", f"ascent only at t >= {vdu_digits.LATE_T_MIN}, lambda "
+                            f"{vdu_digits.LATE_FS_WEIGHT:g}")
     return (head + " The other eight digits with the same settings "
             + vdu_fs_other_digits(vdu_report.load("vdu-fs-late"), "vdu-fs-late")
             + _mix_sentence("vdu-fs-late-mix")

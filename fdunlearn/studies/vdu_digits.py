@@ -11,6 +11,7 @@ after each run, so an interrupted study resumes where it stopped::
     python -m fdunlearn.vdu_digits filter --model mnist-ddpm --digits 7,3 --out data/results/replay-filter.json
     python -m fdunlearn.vdu_digits mix --model mnist-ddpm --table data/results/vdu-fs-late.json --variants vdu-fs-late \
         --out data/results/vdu-fs-late-mix.json
+    python -m fdunlearn.vdu_digits oracle --model mnist-ddpm --digits 3,7 --out data/results/fs-oracle.json
 
 ``--variants`` picks the rows (``VARIANTS``); ``--digits`` the classes, in the order they run.
 """
@@ -304,11 +305,12 @@ def _mix_fid(dataset: str, images: torch.Tensor, labels: torch.Tensor, shares: l
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fdunlearn.vdu_digits", description=__doc__.splitlines()[0])
-    p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter", "mix"))
+    p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter", "mix", "oracle"))
     p.add_argument("--model", default="mnist-ddpm")
     p.add_argument("--out", required=True, help="results JSON (resumed when it exists)")
     p.add_argument("--variants", help=f"rows, comma-separated, from: {', '.join(VARIANTS)}")
-    p.add_argument("--digits", help="table: classes in the order they run (default 0..9); filter: default 7,3")
+    p.add_argument("--digits", help="table: classes in the order they run (default 0..9); filter: default 7,3; "
+                   "oracle: default 3,7")
     p.add_argument("--digit", type=int, default=7, help="trajectory/relearn: the class to forget (default 7)")
     p.add_argument("--n-samples", type=int, help="samples scored per model")
     p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
@@ -332,6 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.experiment == "filter":
             digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else (7, 3)
             path = filter_audit(args.model, args.out, digits, base_cfg=cfg)
+        elif args.experiment == "oracle":
+            from fdunlearn.studies import vdu_oracle
+
+            digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else (3, 7)
+            path = vdu_oracle.oracle(args.model, args.out, digits, n_samples=args.n_samples)
         elif args.experiment == "mix":
             if not args.table or not variants:
                 raise ValueError("mix needs --table FILE and --variants; accepted: e.g. --table "

@@ -55,6 +55,7 @@ FS_COMMANDS = {
     "fs-redirect-mix": "mix --model mnist-ddpm --table data/results/fs-redirect-digits.json --variants fs-redirect",
     "fs-guide-digits": "table --model mnist-ddpm --digits 3,7 --variants fs-guide",
     "fs-guide-mix": "mix --model mnist-ddpm --table data/results/fs-guide-digits.json --variants fs-guide",
+    "fs-oracle": "oracle --model mnist-ddpm --digits 3,7",
 }
 # The course's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,

@@ -1,0 +1,124 @@
+"""A perfect unlearner scored on lesson 03's bars: how much of a table row's FID rise sampling noise alone gives.
+
+The model retrained without class K would draw the pretrained model's samples *conditioned on not being a K* (the
+pretrained model stands in for the data, as everywhere in lesson 03). That model can be sampled exactly, with no
+training, by rejection: draw from the pretrained model and keep the samples the evaluation classifier does not call
+K. Two such oracles, each scored like a table row against the table's own pretrained rows (same budget, same seeds):
+
+* ``oracle-replace``: the table's pretrained samples with each K swapped for a fresh non-K sample: the smallest
+  change that forgets K, as a method that touches nothing but the K trajectories would draw;
+* ``oracle-fresh``: ``DRAWS`` independent sets of non-K samples per seed: a forgetting model whose samples share no
+  randomness with the pretrained ones (what any change to the weights tends towards under the eta = 1 sampler).
+
+Their FID rises are the floor (``replace``) and the noise band (``fresh``) of the table's FID bar::
+
+    python -m fdunlearn.vdu_digits oracle --model mnist-ddpm --digits 3,7 --out data/results/fs-oracle.json
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from fdunlearn.models import classifier as clf
+from fdunlearn.models import ddpm
+from fdunlearn.models import registry as models
+from fdunlearn.studies import vdu_study
+from fdunlearn.studies.results import Results, mean_sd_float
+from fdunlearn.unlearning import unlearn
+
+DRAWS = 3  # independent fresh sets per seed
+FRESH_SEED = 20_000  # sampler seed of fresh draw j for table seed s: FRESH_SEED + 100 s + j (the table uses 1000 + s)
+SPARE_SEED = 30_000  # sampler seed of the replacements for table seed s: SPARE_SEED + s
+
+
+def _draw_non(unet, scheduler, b: vdu_study.Budget, seed: int, labels_of, digits: tuple[int, ...],
+              n: int) -> dict[int, torch.Tensor]:
+    """Per digit K, the first ``n`` samples (sampler seed ``seed``) that the classifier does not call K."""
+    images = ddpm.sample(unet, scheduler, 2 * n + 8, seed=seed, steps=b.ddim_steps, progress=False, eta=b.eta)
+    labels = labels_of(images)
+    out = {}
+    for d in digits:
+        keep = torch.nonzero(labels != d).flatten()
+        if len(keep) < n:
+            raise ValueError(f"the pretrained model drew only {len(keep)} non-{d} samples of {len(images)} (seed "
+                             f"{seed}); accepted: a model that draws class {d} less than half the time")
+        out[d] = images[keep[:n]]
+    return out
+
+
+def oracle(model: str, out: str | Path, digits: tuple[int, ...] = (3, 7), draws: int = DRAWS,
+           n_samples: int | None = None) -> Path:
+    """Run (or resume) both oracles for ``digits`` on the table's budget and seeds; rows like the table's."""
+    from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches here
+
+    vd._check_digits(digits)
+    if draws < 1:
+        raise ValueError(f"draws={draws}; accepted: an integer >= 1")
+    unet, scheduler, rec = models.load_ddpm(model)
+    dataset = rec["recipe"]["dataset"]
+    b = vd._budget(n_samples)
+    results = Results(out, vd._settings("oracle", model, dataset, b, unlearn.UnlearnConfig(), draws=draws,
+                                        fresh_seed=FRESH_SEED, spare_seed=SPARE_SEED))
+    classifier = clf.load(f"{dataset}-classifier")
+
+    def labels_of(images: torch.Tensor) -> torch.Tensor:
+        return clf.predict(classifier, images)[0].argmax(-1)
+
+    def add(key: str, variant: str, digit: int, seed: int, images: torch.Tensor, base: dict, **extra) -> dict:
+        row = vdu_study.score_images(images, dataset, digit, b)
+        row.pop("grid_png")
+        row = {"key": key, "variant": variant, "digit": digit, "seed": seed, **extra, **row}
+        if variant != "pretrained":
+            row["fid_remaining_rise"] = row["fid_remaining"] / base["fid_remaining"] - 1
+        results.add(row)
+        return row
+
+    for seed in b.seeds:
+        todo = [d for d in digits if results.get(f"oracle-replace/digit={d}/seed={seed}") is None]
+        bases = {d: results.get(f"base/digit={d}/seed={seed}") for d in digits}
+        if todo or any(r is None for r in bases.values()):
+            images = vdu_study.draw(unet, scheduler, b, seed)  # the table's pretrained samples
+            labels = labels_of(images)
+            spare = _draw_non(unet, scheduler, b, SPARE_SEED + seed, labels_of, digits, b.n_samples)
+            for d in digits:
+                if bases[d] is None:
+                    bases[d] = add(f"base/digit={d}/seed={seed}", "pretrained", d, seed, images, {})
+                if d in todo:
+                    swapped = images.clone()
+                    own = torch.nonzero(labels == d).flatten()
+                    swapped[own] = spare[d][:len(own)]
+                    add(f"oracle-replace/digit={d}/seed={seed}", "oracle-replace", d, seed, swapped, bases[d],
+                        swapped=len(own))
+        for j in range(draws):
+            todo = [d for d in digits if results.get(f"oracle-fresh/digit={d}/seed={seed}/draw={j}") is None]
+            if not todo:
+                continue
+            print(f"[vdu_oracle] fresh draw {j} for seed {seed}", flush=True)
+            fresh = _draw_non(unet, scheduler, b, FRESH_SEED + 100 * seed + j, labels_of, tuple(todo), b.n_samples)
+            for d in todo:
+                add(f"oracle-fresh/digit={d}/seed={seed}/draw={j}", "oracle-fresh", d, seed, fresh[d], bases[d],
+                    draw=j)
+    return Path(out)
+
+
+def band(results: dict, digit: int) -> dict[str, float]:
+    """One digit's oracles: the replace oracle's mean rise over seeds; the fresh oracle's mean over every draw, its
+    range, and the sd of a method's 3-seed mean rise that sampling noise alone gives (each seed's base is fixed, so
+    that sd is sqrt(mean over seeds of the within-seed variance of the draws / number of seeds))."""
+    rows = [r for r in results["rows"] if r["digit"] == digit and r.get("fid_remaining_rise") is not None]
+    replace = [r["fid_remaining_rise"] for r in rows if r["variant"] == "oracle-replace"]
+    fresh = [r for r in rows if r["variant"] == "oracle-fresh"]
+    if not replace or not fresh:
+        raise ValueError(f"no oracle rows for digit {digit}; accepted: a digit the oracle study ran")
+    per_seed = {}
+    for r in fresh:
+        per_seed.setdefault(r["seed"], []).append(r["fid_remaining_rise"])
+    within = [mean_sd_float(v)[1] ** 2 for v in per_seed.values() if len(v) > 1]
+    draws = [r["fid_remaining_rise"] for r in fresh]
+    return {"replace_mean": mean_sd_float(replace)[0], "fresh_mean": mean_sd_float(draws)[0],
+            "fresh_min": min(draws), "fresh_max": max(draws),
+            "fresh_seed_means": {s: mean_sd_float(v)[0] for s, v in sorted(per_seed.items())},
+            "fresh_mean_sd": math.sqrt(sum(within) / len(within) / len(per_seed)) if within else math.nan}

@@ -1,7 +1,5 @@
-"""Lesson 03's precomputed results (``vdu_study``) as tables, bar checks and plots.
-
-Every number is a mean over seeds with its standard deviation ("mean ± sd"); the rows come from the JSON files that
-``python -m fdunlearn.vdu_study ...`` writes under ``data/results/``."""
+"""Lesson 03's precomputed results (``vdu_study``) as tables, bar checks and plots: means over seeds with their sd
+("mean ± sd"), from the JSON files that ``python -m fdunlearn.vdu_study ...`` writes under ``data/results/``."""
 
 from __future__ import annotations
 

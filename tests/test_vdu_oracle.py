@@ -1,0 +1,51 @@
+import json
+import math
+
+import pytest
+
+from fdunlearn.studies import vdu_digits, vdu_oracle
+
+
+def test_oracles_never_draw_the_class_and_resume(fast_ddpm, tmp_path):
+    out = tmp_path / "oracle.json"
+    vdu_oracle.oracle(str(fast_ddpm), out, (3,), draws=2)
+    data = json.loads(out.read_text())
+    keys = [r["key"] for r in data["rows"]]
+    assert keys == ["base/digit=3/seed=0", "oracle-replace/digit=3/seed=0", "oracle-fresh/digit=3/seed=0/draw=0",
+                    "oracle-fresh/digit=3/seed=0/draw=1"]  # fast mode: one seed
+    base, replace, *fresh = data["rows"]
+    assert replace["swapped"] == round(base["forget_share"] * base["n_samples"])
+    for row in (replace, *fresh):
+        assert row["forget_share"] == 0.0 and row["n_samples"] == base["n_samples"]
+        assert row["fid_remaining_rise"] == pytest.approx(row["fid_remaining"] / base["fid_remaining"] - 1)
+    assert fresh[0]["fid_remaining"] != fresh[1]["fid_remaining"]  # two independent draws
+    vdu_oracle.oracle(str(fast_ddpm), out, (3,), draws=2)
+    assert json.loads(out.read_text()) == data
+
+
+def _row(variant, seed, rise, **extra):
+    return {"key": f"{variant}/{seed}/{extra}", "variant": variant, "digit": 3, "seed": seed,
+            "fid_remaining_rise": rise, **extra}
+
+
+def test_band_is_the_noise_of_a_three_seed_mean():
+    rows = [_row("oracle-replace", 0, 0.02), _row("oracle-replace", 1, -0.04),
+            _row("oracle-fresh", 0, 0.1, draw=0), _row("oracle-fresh", 0, 0.3, draw=1),
+            _row("oracle-fresh", 1, -0.1, draw=0), _row("oracle-fresh", 1, 0.1, draw=1)]
+    band = vdu_oracle.band({"rows": rows}, 3)
+    assert band["replace_mean"] == pytest.approx(-0.01)
+    assert band["fresh_mean"] == pytest.approx(0.1)
+    assert (band["fresh_min"], band["fresh_max"]) == (-0.1, 0.3)
+    assert band["fresh_seed_means"] == pytest.approx({0: 0.2, 1: 0.0})
+    # each seed's draws vary by 0.02 (sample variance); a 2-seed mean of single draws: sqrt(0.02 / 2)
+    assert band["fresh_mean_sd"] == pytest.approx(math.sqrt(0.02 / 2))
+    with pytest.raises(ValueError, match="no oracle rows for digit 7"):
+        vdu_oracle.band({"rows": rows}, 7)
+
+
+def test_bad_oracle_input_names_the_accepted_values(fast_ddpm, tmp_path):
+    with pytest.raises(ValueError, match="draws=0; accepted: an integer >= 1"):
+        vdu_oracle.oracle(str(fast_ddpm), tmp_path / "o.json", (3,), draws=0)
+    assert vdu_digits.main(["oracle", "--model", str(fast_ddpm), "--digits", "3,12",
+                            "--out", str(tmp_path / "o.json")]) != 0
+    assert not (tmp_path / "o.json").exists()

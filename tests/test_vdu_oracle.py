@@ -49,3 +49,20 @@ def test_bad_oracle_input_names_the_accepted_values(fast_ddpm, tmp_path):
     assert vdu_digits.main(["oracle", "--model", str(fast_ddpm), "--digits", "3,12",
                             "--out", str(tmp_path / "o.json")]) != 0
     assert not (tmp_path / "o.json").exists()
+
+
+def test_markdown_and_summary_place_methods_against_the_oracle():
+    rows = [_row("oracle-replace", 0, 0.02), _row("oracle-replace", 1, -0.04),
+            _row("oracle-fresh", 0, 0.1, draw=0), _row("oracle-fresh", 0, 0.3, draw=1),
+            _row("oracle-fresh", 1, -0.1, draw=0), _row("oracle-fresh", 1, 0.1, draw=1)]
+    table = {"rows": [{"variant": "pretrained", "digit": 3, "seed": 0, "fid_remaining_rise": None},
+                      {"variant": "fs-guide", "digit": 3, "seed": 0, "fid_remaining_rise": 0.3},
+                      {"variant": "fs-guide", "digit": 3, "seed": 1, "fid_remaining_rise": 0.5}]}
+    text = vdu_oracle.markdown({"rows": rows}, table).splitlines()
+    assert len(text) == 5 and text[4] == "| 3 | fs-guide | +40% | +30 / +50 | +30 points (+3.0 sd) |"
+    assert "| +20 / +0 (draws averaged) | 0 |" in text[3]
+    # one draw per seed: (0.1, -0.1), (0.1, 0.1), (0.3, -0.1), (0.3, 0.1) -> means 0, 0.1, 0.1, 0.2
+    assert vdu_oracle.bar_share({"rows": rows}, 3, 0.15) == (3, 4)
+    assert vdu_oracle.summary({"rows": rows}, 0.15) == (
+        "digit 3: a perfect unlearner's FID rises +10 ± 10% on fresh samples (3 of the 4 ways to pick one draw per "
+        "seed meet the +15% bar) and -1% when only the class's own samples change.")

@@ -17,6 +17,7 @@ Their FID rises are the floor (``replace``) and the noise band (``fresh``) of th
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -125,3 +126,60 @@ def band(results: dict, digit: int) -> dict[str, float]:
             "fresh_min": min(draws), "fresh_max": max(draws),
             "fresh_seed_means": {s: mean_sd_float(v)[0] for s, v in sorted(per_seed.items())},
             "fresh_mean_sd": math.sqrt(sum(within) / len(within) / len(per_seed)) if within else math.nan}
+
+
+def bar_share(results: dict, digit: int, bar: float) -> tuple[int, int]:
+    """Of the ways to pick one fresh draw per seed, how many give a 3-seed mean FID rise within ``bar``: how often a
+    perfect unlearner whose samples share no randomness with the pretrained ones meets the quality bar."""
+    per_seed: dict[int, list[float]] = {}
+    for r in results["rows"]:
+        if r["variant"] == "oracle-fresh" and r["digit"] == digit:
+            per_seed.setdefault(r["seed"], []).append(r["fid_remaining_rise"])
+    picks = list(itertools.product(*per_seed.values()))
+    return sum(sum(p) / len(p) <= bar for p in picks), len(picks)
+
+
+def _method_rises(tables: tuple[dict, ...], digit: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for table in tables:
+        for r in table["rows"]:
+            if r["digit"] == digit and r["variant"] != "pretrained" and r.get("fid_remaining_rise") is not None:
+                out.setdefault(r["variant"], []).append(r["fid_remaining_rise"])
+    return out
+
+
+def markdown(results: dict, *tables: dict) -> str:
+    """Per digit: both oracles, then every method row of ``tables`` (``vdu_digits table`` files on the same budget
+    and seeds), as mean FID rise over seeds and its distance above the fresh oracle in sds of a 3-seed mean."""
+    lines = ["| digit | model | FID rise, mean over seeds | per seed | above a perfect unlearner (fresh) |",
+             "|---|---|---|---|---|"]
+    for d in sorted({r["digit"] for r in results["rows"]}):
+        b = band(results, d)
+        seeds = sorted(b["fresh_seed_means"])
+        replace = {r["seed"]: r["fid_remaining_rise"] for r in results["rows"]
+                   if r["variant"] == "oracle-replace" and r["digit"] == d}
+        lines.append(f"| {d} | perfect unlearner, the pretrained samples with the class swapped | "
+                     f"{100 * b['replace_mean']:+.0f}% | {' / '.join(f'{100 * replace[s]:+.0f}' for s in seeds)} | "
+                     f"{100 * (b['replace_mean'] - b['fresh_mean']):+.0f} points |")
+        fresh = " / ".join(f"{100 * b['fresh_seed_means'][s]:+.0f}" for s in seeds)
+        lines.append(f"| {d} | perfect unlearner, fresh samples (every draw: {100 * b['fresh_min']:+.0f} to "
+                     f"{100 * b['fresh_max']:+.0f}%) | {100 * b['fresh_mean']:+.0f} ± {100 * b['fresh_mean_sd']:.0f}%"
+                     f" | {fresh} (draws averaged) | 0 |")
+        for v, rises in _method_rises(tables, d).items():
+            m = sum(rises) / len(rises)
+            gap = m - b["fresh_mean"]
+            lines.append(f"| {d} | {v} | {100 * m:+.0f}% | {' / '.join(f'{100 * x:+.0f}' for x in rises)} | "
+                         f"{100 * gap:+.0f} points ({gap / b['fresh_mean_sd']:+.1f} sd) |")
+    return "\n".join(lines)
+
+
+def summary(results: dict, bar: float) -> str:
+    """One sentence per digit: where a perfect unlearner lands against the quality bar ``bar``."""
+    parts = []
+    for d in sorted({r["digit"] for r in results["rows"]}):
+        b, (ok, n) = band(results, d), bar_share(results, d, bar)
+        parts.append(f"digit {d}: a perfect unlearner's FID rises {100 * b['fresh_mean']:+.0f} ± "
+                     f"{100 * b['fresh_mean_sd']:.0f}% on fresh samples ({ok} of the {n} ways to pick one draw per "
+                     f"seed meet the +{100 * bar:.0f}% bar) and {100 * b['replace_mean']:+.0f}% when only the "
+                     "class's own samples change")
+    return "; ".join(parts) + "."

@@ -147,14 +147,13 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
     folder = models.resolve(args.model, kind="ddpm")
     validate.output_folder(args.out, previous=unlearn.is_output, inputs={"--model": folder},
                            what="a previous `unlearn` output (it is replaced)")
-    defaults = unlearn.UnlearnConfig(**guide.DEFAULTS) if args.method == "fs-guide" else unlearn.UnlearnConfig()
+    defaults = unlearn.UnlearnConfig(**unlearn.METHOD_DEFAULTS.get(args.method, {}))
     cfg = unlearn.UnlearnConfig(
         method=args.method, forget_class=args.forget_class, n_forget=args.n_forget, seed=args.seed,
         gamma=defaults.gamma if args.gamma is None else args.gamma, prior=args.prior,
         weighting=args.weighting, steps=args.steps or config.pick(defaults.steps, 3),
         stop_factor=args.stop_factor, lr=defaults.lr if args.lr is None else args.lr,
-        fs_weight=args.fs_weight if args.fs_weight is not None else (
-            unlearn.REDIRECT_FS_WEIGHT if args.method == "fs-redirect" else defaults.fs_weight),
+        fs_weight=defaults.fs_weight if args.fs_weight is None else args.fs_weight,
         replay_n=config.pick(defaults.replay_n, 8) if args.replay_n is None else args.replay_n,
         replay_filter=args.replay_filter, prior_weight=args.prior_weight,
         replay_filter_ratio=defaults.replay_filter_ratio if args.replay_filter_ratio is None
@@ -274,7 +273,7 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--fs-weight", type=validate.real(0.0, MAX_FACTOR),
                    help="vdu-fs, fs-redirect: weight lambda of the function-space stability term, "
                    f"0..{MAX_FACTOR:g} (default {unlearn.UnlearnConfig.fs_weight:g} for vdu-fs, "
-                   f"{unlearn.REDIRECT_FS_WEIGHT:g} for fs-redirect)")
+                   f"{unlearn.METHOD_DEFAULTS['fs-redirect']['fs_weight']:g} for fs-redirect)")
     u.add_argument("--replay-n", type=count(1, 100_000), help="vdu-fs: samples of the pretrained model to replay "
                    f"(default {unlearn.UnlearnConfig.replay_n})")
     u.add_argument("--no-replay-filter", dest="replay_filter", action="store_false",

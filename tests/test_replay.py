@@ -114,7 +114,7 @@ def test_cli_vdu_fs_and_its_refusals(fast_ddpm, tmp_path, capsys):
     assert models.read_record(tmp_path / "a")["unlearn"]["fs_weight"] == 3.0
     redirect = ["--method", "fs-redirect", "--out", str(tmp_path / "r"), "--replay-n", "4", "--steps", "1"]
     assert main([*base, *redirect]) == 0
-    assert models.read_record(tmp_path / "r")["unlearn"]["fs_weight"] == unlearn.REDIRECT_FS_WEIGHT  # its own default
+    assert models.read_record(tmp_path / "r")["unlearn"]["fs_weight"] == 20.0  # its own default (METHOD_DEFAULTS)
     assert main([*base, "--method", "vdu", "--out", str(tmp_path / "b"), "--fs-weight", "3"]) == 2
     assert "apply to --method vdu-fs, fs-redirect, fs-guide only, not 'vdu'" in capsys.readouterr().err
     assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "c"), "--gamma", "0.5"]) == 2

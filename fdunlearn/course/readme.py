@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fdunlearn import config, course, validate
-from fdunlearn.studies import claims, vdu_digits, vdu_report
+from fdunlearn.studies import claims, vdu_digits, vdu_oracle, vdu_report
 from fdunlearn.unlearning import guide, replay
 
 README = config.REPO_ROOT / "README.md"
@@ -235,6 +235,12 @@ def fs_guide_headline() -> str:
                             f"{d['fs_weight']:g}") + _mix_sentence("fs-guide-mix") + "."
 
 
+def fs_oracle_headline() -> str:
+    """Lesson 03 section 7.13: a perfect unlearner (rejection sampling of the pretrained model) on the quality bar."""
+    return (f"`{vdu_report.command('fs-oracle')}`: " + vdu_oracle.summary(vdu_report.load("fs-oracle"),
+                                                                           vdu_report.BARS["fid_remaining_rise"]))
+
+
 def _mix_sentence(name: str) -> str:
     """What one table's FID rise is made of: the mix study ``name`` (``vdu_digits mix``), in one sentence."""
     return (f" What the FID rise measures (`{vdu_report.command(name)}`: the pretrained model's own samples re-mixed "
@@ -326,6 +332,7 @@ BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "vdu-fs-frontier": (vdu_fs_frontier, True),
     "fs-redirect": (fs_redirect_headline, True),
     "fs-guide": (fs_guide_headline, True),
+    "fs-oracle": (fs_oracle_headline, True),
     "vdu-fs-strict": (vdu_fs_strict_headline, True),
     "vdu-fs-late": (vdu_fs_late_headline, True),
     "attacks": (attacks_summary, True),

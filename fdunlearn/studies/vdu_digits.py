@@ -52,7 +52,7 @@ VARIANTS: dict[str, dict] = {
     "vdu-fs-batch64": {"method": "vdu-fs", "replay_filter": True, "batch_size": 64},
     "vdu-fs-lam20": {"method": "vdu-fs", "replay_filter": True, "fs_weight": 20.0, "lr": 2e-4},
     # a bounded plasticity term: noised forget images are led to kept replay samples (replay.redirect_loss)
-    "fs-redirect": {"method": "fs-redirect", "replay_filter": True, "fs_weight": unlearn.REDIRECT_FS_WEIGHT},
+    "fs-redirect": {"method": "fs-redirect", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-redirect"]},
     # a stricter forget-like filter (ratio 1.2: about one forget-class sample left in the replay set of digits 7 and 3,
     # against five or six at 1.1, by the course classifier's count: ``filter``), with the stability weight raised so the
     # other digits hold (session-11 probes)
@@ -65,7 +65,7 @@ VARIANTS: dict[str, dict] = {
                     "fs_weight": LATE_FS_WEIGHT},
     # no ascent: a regression to the pretrained prediction with the forget class taken out by Bayes' rule
     # (unlearning.guide, with its DEFAULTS: the command line's for --method fs-guide)
-    "fs-guide": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS},
+    "fs-guide": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"]},
 }
 LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-unfiltered": "vdu-fs, whole replay set (no filter)",

@@ -68,9 +68,9 @@ from fdunlearn.unlearning import guide, replay
 
 METHODS = ("vdu", "vdu-fs", "fs-redirect", "fs-guide", "ga", "l2", "salun")
 FUNCTION_SPACE = ("vdu-fs", "fs-redirect", "fs-guide")  # the methods with the function-space stability term
-# fs-redirect's lambda (the command line's default for it; ``UnlearnConfig.fs_weight`` is vdu-fs's). Probed on
-# digits 7 and 3, seed 0, 256 samples, among 1, 10, 15, 20, 30 (runs/ probes; lesson 03 section 7.8 measures it)
-REDIRECT_FS_WEIGHT = 20.0
+# Per method, its settings off UnlearnConfig's defaults (vdu-fs's), read by the command line and lesson 03's tables.
+# fs-redirect's lambda: probed on digits 7 and 3, seed 0, 256 samples, among 1, 10, 15, 20, 30 (section 7.8)
+METHOD_DEFAULTS: dict[str, dict] = {"fs-redirect": {"fs_weight": 20.0}, "fs-guide": guide.DEFAULTS}
 PRIORS = ("checkpoints", "fisher")
 WEIGHTINGS = ("elbo", "uniform")
 

@@ -28,10 +28,14 @@ def _row(variant, seed, rise, **extra):
             "fid_remaining_rise": rise, **extra}
 
 
+# two seeds: one swapped row each, two fresh draws each
+ORACLE_ROWS = [_row("oracle-replace", 0, 0.02), _row("oracle-replace", 1, -0.04),
+               _row("oracle-fresh", 0, 0.1, draw=0), _row("oracle-fresh", 0, 0.3, draw=1),
+               _row("oracle-fresh", 1, -0.1, draw=0), _row("oracle-fresh", 1, 0.1, draw=1)]
+
+
 def test_band_is_the_noise_of_a_three_seed_mean():
-    rows = [_row("oracle-replace", 0, 0.02), _row("oracle-replace", 1, -0.04),
-            _row("oracle-fresh", 0, 0.1, draw=0), _row("oracle-fresh", 0, 0.3, draw=1),
-            _row("oracle-fresh", 1, -0.1, draw=0), _row("oracle-fresh", 1, 0.1, draw=1)]
+    rows = ORACLE_ROWS
     band = vdu_oracle.band({"rows": rows}, 3)
     assert band["replace_mean"] == pytest.approx(-0.01)
     assert band["fresh_mean"] == pytest.approx(0.1)
@@ -52,9 +56,7 @@ def test_bad_oracle_input_names_the_accepted_values(fast_ddpm, tmp_path):
 
 
 def test_markdown_and_summary_place_methods_against_the_oracle():
-    rows = [_row("oracle-replace", 0, 0.02), _row("oracle-replace", 1, -0.04),
-            _row("oracle-fresh", 0, 0.1, draw=0), _row("oracle-fresh", 0, 0.3, draw=1),
-            _row("oracle-fresh", 1, -0.1, draw=0), _row("oracle-fresh", 1, 0.1, draw=1)]
+    rows = ORACLE_ROWS
     table = {"rows": [{"variant": "pretrained", "digit": 3, "seed": 0, "fid_remaining_rise": None},
                       {"variant": "fs-guide", "digit": 3, "seed": 0, "fid_remaining_rise": 0.3},
                       {"variant": "fs-guide", "digit": 3, "seed": 1, "fid_remaining_rise": 0.5}]}

@@ -108,34 +108,35 @@ def oracle(model: str, out: str | Path, digits: tuple[int, ...] = (3, 7), draws:
     return Path(out)
 
 
+def _rises_by_seed(results: dict, digit: int, variant: str) -> dict[int, list[float]]:
+    """``variant``'s FID rises on ``digit``, grouped by seed (seeds in order)."""
+    out: dict[int, list[float]] = {}
+    for r in results["rows"]:
+        if r["variant"] == variant and r["digit"] == digit and r.get("fid_remaining_rise") is not None:
+            out.setdefault(r["seed"], []).append(r["fid_remaining_rise"])
+    return dict(sorted(out.items()))
+
+
 def band(results: dict, digit: int) -> dict[str, float]:
     """One digit's oracles: the replace oracle's mean rise over seeds; the fresh oracle's mean over every draw, its
     range, and the sd of a method's 3-seed mean rise that sampling noise alone gives (each seed's base is fixed, so
     that sd is sqrt(mean over seeds of the within-seed variance of the draws / number of seeds))."""
-    rows = [r for r in results["rows"] if r["digit"] == digit and r.get("fid_remaining_rise") is not None]
-    replace = [r["fid_remaining_rise"] for r in rows if r["variant"] == "oracle-replace"]
-    fresh = [r for r in rows if r["variant"] == "oracle-fresh"]
-    if not replace or not fresh:
+    replace = [x for v in _rises_by_seed(results, digit, "oracle-replace").values() for x in v]
+    per_seed = _rises_by_seed(results, digit, "oracle-fresh")
+    if not replace or not per_seed:
         raise ValueError(f"no oracle rows for digit {digit}; accepted: a digit the oracle study ran")
-    per_seed = {}
-    for r in fresh:
-        per_seed.setdefault(r["seed"], []).append(r["fid_remaining_rise"])
     within = [mean_sd_float(v)[1] ** 2 for v in per_seed.values() if len(v) > 1]
-    draws = [r["fid_remaining_rise"] for r in fresh]
+    draws = [x for v in per_seed.values() for x in v]
     return {"replace_mean": mean_sd_float(replace)[0], "fresh_mean": mean_sd_float(draws)[0],
             "fresh_min": min(draws), "fresh_max": max(draws),
-            "fresh_seed_means": {s: mean_sd_float(v)[0] for s, v in sorted(per_seed.items())},
+            "fresh_seed_means": {s: mean_sd_float(v)[0] for s, v in per_seed.items()},
             "fresh_mean_sd": math.sqrt(sum(within) / len(within) / len(per_seed)) if within else math.nan}
 
 
 def bar_share(results: dict, digit: int, bar: float) -> tuple[int, int]:
     """Of the ways to pick one fresh draw per seed, how many give a 3-seed mean FID rise within ``bar``: how often a
     perfect unlearner whose samples share no randomness with the pretrained ones meets the quality bar."""
-    per_seed: dict[int, list[float]] = {}
-    for r in results["rows"]:
-        if r["variant"] == "oracle-fresh" and r["digit"] == digit:
-            per_seed.setdefault(r["seed"], []).append(r["fid_remaining_rise"])
-    picks = list(itertools.product(*per_seed.values()))
+    picks = list(itertools.product(*_rises_by_seed(results, digit, "oracle-fresh").values()))
     return sum(sum(p) / len(p) <= bar for p in picks), len(picks)
 
 
@@ -156,10 +157,10 @@ def markdown(results: dict, *tables: dict) -> str:
     for d in sorted({r["digit"] for r in results["rows"]}):
         b = band(results, d)
         seeds = sorted(b["fresh_seed_means"])
-        replace = {r["seed"]: r["fid_remaining_rise"] for r in results["rows"]
-                   if r["variant"] == "oracle-replace" and r["digit"] == d}
+        replace = " / ".join(f"{100 * x:+.0f}" for v in _rises_by_seed(results, d, "oracle-replace").values()
+                             for x in v)
         lines.append(f"| {d} | perfect unlearner, the pretrained samples with the class swapped | "
-                     f"{100 * b['replace_mean']:+.0f}% | {' / '.join(f'{100 * replace[s]:+.0f}' for s in seeds)} | "
+                     f"{100 * b['replace_mean']:+.0f}% | {replace} | "
                      f"{100 * (b['replace_mean'] - b['fresh_mean']):+.0f} points |")
         fresh = " / ".join(f"{100 * b['fresh_seed_means'][s]:+.0f}" for s in seeds)
         lines.append(f"| {d} | perfect unlearner, fresh samples (every draw: {100 * b['fresh_min']:+.0f} to "

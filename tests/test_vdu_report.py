@@ -41,6 +41,16 @@ def test_bars_are_checked_on_the_means():
     assert not ga["FID rise <= 15%"] and not ga["other classes within 6-16%"]
 
 
+def test_bars_read_float32_shares_at_their_count():
+    """12, 8 and 10 of 1,000 samples stored as float32 average to 0.0100000001: exactly 1%, so the bar is met."""
+    stats = {"forget_share": (sum([0.012000000104308128, 0.00800000037997961, 0.009999999776482582]) / 3, 0.002),
+             "fid_remaining_rise": (0.1, 0.0), "other_min": (0.06000000163, 0.0), "other_max": (0.16000000238, 0.0),
+             "unlearn_seconds": (60.0, 0.0)}
+    assert stats["forget_share"][0] > 0.01
+    assert all(vdu_report.check_bars(stats).values())
+    assert not vdu_report.check_bars(stats | {"forget_share": (0.011, 0.0)})["forget share <= 1%"]
+
+
 def test_table_has_a_line_per_row_with_the_budget_in_the_header():
     text = vdu_report.table_markdown(RESULTS)
     lines = text.splitlines()

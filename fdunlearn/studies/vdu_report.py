@@ -54,6 +54,7 @@ FS_COMMANDS = {
     "fs-guide-digits": "table --model mnist-ddpm --digits 3,7 --variants fs-guide",
     "fs-guide-mix": "mix --model mnist-ddpm --table data/results/fs-guide-digits.json --variants fs-guide",
     "fs-oracle": "oracle --model mnist-ddpm --digits 3,7",
+    "fs-guide-scale": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-scale1.5",
 }
 # The course's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,
@@ -128,11 +129,11 @@ def table_markdown(results: dict) -> str:
 
 
 def check_bars(stats: dict[str, tuple[float, float]]) -> dict[str, bool]:
-    """Which of the course's bars one row's means meet (forget share, FID rise, other classes, time)."""
-    return {"forget share <= 1%": stats["forget_share"][0] <= BARS["forget_share"],
+    """Which of the course's bars one row's means meet (shares at 6 decimals: float32 counts / n)."""
+    return {"forget share <= 1%": round(stats["forget_share"][0], 6) <= BARS["forget_share"],
             "FID rise <= 15%": stats["fid_remaining_rise"][0] <= BARS["fid_remaining_rise"],
-            "other classes within 6-16%": (stats["other_min"][0] >= BARS["other_min"]
-                                           and stats["other_max"][0] <= BARS["other_max"]),
+            "other classes within 6-16%": (round(stats["other_min"][0], 6) >= BARS["other_min"]
+                                           and round(stats["other_max"][0], 6) <= BARS["other_max"]),
             "time <= 2 min": stats["unlearn_seconds"][0] <= BARS["unlearn_seconds"]}
 
 

@@ -58,8 +58,8 @@ def test_bad_oracle_input_names_the_accepted_values(fast_ddpm, tmp_path):
 def test_markdown_and_summary_place_methods_against_the_oracle():
     rows = ORACLE_ROWS
     table = {"rows": [{"variant": "pretrained", "digit": 3, "seed": 0, "fid_remaining_rise": None},
-                      {"variant": "fs-guide", "digit": 3, "seed": 0, "fid_remaining_rise": 0.3},
-                      {"variant": "fs-guide", "digit": 3, "seed": 1, "fid_remaining_rise": 0.5}]}
+                      {"variant": "fs-guide", "digit": 3, "seed": 1, "fid_remaining_rise": 0.5},  # a resumed file
+                      {"variant": "fs-guide", "digit": 3, "seed": 0, "fid_remaining_rise": 0.3}]}
     text = vdu_oracle.markdown({"rows": rows}, table).splitlines()
     assert len(text) == 5 and text[4] == "| 3 | fs-guide | +40% | +30 / +50 | +30 points (+3.0 sd) |"
     assert "| +20 / +0 (draws averaged) | 0 |" in text[3]
@@ -68,3 +68,17 @@ def test_markdown_and_summary_place_methods_against_the_oracle():
     assert vdu_oracle.summary({"rows": rows}, 0.15) == (
         "digit 3: a perfect unlearner's FID rises +10 ± 10% on fresh samples (3 of the 4 ways to pick one draw per "
         "seed meet the +15% bar) and -1% when only the class's own samples change.")
+
+
+def test_placebo_summary_pairs_the_runs_seed_by_seed():
+    def row(variant, seed, share, rise):
+        return {"variant": variant, "digit": 3, "seed": seed, "forget_share": share, "fid_remaining_rise": rise}
+    placebo = {"rows": [row("pretrained", 0, 0.11, None), row("pretrained", 1, 0.13, None),
+                        row("fs-guide-placebo", 0, 0.10, -0.1), row("fs-guide-placebo", 1, 0.12, 0.3),
+                        row("fs-guide-placebo", 2, 0.5, 0.9)]}  # seed 2: not in the method's table, left out
+    method = {"rows": [row("fs-guide", 0, 0.02, 0.1), row("fs-guide", 1, 0.03, 0.3)]}
+    assert vdu_oracle.placebo_summary(placebo, method) == (
+        "digit 3: the placebo leaves 11.0% of the digit (pretrained 12.0%) and its FID rises +10%, where fs-guide "
+        "rises +20%: +10 points over the placebo (per seed +20 / +0).")
+    with pytest.raises(ValueError, match="no seed of digit 3 in both 'fs-guide-placebo' and 'vdu-fs'; accepted"):
+        vdu_oracle.placebo_summary(placebo, method, variant="vdu-fs")

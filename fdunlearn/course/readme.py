@@ -3,9 +3,7 @@
     python -m fdunlearn.readme           # rewrite every block of README.md from data/ and the study list
     python -m fdunlearn.readme --check   # exit 1, naming each block that is out of date (tests/test_readme_numbers.py)
 
-A block is the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``. ``BLOCKS`` maps each name to the
-function that writes it: lesson 03's vdu-fs numbers (``data/results/vdu-fs-digits.json``, through ``vdu_report``),
-the claims ledger (``data/claims.json``, through ``claims``) and the reproduce commands (``course.study_steps``).
+A block is the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``, written by its function in ``BLOCKS``.
 Rerun it after a study adds rows, then read the prose around the block again.
 """
 
@@ -236,9 +234,11 @@ def fs_guide_headline() -> str:
 
 
 def fs_oracle_headline() -> str:
-    """Lesson 03 section 7.13: a perfect unlearner (rejection sampling of the pretrained model) on the quality bar."""
-    return (f"`{vdu_report.command('fs-oracle')}`: " + vdu_oracle.summary(vdu_report.load("fs-oracle"),
-                                                                           vdu_report.BARS["fid_remaining_rise"]))
+    """Lesson 03 section 7.13: a perfect unlearner (rejection sampling) and fs-guide's placebo on the quality bar."""
+    oracle = vdu_oracle.summary(vdu_report.load("fs-oracle"), vdu_report.BARS["fid_remaining_rise"])
+    placebo = vdu_oracle.placebo_summary(vdu_report.load("fs-guide-placebo"), vdu_report.load("fs-guide-digits"))
+    return (f"`{vdu_report.command('fs-oracle')}`: {oracle} fs-guide's own run with its correction off (a placebo, "
+            f"`{vdu_report.command('fs-guide-placebo')}`): {placebo}")
 
 
 def _mix_sentence(name: str) -> str:

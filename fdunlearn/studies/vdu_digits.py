@@ -70,6 +70,10 @@ VARIANTS: dict[str, dict] = {
     # (digit 3, seed 1: 0.8% threes at +96% FID, against 2.2% at +38%; scale 2 and lambda 5: session-18/19 probes)
     "fs-guide-scale1.5": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"],
                           "guide_scale": 1.5},
+    # a placebo: fs-guide's run with the correction switched off (scale 0): the same steps, batches and targets
+    # elsewhere, so what it changes is what fine-tuning alone does to the samples
+    "fs-guide-placebo": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"],
+                         "guide_scale": 0.0},
 }
 LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-unfiltered": "vdu-fs, whole replay set (no filter)",
@@ -83,7 +87,32 @@ LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-late": f"vdu-fs, ascent only at t >= {LATE_T_MIN}, lambda {LATE_FS_WEIGHT:g}",
           "fs-guide": f"fs-guide (Bayes-corrected target at {guide.DEFAULTS['forget_t_min']} <= t < "
                       f"{guide.DEFAULTS['guide_t_max']}, lambda {guide.DEFAULTS['fs_weight']:g})",
-          "fs-guide-scale1.5": "fs-guide, correction scale 1.5"}
+          "fs-guide-scale1.5": "fs-guide, correction scale 1.5",
+          "fs-guide-placebo": "fs-guide with the correction off (scale 0): a placebo"}
+# lesson 03's vdu-fs studies (``python -m fdunlearn.vdu_digits``): 1,000 samples, DDIM 25, eta 1, 3 seeds
+COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.command`` prints them
+    "vdu-fs-digits": "table --model mnist-ddpm --digits 7,3,0,1,2,4,5,6,8,9",
+    "vdu-fs-baselines": "table --model mnist-ddpm --digits 7,3 --variants vdu,ga,l2,salun",
+    "vdu-fs-unfiltered": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-unfiltered",
+    "vdu-fs-trajectory": "trajectory --model mnist-ddpm --digit 7 --variants vdu-fs,vdu",
+    "vdu-fs-relearn": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs",
+    "vdu-fs-frontier": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-replay2048,vdu-fs-batch64,vdu-fs-lam20",
+    "vdu-fs-cifar10": "table --model cifar10-ddpm --digits 6 --variants vdu-fs,vdu --n-samples 256",
+    "fs-redirect-digits": "table --model mnist-ddpm --digits 7,3 --variants fs-redirect",
+    "replay-filter": "filter --model mnist-ddpm --digits 7,3",
+    # relearning as an attack (lesson 04 section 7): one forget image, and all 100
+    "vdu-fs-relearn-1": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs --relearn-n 1",
+    "vdu-fs-relearn-100": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs --relearn-n 100",
+    "vdu-fs-strict": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-strict,fs-redirect-strict",
+    "vdu-fs-late": "table --model mnist-ddpm --digits 7,3,0,1,2,4,5,6,8,9 --variants vdu-fs-late",
+    "vdu-fs-late-mix": "mix --model mnist-ddpm --table data/results/vdu-fs-late.json --variants vdu-fs-late",
+    "fs-redirect-mix": "mix --model mnist-ddpm --table data/results/fs-redirect-digits.json --variants fs-redirect",
+    "fs-guide-digits": "table --model mnist-ddpm --digits 3,7 --variants fs-guide",
+    "fs-guide-mix": "mix --model mnist-ddpm --table data/results/fs-guide-digits.json --variants fs-guide",
+    "fs-oracle": "oracle --model mnist-ddpm --digits 3,7",
+    "fs-guide-scale": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-scale1.5",
+    "fs-guide-placebo": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-placebo",
+}
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)
 FAST = vdu_study.Budget(8, 3, (0,), eta=1.0)
 TRAJECTORY_EVERY = 10

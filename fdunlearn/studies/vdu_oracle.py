@@ -142,8 +142,8 @@ def bar_share(results: dict, digit: int, bar: float) -> tuple[int, int]:
 
 def _method_rises(tables: tuple[dict, ...], digit: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
-    for table in tables:
-        for r in table["rows"]:
+    for table in tables:  # per variant in seed order (a resumed table may hold its rows in another order)
+        for r in sorted(table["rows"], key=lambda r: r["seed"]):
             if r["digit"] == digit and r["variant"] != "pretrained" and r.get("fid_remaining_rise") is not None:
                 out.setdefault(r["variant"], []).append(r["fid_remaining_rise"])
     return out
@@ -170,7 +170,7 @@ def markdown(results: dict, *tables: dict) -> str:
             m = sum(rises) / len(rises)
             gap = m - b["fresh_mean"]
             lines.append(f"| {d} | {v} | {100 * m:+.0f}% | {' / '.join(f'{100 * x:+.0f}' for x in rises)} | "
-                         f"{100 * gap:+.0f} points ({gap / b['fresh_mean_sd']:+.1f} sd) |")
+                         f"{round(100 * gap):+d} points ({round(gap / b['fresh_mean_sd'], 1) + 0:+.1f} sd) |")
     return "\n".join(lines)
 
 
@@ -183,4 +183,36 @@ def summary(results: dict, bar: float) -> str:
                      f"{100 * b['fresh_mean_sd']:.0f}% on fresh samples ({ok} of the {n} ways to pick one draw per "
                      f"seed meet the +{100 * bar:.0f}% bar) and {100 * b['replace_mean']:+.0f}% when only the "
                      "class's own samples change")
+    return "; ".join(parts) + "."
+
+
+def _by_seed(table: dict, variant: str, digit: int, field: str) -> dict[int, float]:
+    return {r["seed"]: float(r[field]) for r in table["rows"] if r["variant"] == variant and r["digit"] == digit
+            and r.get(field) is not None}
+
+
+def _pct(values: dict[int, float], seeds: list[int]) -> float:
+    return 100 * sum(values[s] for s in seeds) / len(seeds)
+
+
+def placebo_summary(placebo: dict, method: dict, variant: str = "fs-guide",
+                    placebo_variant: str = "fs-guide-placebo") -> str:
+    """One clause per digit: the placebo run (``variant`` with its correction off) against ``variant`` itself, seed
+    by seed (same training and sampler seeds, so the difference of their FID rises is paired): what fine-tuning alone
+    does to the forget share and the FID rise, and what the correction adds on top."""
+    parts = []
+    for d in sorted({r["digit"] for r in placebo["rows"] if r["variant"] == placebo_variant}):
+        base = _by_seed(placebo, "pretrained", d, "forget_share")
+        kept = _by_seed(placebo, placebo_variant, d, "forget_share")
+        p_rise = _by_seed(placebo, placebo_variant, d, "fid_remaining_rise")
+        m_rise = _by_seed(method, variant, d, "fid_remaining_rise")
+        seeds = sorted(set(p_rise) & set(m_rise))
+        if not seeds:
+            raise ValueError(f"no seed of digit {d} in both {placebo_variant!r} and {variant!r}; accepted: tables "
+                             "that ran the same digits and seeds")
+        gaps = [m_rise[s] - p_rise[s] for s in seeds]
+        parts.append(f"digit {d}: the placebo leaves {_pct(kept, seeds):.1f}% of the digit (pretrained "
+                     f"{_pct(base, seeds):.1f}%) and its FID rises {_pct(p_rise, seeds):+.0f}%, where {variant} "
+                     f"rises {_pct(m_rise, seeds):+.0f}%: {100 * sum(gaps) / len(gaps):+.0f} points over the placebo "
+                     f"(per seed {' / '.join(f'{100 * g:+.0f}' for g in gaps)})")
     return "; ".join(parts) + "."

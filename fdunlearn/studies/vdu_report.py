@@ -33,29 +33,7 @@ COMMANDS = {  # the commands that made the shipped results (budgets sized for a 
     "vdu-mnist-wide-gamma": "gamma --model runs/mnist-ddpm-wide --forget-class 7 --gammas 0.7,0.8,0.85,0.875,0.9 "
                             "--n-samples 128",
 }
-# lesson 03's vdu-fs studies (``python -m fdunlearn.vdu_digits``): 1,000 samples, DDIM 25, eta 1, 3 seeds
-FS_COMMANDS = {
-    "vdu-fs-digits": "table --model mnist-ddpm --digits 7,3,0,1,2,4,5,6,8,9",
-    "vdu-fs-baselines": "table --model mnist-ddpm --digits 7,3 --variants vdu,ga,l2,salun",
-    "vdu-fs-unfiltered": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-unfiltered",
-    "vdu-fs-trajectory": "trajectory --model mnist-ddpm --digit 7 --variants vdu-fs,vdu",
-    "vdu-fs-relearn": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs",
-    "vdu-fs-frontier": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-replay2048,vdu-fs-batch64,vdu-fs-lam20",
-    "vdu-fs-cifar10": "table --model cifar10-ddpm --digits 6 --variants vdu-fs,vdu --n-samples 256",
-    "fs-redirect-digits": "table --model mnist-ddpm --digits 7,3 --variants fs-redirect",
-    "replay-filter": "filter --model mnist-ddpm --digits 7,3",
-    # relearning as an attack (lesson 04 section 7): one forget image, and all 100
-    "vdu-fs-relearn-1": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs --relearn-n 1",
-    "vdu-fs-relearn-100": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs --relearn-n 100",
-    "vdu-fs-strict": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-strict,fs-redirect-strict",
-    "vdu-fs-late": "table --model mnist-ddpm --digits 7,3,0,1,2,4,5,6,8,9 --variants vdu-fs-late",
-    "vdu-fs-late-mix": "mix --model mnist-ddpm --table data/results/vdu-fs-late.json --variants vdu-fs-late",
-    "fs-redirect-mix": "mix --model mnist-ddpm --table data/results/fs-redirect-digits.json --variants fs-redirect",
-    "fs-guide-digits": "table --model mnist-ddpm --digits 3,7 --variants fs-guide",
-    "fs-guide-mix": "mix --model mnist-ddpm --table data/results/fs-guide-digits.json --variants fs-guide",
-    "fs-oracle": "oracle --model mnist-ddpm --digits 3,7",
-    "fs-guide-scale": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-scale1.5",
-}
+FS_COMMANDS = vdu_digits.COMMANDS  # lesson 03's vdu-fs studies (``python -m fdunlearn.vdu_digits``)
 # The course's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,
         "unlearn_seconds": 120.0}

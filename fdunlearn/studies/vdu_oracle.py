@@ -168,7 +168,7 @@ def markdown(results: dict, *tables: dict) -> str:
                      f" | {fresh} (draws averaged) | 0 |")
         for v, rises in _method_rises(tables, d).items():
             m = sum(rises) / len(rises)
-            gap = m - b["fresh_mean"]
+            gap = m - b["fresh_mean"]  # rounded before printing, so that a gap of -0.004 reads +0, not -0
             lines.append(f"| {d} | {v} | {100 * m:+.0f}% | {' / '.join(f'{100 * x:+.0f}' for x in rises)} | "
                          f"{round(100 * gap):+d} points ({round(gap / b['fresh_mean_sd'], 1) + 0:+.1f} sd) |")
     return "\n".join(lines)

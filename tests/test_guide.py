@@ -75,3 +75,13 @@ def test_cli_fs_guide_takes_its_own_defaults_and_refuses_its_options_elsewhere(f
     assert "--guide-scale and --guide-t-max apply to --method fs-guide only, not 'vdu-fs'" in capsys.readouterr().err
     assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "d"), "--guide-t-max", "200"]) == 2
     assert "guide_t_max=200 <= forget_t_min=300" in capsys.readouterr().err
+
+
+def test_a_placebo_starts_at_its_target_so_only_round_off_can_move_it(fast_ddpm, tmp_path):
+    """guide_scale 0 (vdu_digits' fs-guide-placebo): every target is the frozen copy's own prediction, so the first
+    loss is zero up to float round-off; whatever moves the network afterwards is Adam rescaling that round-off."""
+    cfg = unlearn.UnlearnConfig(method="fs-guide", forget_class=3, n_forget=4, replay_n=4, steps=2, seed=0,
+                                **{**guide.DEFAULTS, "replay_near": 0}, guide_scale=0.0)
+    record = models.read_record(unlearn.unlearn(str(fast_ddpm), cfg, tmp_path / "placebo", progress=False))
+    first = record["log"][0]
+    assert first["loss"] < 1e-9 and first["forget"] < 1e-9 and first["stability"] < 1e-9

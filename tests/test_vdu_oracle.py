@@ -80,5 +80,8 @@ def test_placebo_summary_pairs_the_runs_seed_by_seed():
     assert vdu_oracle.placebo_summary(placebo, method) == (
         "digit 3: the placebo leaves 11.0% of the digit (pretrained 12.0%) and its FID rises +10%, where fs-guide "
         "rises +20%: +10 points over the placebo (per seed +20 / +0).")
+    placebo["rows"][2]["first_losses"], placebo["rows"][3]["first_losses"] = [2e-13, 1e-4], [3e-13, 5e-3]
+    assert vdu_oracle.placebo_summary(placebo, method).startswith(
+        "the placebo's first logged loss is at most 3e-13 (round-off: it starts at its target); digit 3: ")
     with pytest.raises(ValueError, match="no seed of digit 3 in both 'fs-guide-placebo' and 'vdu-fs'; accepted"):
         vdu_oracle.placebo_summary(placebo, method, variant="vdu-fs")

@@ -193,14 +193,12 @@ def vdu_fs_frontier() -> str:
 
 def _variant_parts(stats: dict, variant: str) -> list[str]:
     """Per digit 7 and 3: before -> after forget share, FID rise, time and the bars missed, for one variant."""
-    parts, names = [], {7: "sevens", 3: "threes"}
-    for d in (7, 3):
-        if (variant, d) not in stats:
-            continue
+    parts = []
+    for d in (d for d in (7, 3) if (variant, d) in stats):
         s, base = stats[variant, d], stats["pretrained", d]
         n = s["n_seeds"]
         missed = [k for k, ok in vdu_report.check_bars(s).items() if not ok]
-        parts.append(f"{names[d]} {_pm(base['forget_share'], n)}% → {_pm(s['forget_share'], n)}%, FID on the other "
+        parts.append(f"{NAMES[d]} {_pm(base['forget_share'], n)}% → {_pm(s['forget_share'], n)}%, FID on the other "
                      f"digits {_pm_signed(s['fid_remaining_rise'], n)}, {s['unlearn_seconds'][0]:.0f} s per run "
                      f"({'every bar met' if not missed else 'missed: ' + ', '.join(missed)})")
     return parts
@@ -296,7 +294,6 @@ def attacks_summary() -> str:
 def notebook_times() -> str:
     """Each lesson's full- and fast-mode time on a CPU, as ``python -m fdunlearn.run_notebooks`` last measured it
     (``data/notebook_times.json``; fast mode: ``FDUNLEARN_FAST=1``)."""
-    from fdunlearn import course
     from fdunlearn.course import run_notebooks
 
     entries = json.loads(run_notebooks.TIMES.read_text())["notebooks"] if run_notebooks.TIMES.exists() else {}
@@ -307,8 +304,7 @@ def notebook_times() -> str:
 
     cells = []
     for path in course.notebooks():
-        name = Path(path).name
-        e = entries.get(name)
+        e = entries.get(name := Path(path).name)
         cells.append(f"| {name} | {when(e)} | {when((e or {}).get('fast'))} |")
     total = sum(e["seconds"] for e in entries.values() if "seconds" in e)
     total_fast = sum(e["fast"]["seconds"] for e in entries.values() if "fast" in e)

@@ -151,8 +151,9 @@ def _unlearn_and_score(model: str, cfg: unlearn.UnlearnConfig, dataset: str, b: 
         seconds = time.time() - t0
         unet, scheduler, rec = models.load_ddpm(folder)
     row = vdu_study.score(unet, scheduler, dataset, cfg.forget_class, b, cfg.seed)
+    # the first three logged losses: a placebo's starts at round-off (its network equals its target; lesson 03, 7.13)
     return row | {"unlearn_seconds": round(seconds, 1), "steps_run": rec["steps_run"], "replay": rec.get("replay"),
-                  "config": dataclasses.asdict(cfg)}
+                  "first_losses": [s["loss"] for s in rec["log"][:3]], "config": dataclasses.asdict(cfg)}
 
 
 def table(model: str, out: str | Path, variants: tuple[str, ...] = ("vdu-fs",), digits: tuple[int, ...] = tuple(

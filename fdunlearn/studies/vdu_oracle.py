@@ -198,9 +198,14 @@ def _pct(values: dict[int, float], seeds: list[int]) -> float:
 def placebo_summary(placebo: dict, method: dict, variant: str = "fs-guide",
                     placebo_variant: str = "fs-guide-placebo") -> str:
     """One clause per digit: the placebo run (``variant`` with its correction off) against ``variant`` itself, seed
-    by seed (same training and sampler seeds, so the difference of their FID rises is paired): what fine-tuning alone
-    does to the forget share and the FID rise, and what the correction adds on top."""
-    parts = []
+    by seed (same training and sampler seeds, so the difference of their FID rises is paired): what the same steps
+    with no signal do to the forget share and the FID rise, and what the correction adds on top. A placebo starts at
+    its own target, so its first logged loss is float round-off (printed when the rows record it); every later step
+    is Adam rescaling that round-off into a step of about lr on every weight."""
+    firsts = [r["first_losses"][0] for r in placebo["rows"] if r["variant"] == placebo_variant
+              and r.get("first_losses")]
+    parts = [f"the placebo's first logged loss is at most {max(firsts):.0e} (round-off: it starts at its target)"] \
+        if firsts else []
     for d in sorted({r["digit"] for r in placebo["rows"] if r["variant"] == placebo_variant}):
         base = _by_seed(placebo, "pretrained", d, "forget_share")
         kept = _by_seed(placebo, placebo_variant, d, "forget_share")

@@ -232,11 +232,15 @@ def fs_guide_headline() -> str:
 
 
 def fs_oracle_headline() -> str:
-    """Lesson 03 section 7.13: a perfect unlearner (rejection sampling) and fs-guide's placebo on the quality bar."""
+    """Lesson 03 section 7.13: a perfect unlearner (rejection sampling), fs-guide's placebo, and digit 3's runs scored
+    on 5,000 samples per model."""
     oracle = vdu_oracle.summary(vdu_report.load("fs-oracle"), vdu_report.BARS["fid_remaining_rise"])
     placebo = vdu_oracle.placebo_summary(vdu_report.load("fs-guide-placebo"), vdu_report.load("fs-guide-digits"))
+    big = vdu_report.digit_rows(vdu_report.load("digit3-5k"))
+    at_5k = "; ".join(f"{v}: {_variant_parts(big, v)[0]}" for v in ("fs-guide-placebo", "fs-guide", "vdu-fs-late"))
     return (f"`{vdu_report.command('fs-oracle')}`: {oracle} fs-guide's own run with its correction off (a placebo, "
-            f"`{vdu_report.command('fs-guide-placebo')}`): {placebo}")
+            f"`{vdu_report.command('fs-guide-placebo')}`): {placebo} The same runs of digit 3 scored on 5,000 samples "
+            f"per model (`{vdu_report.command('digit3-5k')}`): {at_5k}.")
 
 
 def _mix_sentence(name: str) -> str:

@@ -112,6 +112,9 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     "fs-oracle": "oracle --model mnist-ddpm --digits 3,7",
     "fs-guide-scale": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-scale1.5",
     "fs-guide-placebo": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-placebo",
+    # digit 3's runs of three tables again, scored on 5,000 samples per model (lesson 03 section 7.13)
+    "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late "
+                  "--n-samples 5000"),
 }
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)
 FAST = vdu_study.Budget(8, 3, (0,), eta=1.0)

@@ -204,8 +204,10 @@ def placebo_summary(placebo: dict, method: dict, variant: str = "fs-guide",
     is Adam rescaling that round-off into a step of about lr on every weight."""
     firsts = [r["first_losses"][0] for r in placebo["rows"] if r["variant"] == placebo_variant
               and r.get("first_losses")]
-    parts = [f"the placebo's first logged loss is at most {max(firsts):.0e} (round-off: it starts at its target)"] \
-        if firsts else []
+    parts = []
+    if firsts:
+        parts.append(f"the placebo's first logged loss is at most {max(firsts):.0e} (round-off: it starts at its "
+                     "target)")
     for d in sorted({r["digit"] for r in placebo["rows"] if r["variant"] == placebo_variant}):
         base = _by_seed(placebo, "pretrained", d, "forget_share")
         kept = _by_seed(placebo, placebo_variant, d, "forget_share")

@@ -184,10 +184,9 @@ def vdu_fs_frontier() -> str:
         parts.append(f"{vdu_digits.LABELS.get(v, v)}: " + ", ".join(per))
     both = [k for k, st in stats.items() if k[0] != "pretrained"
             and all(vdu_report.check_bars(st)[b] for b in ("forget share <= 1%", "FID rise <= 15%"))]
-    n_seeds = len(results["settings"]["budget"]["seeds"])
     verdict = "none meets" if not both else f"{len(both)} of {len(parts) * 2} meet"
     return (f"Three settings off the defaults (`{vdu_report.command('vdu-fs-frontier')}`; "
-            f"{n_seeds} seeds, means): " + "; ".join(parts)
+            f"{len(results['settings']['budget']['seeds'])} seeds, means): " + "; ".join(parts)
             + f"; {verdict} the forget and the quality bar together.")
 
 
@@ -222,13 +221,14 @@ def fs_redirect_headline() -> str:
 
 
 def fs_guide_headline() -> str:
-    """Lesson 03 section 7.12: fs-guide on digits 3 and 7 against the course's bars, then with its correction x1.5."""
-    d = guide.DEFAULTS
+    """Lesson 03 section 7.12: fs-guide on digits 3 and 7 against the course's bars, its correction x1.5, 200 steps."""
+    d, n = guide.DEFAULTS, vdu_digits.VARIANTS["fs-guide-long"]["steps"]
     return (_digits_headline("fs-guide-digits", "fs-guide", "no ascent: a regression to the pretrained model's "
                              "prediction with the forgotten class taken out by Bayes' rule, estimated from D_f and the "
                              f"kept replay samples, at {d['forget_t_min']} <= t < {d['guide_t_max']}, lambda "
                              f"{d['fs_weight']:g}") + _mix_sentence("fs-guide-mix") + ". Turned up: "
-            + _digits_headline("fs-guide-scale", "fs-guide-scale1.5", "the correction 1.5 times as strong"))
+            + _digits_headline("fs-guide-scale", "fs-guide-scale1.5", "the correction 1.5 times as strong")
+            + " Run longer: " + _digits_headline("fs-guide-long", "fs-guide-long", f"{n} steps, otherwise fs-guide"))
 
 
 def fs_oracle_headline() -> str:
@@ -237,7 +237,7 @@ def fs_oracle_headline() -> str:
     oracle = vdu_oracle.summary(vdu_report.load("fs-oracle"), vdu_report.BARS["fid_remaining_rise"])
     placebo = vdu_oracle.placebo_summary(vdu_report.load("fs-guide-placebo"), vdu_report.load("fs-guide-digits"))
     big = vdu_report.digit_rows(vdu_report.load("digit3-5k"))
-    at_5k = "; ".join(f"{v}: {_variant_parts(big, v)[0]}" for v in ("fs-guide-placebo", "fs-guide", "vdu-fs-late"))
+    at_5k = "; ".join(f"{v}: {_variant_parts(big, v)[0]}" for v, _ in big if v != "pretrained")
     return (f"`{vdu_report.command('fs-oracle')}`: {oracle} fs-guide's own run with its correction off (a placebo, "
             f"`{vdu_report.command('fs-guide-placebo')}`): {placebo} The same runs of digit 3 scored on 5,000 samples "
             f"per model (`{vdu_report.command('digit3-5k')}`): {at_5k}.")

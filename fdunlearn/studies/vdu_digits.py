@@ -70,6 +70,8 @@ VARIANTS: dict[str, dict] = {
     # (digit 3, seed 1: 0.8% threes at +96% FID, against 2.2% at +38%; scale 2 and lambda 5: session-18/19 probes)
     "fs-guide-scale1.5": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"],
                           "guide_scale": 1.5},
+    # twice as long (200 steps; 300 steps and scale 1.25 at 200 traded quality for threes: session-22 probes)
+    "fs-guide-long": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"], "steps": 200},
     # a placebo: fs-guide's run with the correction switched off (scale 0): the same steps, batches and targets
     # elsewhere, so what it changes is what fine-tuning alone does to the samples
     "fs-guide-placebo": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"],
@@ -87,7 +89,7 @@ LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "vdu-fs-late": f"vdu-fs, ascent only at t >= {LATE_T_MIN}, lambda {LATE_FS_WEIGHT:g}",
           "fs-guide": f"fs-guide (Bayes-corrected target at {guide.DEFAULTS['forget_t_min']} <= t < "
                       f"{guide.DEFAULTS['guide_t_max']}, lambda {guide.DEFAULTS['fs_weight']:g})",
-          "fs-guide-scale1.5": "fs-guide, correction scale 1.5",
+          "fs-guide-scale1.5": "fs-guide, correction scale 1.5", "fs-guide-long": "fs-guide, 200 steps",
           "fs-guide-placebo": "fs-guide with the correction off (scale 0): a placebo"}
 # lesson 03's vdu-fs studies (``python -m fdunlearn.vdu_digits``): 1,000 samples, DDIM 25, eta 1, 3 seeds
 COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.command`` prints them
@@ -112,8 +114,9 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     "fs-oracle": "oracle --model mnist-ddpm --digits 3,7",
     "fs-guide-scale": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-scale1.5",
     "fs-guide-placebo": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-placebo",
+    "fs-guide-long": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-long",
     # digit 3's runs of three tables again, scored on 5,000 samples per model (lesson 03 section 7.13)
-    "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late "
+    "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late,fs-guide-long "
                   "--n-samples 5000"),
 }
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)

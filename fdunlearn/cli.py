@@ -161,7 +161,8 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         forget_t_min=defaults.forget_t_min if args.forget_t_min is None else args.forget_t_min,
         replay_near=defaults.replay_near if args.replay_near is None else args.replay_near,
         guide_scale=defaults.guide_scale if args.guide_scale is None else args.guide_scale,
-        guide_t_max=defaults.guide_t_max if args.guide_t_max is None else args.guide_t_max)
+        guide_t_max=defaults.guide_t_max if args.guide_t_max is None else args.guide_t_max,
+        ema=defaults.ema if args.ema is None else args.ema)
     out = unlearn.unlearn(args.model, cfg, args.out)
     print(f"wrote {out}")
 
@@ -296,6 +297,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"fs-guide: the correction acts at --forget-t-min <= t < this, 1..{ddpm.T_STEPS} (default "
                    f"{guide.DEFAULTS['guide_t_max']}; fs-guide's --forget-t-min and --fs-weight default to "
                    f"{guide.DEFAULTS['forget_t_min']} and {guide.DEFAULTS['fs_weight']:g})")
+    u.add_argument("--ema", type=validate.real(0.0, 1.0, hi_open=True),
+                   help=f"save an average of the weights over the run, this decay per step, 0 <= ema < 1 (default "
+                   f"{unlearn.UnlearnConfig.ema:g}: the last step's weights)")
     u.add_argument("--prior-weight", type=validate.real(0.0, MAX_FACTOR), default=0.0,
                    help=f"vdu-fs: add VDU's weight prior with this weight, 0..{MAX_FACTOR:g}")
     u.set_defaults(func=cmd_unlearn)

@@ -7,7 +7,7 @@ from fdunlearn import files as io
 from fdunlearn.cli import main
 from fdunlearn.models import ddpm
 from fdunlearn.models import registry as models
-from fdunlearn.unlearning import unlearn
+from fdunlearn.unlearning import alignment, unlearn
 
 CFG = unlearn.UnlearnConfig(n_forget=8, steps=3, batch_size=4)
 
@@ -113,24 +113,24 @@ def test_loss_gradient_is_flat_seeded_and_checks_its_t_range(fast_ddpm):
     unet, sched, _ = models.load_ddpm(fast_ddpm)
     unet.requires_grad_(True)
     x = torch.zeros(2, 1, 32, 32)
-    g = unlearn.loss_gradient(unet, sched, x, seed=0, t_range=(500, 1000))
+    g = alignment.loss_gradient(unet, sched, x, seed=0, t_range=(500, 1000))
     assert g.shape == (sum(p.numel() for p in unet.parameters()),)
-    assert torch.equal(g, unlearn.loss_gradient(unet, sched, x, seed=0, t_range=(500, 1000)))
+    assert torch.equal(g, alignment.loss_gradient(unet, sched, x, seed=0, t_range=(500, 1000)))
     with pytest.raises(ValueError, match=r"t_range=\(5, 5\) out of range"):
-        unlearn.loss_gradient(unet, sched, x, seed=0, t_range=(5, 5))
+        alignment.loss_gradient(unet, sched, x, seed=0, t_range=(5, 5))
 
 
 def test_gradient_alignment_gives_a_cosine_per_draw_and_band_and_checks_the_batch(fast_ddpm):
     unet, sched, _ = models.load_ddpm(fast_ddpm)
     unet.requires_grad_(True)
     images, labels = torch.randn(12, 1, 32, 32), torch.tensor([7] * 4 + [1] * 8)
-    rows = unlearn.gradient_alignment(unet, sched, images, labels, forget_class=7, batch=2, draws=2,
+    rows = alignment.gradient_alignment(unet, sched, images, labels, forget_class=7, batch=2, draws=2,
                                       bands=((0, 1000), (500, 1000)))
     assert [(r["draw"], r["band"]) for r in rows] == [(d, b) for d in (0, 1) for b in ((0, 1000), (500, 1000))]
     assert all(-1 <= r["sevens"] <= 1 and -1 <= r["others"] <= 1 for r in rows)
-    assert rows == unlearn.gradient_alignment(unet, sched, images, labels, 7, 2, 2, ((0, 1000), (500, 1000)))
+    assert rows == alignment.gradient_alignment(unet, sched, images, labels, 7, 2, 2, ((0, 1000), (500, 1000)))
     with pytest.raises(ValueError, match="batch=3 needs 6 images of class 7 \\(have 4\\)"):
-        unlearn.gradient_alignment(unet, sched, images, labels, forget_class=7, batch=3)
+        alignment.gradient_alignment(unet, sched, images, labels, forget_class=7, batch=3)
 
 
 def test_the_python_api_never_writes_over_the_model_or_a_users_folder(fast_ddpm, tmp_path):

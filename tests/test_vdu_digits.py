@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from fdunlearn.studies import vdu_digits
+from fdunlearn.studies import vdu_digits, vdu_mix
 from fdunlearn.unlearning import unlearn
 
 CFG = unlearn.UnlearnConfig(steps=2, n_forget=4, batch_size=4, replay_n=4)
@@ -50,12 +50,12 @@ def test_mix_of_a_row_drawn_like_the_pretrained_model_explains_none_of_its_rise(
     row["class_share"] = base["class_share"]  # a model that draws the pretrained mix
     table.write_text(json.dumps(data))
     out = tmp_path / "mix.json"
-    vdu_digits.mix(str(fast_ddpm), out, table, ("ga",))
+    vdu_mix.mix(str(fast_ddpm), out, table, ("ga",))
     (mixed,) = json.loads(out.read_text())["rows"]
     assert mixed["key"] == "ga/digit=3/seed=0" and mixed["base_shares_match"]
     assert mixed["mix_rise"] == 0.0 if mixed["n"] >= 2 else mixed["mix_rise"] is None
     with pytest.raises(ValueError, match="holds no rows of vdu-fs"):
-        vdu_digits.mix(str(fast_ddpm), tmp_path / "m2.json", table, ("vdu-fs",))
+        vdu_mix.mix(str(fast_ddpm), tmp_path / "m2.json", table, ("vdu-fs",))
 
 
 def test_trajectory_scores_every_snapshot(fast_ddpm, tmp_path):

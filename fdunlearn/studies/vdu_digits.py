@@ -28,11 +28,9 @@ from pathlib import Path
 import torch
 
 from fdunlearn import config, validate
-from fdunlearn.evaluation import metrics
 from fdunlearn.models import registry as models
 from fdunlearn.studies import vdu_study
 from fdunlearn.studies.results import Results
-from fdunlearn.studies.results import load as load_results
 from fdunlearn.unlearning import guide, unlearn
 
 LATE_T_MIN = 300  # vdu-fs-late: the smallest timestep index of its plasticity term (of 1000)
@@ -72,6 +70,12 @@ VARIANTS: dict[str, dict] = {
                           "guide_scale": 1.5},
     # twice as long (200 steps; 300 steps and scale 1.25 at 200 traded quality for threes: session-22 probes)
     "fs-guide-long": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"], "steps": 200},
+    # fs-guide-long saving the average of its last ~30 iterates (EMA 0.97) instead of the last one: Adam's drift
+    # averaged out (unlearning.averaging; decays 0.9, 0.97, 0.99 and scale 1.5: session-23 probes)
+    "fs-guide-ema": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"], "steps": 200,
+                     "ema": 0.97},
+    "fs-guide-ema-scale1.5": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"],
+                              "steps": 200, "ema": 0.97, "guide_scale": 1.5},
     # a placebo: fs-guide's run with the correction switched off (scale 0): the same steps, batches and targets
     # elsewhere, so what it changes is what fine-tuning alone does to the samples
     "fs-guide-placebo": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"],
@@ -90,6 +94,8 @@ LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "fs-guide": f"fs-guide (Bayes-corrected target at {guide.DEFAULTS['forget_t_min']} <= t < "
                       f"{guide.DEFAULTS['guide_t_max']}, lambda {guide.DEFAULTS['fs_weight']:g})",
           "fs-guide-scale1.5": "fs-guide, correction scale 1.5", "fs-guide-long": "fs-guide, 200 steps",
+          "fs-guide-ema": "fs-guide, 200 steps, weights averaged (EMA 0.97)",
+          "fs-guide-ema-scale1.5": "fs-guide, 200 steps, EMA 0.97, correction scale 1.5",
           "fs-guide-placebo": "fs-guide with the correction off (scale 0): a placebo"}
 # lesson 03's vdu-fs studies (``python -m fdunlearn.vdu_digits``): 1,000 samples, DDIM 25, eta 1, 3 seeds
 COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.command`` prints them
@@ -115,6 +121,7 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     "fs-guide-scale": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-scale1.5",
     "fs-guide-placebo": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-placebo",
     "fs-guide-long": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-long",
+    "fs-guide-ema": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema,fs-guide-ema-scale1.5",
     # digit 3's runs of three tables again, scored on 5,000 samples per model (lesson 03 section 7.13)
     "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late,fs-guide-long "
                   "--n-samples 5000"),
@@ -291,59 +298,6 @@ def filter_audit(model: str, out: str | Path, digits: tuple[int, ...] = (7, 3),
     return Path(out)
 
 
-def mix(model: str, out: str | Path, table_file: str | Path, variants: tuple[str, ...]) -> Path:
-    """How much of each row's FID rise its class mix alone explains. The FID is taken on the classifier's features,
-    where the digits sit in clusters, so it weighs *which* digits are drawn as much as how well: the table's own
-    pretrained samples (drawn again with its budget and seeds) are re-mixed to a row's shares of the remaining digits
-    (``metrics.mix_indices``) and scored like it, beside the same samples at their own mix, both at one count per seed
-    (the largest every row of that seed allows: FID's bias moves with the count)."""
-    from fdunlearn.models import classifier as clf
-
-    _check_variants(variants)
-    table_rows = load_results(table_file, f"python -m fdunlearn.vdu_digits table ... --out {table_file}")
-    unet, scheduler, rec = models.load_ddpm(model)
-    dataset = rec["recipe"]["dataset"]
-    budget = table_rows["settings"]["budget"]
-    b = vdu_study.Budget(**{**budget, "seeds": tuple(budget["seeds"])})
-    rows = [r for r in table_rows["rows"] if r.get("variant") in variants]
-    if not rows:
-        raise ValueError(f"{table_file} holds no rows of {', '.join(variants)}; accepted: a table with those variants")
-    results = Results(out, _settings("mix", model, dataset, b, unlearn.UnlearnConfig(), table=str(table_file),
-                                     variants=list(variants)))
-    classifier = clf.load(f"{dataset}-classifier")
-    bases = {r["key"]: r for r in table_rows["rows"] if r.get("variant") == "pretrained"}
-    for seed in sorted({r["seed"] for r in rows}):
-        mine = [r for r in rows if r["seed"] == seed and results.get(r["key"]) is None]
-        if not mine:
-            continue
-        images = vdu_study.draw(unet, scheduler, b, seed)  # the table's pretrained samples again
-        labels = clf.predict(classifier, images)[0].argmax(-1)
-        shares = (torch.bincount(labels, minlength=10) / len(labels)).tolist()
-        rest = {r["digit"]: [c for c in range(10) if c != r["digit"]] for r in mine}
-        n = min(metrics.mix_capacity(labels, r["class_share"], rest[r["digit"]]) for r in mine)
-        base_fid = {d: _mix_fid(dataset, images, labels, shares, classes, n, classifier) for d, classes in rest.items()}
-        for r in mine:
-            fid = _mix_fid(dataset, images, labels, r["class_share"], rest[r["digit"]], n, classifier)
-            base = bases[f"base/digit={r['digit']}/seed={seed}"]
-            b_fid = base_fid[r["digit"]]
-            results.add({"key": r["key"], "variant": r["variant"], "digit": r["digit"], "seed": seed, "n": n,
-                         "fid_remaining_rise": r["fid_remaining_rise"], "mix_fid": fid, "base_fid": b_fid,
-                         "mix_rise": None if fid is None or not b_fid else fid / b_fid - 1,
-                         "class_share": r["class_share"],
-                         "base_shares_match": [round(x, 6) for x in shares] == [round(x, 6) for x in
-                                                                                 base["class_share"]]})
-    return Path(out)
-
-
-def _mix_fid(dataset: str, images: torch.Tensor, labels: torch.Tensor, shares: list[float], classes: list[int],
-             n: int, classifier) -> float | None:
-    """FID on ``classes`` of ``n`` of ``images`` re-mixed to ``shares``; None when n is too small (fast mode)."""
-    if n < metrics.MIN_IMAGES:
-        return None
-    pick = metrics.mix_indices(labels, shares, classes, n, torch.Generator().manual_seed(0))
-    return metrics.evaluate(dataset, images[pick], classes, classifier)["fid"]
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fdunlearn.vdu_digits", description=__doc__.splitlines()[0])
     p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter", "mix", "oracle"))
@@ -384,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.table or not variants:
                 raise ValueError("mix needs --table FILE and --variants; accepted: e.g. --table "
                                  "data/results/vdu-fs-late.json --variants vdu-fs-late")
-            path = mix(args.model, args.out, args.table, variants)
+            from fdunlearn.studies import vdu_mix
+
+            path = vdu_mix.mix(args.model, args.out, args.table, variants)
         elif args.experiment == "trajectory":
             path = trajectory(args.model, args.out, args.digit, variants or ("vdu-fs", "vdu"),
                               base_cfg=cfg, n_samples=args.n_samples)

@@ -237,7 +237,7 @@ def fid_noise_line(results: dict, digits: tuple[int, ...] = (7, 3)) -> str:
 
 
 def mix_markdown(results: dict) -> str:
-    """The mix study (``vdu_digits.mix``) as a table: per row, the FID rise measured and the rise of the pretrained
+    """The mix study (``vdu_mix.mix``) as a table: per row, the FID rise measured and the rise of the pretrained
     model's own samples re-mixed to that row's class shares (no image changed, only which digits are drawn)."""
     lines = ["| digit | seed | FID rise measured | same rise from the class mix alone | images re-mixed |",
              "|---|---|---|---|---|"]

@@ -29,6 +29,8 @@ implementation makes where the paper leaves them open (all recorded in the outpu
   ``uniform``: 1 (the simple loss).
 * **Timesteps.** The plasticity term draws t ~ U{forget_t_min..T-1}; the paper's sum runs over every t (0, the
   default). A larger ``forget_t_min`` ascends only where a sample's class is still being decided.
+* **Averaging.** ``ema`` > 0 saves an exponential moving average of the iterates instead of the last one
+  (``fdunlearn.unlearning.averaging``: Adam's per-step jitter averaged out; off by default).
 * **Stop.** The plasticity term is unbounded below, so the loop stops at a fixed step budget or
   as soon as the running forget loss exceeds ``stop_factor`` x its pretrained value.
 
@@ -64,7 +66,7 @@ from fdunlearn.datasets import images as data
 from fdunlearn.models import ddpm
 from fdunlearn.models import registry as models
 from fdunlearn.theory import losses
-from fdunlearn.unlearning import guide, replay
+from fdunlearn.unlearning import averaging, guide, replay
 
 METHODS = ("vdu", "vdu-fs", "fs-redirect", "fs-guide", "ga", "l2", "salun")
 FUNCTION_SPACE = ("vdu-fs", "fs-redirect", "fs-guide")  # the methods with the function-space stability term
@@ -110,6 +112,9 @@ class UnlearnConfig:
     # forget_t_min <= t < guide_t_max
     guide_scale: float = 1.0
     guide_t_max: int = 1000
+    # every method: save an EMA of the weights with this decay instead of the last iterate (0: the last iterate;
+    # fdunlearn.unlearning.averaging)
+    ema: float = 0.0
 
 
 # vdu-fs's runaway guard. On mnist-ddpm its forget loss stays near its start while the class fades, then on some
@@ -158,6 +163,7 @@ def check(cfg: UnlearnConfig, n_available: int) -> None:
     if cfg.method == "fs-guide" and cfg.guide_t_max <= cfg.forget_t_min:
         raise ValueError(f"guide_t_max={cfg.guide_t_max} <= forget_t_min={cfg.forget_t_min}: fs-guide would change "
                          "nothing; accepted: guide_t_max > forget_t_min")
+    averaging.check_decay(cfg.ema)
     if cfg.replay_n < 1:
         raise ValueError(f"replay_n={cfg.replay_n}; accepted: an integer >= 1 (samples of the pretrained model)")
     if not (isinstance(cfg.replay_near, int) and not isinstance(cfg.replay_near, bool) and cfg.replay_near >= 0):
@@ -230,55 +236,6 @@ def salun_mask(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor, fr
     return {n: (g >= threshold).float() for n, g in grads.items()}
 
 
-def loss_gradient(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor, seed: int,
-                  t_range: tuple[int, int] = (0, ddpm.T_STEPS)) -> torch.Tensor:
-    """The gradient of the simple loss on ``x0`` (t ~ U{t_range}), flattened over all parameters.
-
-    Lesson 03 compares the forget images' gradient with other classes' (cosine): gradient ascent on D_f
-    can only be class-selective where the two point in different directions.
-    """
-    lo, hi = t_range
-    if not 0 <= lo < hi <= ddpm.T_STEPS:
-        raise ValueError(f"t_range={t_range} out of range; accepted: 0 <= lo < hi <= {ddpm.T_STEPS}")
-    g = torch.Generator().manual_seed(seed)
-    t = torch.randint(lo, hi, (x0.shape[0],), generator=g)
-    eps = torch.randn(x0.shape, generator=g)
-    unet.zero_grad(set_to_none=True)
-    with torch.enable_grad():
-        params = [p for p in unet.parameters()]
-        loss = (unet(scheduler.add_noise(x0, eps, t), t).sample - eps).pow(2).mean()
-        grads = torch.autograd.grad(loss, params)
-    return torch.cat([gr.flatten() for gr in grads])
-
-
-T_BANDS = ((0, ddpm.T_STEPS), (0, 300), (300, 700), (700, ddpm.T_STEPS))
-
-
-def gradient_alignment(unet: UNet2DModel, scheduler: DDPMScheduler, images: torch.Tensor, labels: torch.Tensor,
-                       forget_class: int, batch: int, draws: int = 3,
-                       bands: tuple[tuple[int, int], ...] = T_BANDS) -> list[dict]:
-    """Cosines between simple-loss gradients, per draw and t band: two disjoint batches of ``forget_class``
-    (``sevens``: how consistent the forget direction is) and one of them against a batch of the other classes
-    (``others``: gradient ascent on D_f is class-selective only where this is not positive). Draw ``d`` picks
-    images with seed ``d`` and noise with seeds ``10 d + 1..3``."""
-    cos = torch.nn.functional.cosine_similarity
-    forget, rest = images[labels == forget_class], images[labels != forget_class]
-    if len(forget) < 2 * batch or len(rest) < batch:
-        raise ValueError(f"batch={batch} needs {2 * batch} images of class {forget_class} (have {len(forget)}) "
-                         f"and {batch} others (have {len(rest)})")
-    out = []
-    for d in range(draws):
-        g = torch.Generator().manual_seed(d)
-        f = forget[torch.randperm(len(forget), generator=g)[:2 * batch]]
-        o = rest[torch.randperm(len(rest), generator=g)[:batch]]
-        for band in bands:
-            a = loss_gradient(unet, scheduler, f[:batch], seed=10 * d + 1, t_range=band)
-            b = loss_gradient(unet, scheduler, f[batch:], seed=10 * d + 2, t_range=band)
-            c = loss_gradient(unet, scheduler, o, seed=10 * d + 3, t_range=band)
-            out.append({"draw": d, "band": band, "sevens": cos(a, b, dim=0).item(), "others": cos(a, c, dim=0).item()})
-    return out
-
-
 def is_output(folder: Path) -> bool:
     """True for a model folder that ``unlearn`` wrote (the only non-empty folder it may replace)."""
     try:
@@ -323,7 +280,8 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
             on_step: Callable[[int, UNet2DModel], None] | None = None) -> Path:
     """Run one unlearning method on a DDPM model folder; write a model folder that ``sample`` reads.
 
-    ``on_step(step, unet)`` is called after every optimiser step (e.g. to snapshot the weights).
+    ``on_step(step, unet)`` is called after every optimiser step (e.g. to snapshot the weights; the iterate, not
+    its average when ``cfg.ema`` > 0).
     """
     folder = models.resolve(model, kind="ddpm")
     validate.output_folder(out, previous=is_output, inputs={"--model": folder},
@@ -342,6 +300,7 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
     fs = _function_prior(unet, scheduler, base["sha256"], x_forget, cfg) if cfg.method in FUNCTION_SPACE else None
     unet.train().requires_grad_(True)
     opt = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
+    average = averaging.WeightAverage(unet, cfg.ema) if cfg.ema > 0 else None
     with torch.no_grad():
         start = forget_loss(unet, scheduler, x_forget[:64], torch.Generator().manual_seed(1), None,
                             cfg.forget_t_min).item()
@@ -377,6 +336,8 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
             for n, p in unet.named_parameters():
                 p.grad.mul_(mask[n])
         opt.step()
+        if average is not None:
+            average.update(unet)
         running = 0.9 * running + 0.1 * plastic.item()
         log.append({"step": step + 1, "loss": loss.item(), "forget": plastic.item(), "stability": stable.item()})
         bar.set_postfix(forget=f"{running:.3f}")
@@ -386,6 +347,8 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
             break
     bar.close()
     unet.eval().requires_grad_(False)
+    if average is not None:
+        average.copy_to(unet)
     out = Path(out)
     with io.atomic_dir(out) as tmp:
         unet.save_pretrained(tmp / "unet", safe_serialization=True)

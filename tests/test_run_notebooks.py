@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from fdunlearn.course import readme, run_notebooks
+from fdunlearn.course import run_notebooks
 
 
 def test_record_times_merges_one_run_into_the_times_file_and_keeps_the_others(tmp_path):
@@ -30,14 +30,14 @@ def test_record_times_refuses_an_unknown_mode(tmp_path):
 
 
 def test_the_readme_times_table_lists_every_lesson_from_the_times_file():
-    table = readme.notebook_times()
+    table = run_notebooks.notebook_times()
     recorded = json.loads(run_notebooks.TIMES.read_text())["notebooks"]
     for name, e in recorded.items():
-        assert f"| {name} | {readme._duration(e['seconds'])} ({e['date']}, {e['cpus']} cores) |" in table
+        assert f"| {name} | {run_notebooks._duration(e['seconds'])} ({e['date']}, {e['cpus']} cores) |" in table
         if "fast" in e:
             f = e["fast"]
-            assert f"| {readme._duration(f['seconds'])} ({f['date']}, {f['cpus']} cores) |" in table
-    assert readme._duration(293) == "4 min 53 s" and readme._duration(7.4) == "7 s"
+            assert f"| {run_notebooks._duration(f['seconds'])} ({f['date']}, {f['cpus']} cores) |" in table
+    assert run_notebooks._duration(293) == "4 min 53 s" and run_notebooks._duration(7.4) == "7 s"
 
 
 def test_run_leaves_the_notebook_untouched_unless_asked_to_write(tmp_path):

@@ -10,7 +10,6 @@ Rerun it after a study adds rows, then read the prose around the block again.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import textwrap
@@ -18,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fdunlearn import config, course, validate
+from fdunlearn.course import run_notebooks
 from fdunlearn.studies import claims, vdu_digits, vdu_oracle, vdu_report
 from fdunlearn.unlearning import guide, replay
 
@@ -231,6 +231,20 @@ def fs_guide_headline() -> str:
             + " Run longer: " + _digits_headline("fs-guide-long", "fs-guide-long", f"{n} steps, otherwise fs-guide"))
 
 
+def fs_guide_ema_headline() -> str:
+    """Lesson 03 section 7.14: fs-guide-long saving an average of its weights (EMA), on digits 3 and 7, the correction
+    x1.5 beside it, and on the other eight digits."""
+    variants = [v for v in ("fs-guide-ema", "fs-guide-ema-scale1.5") if any(
+        r["variant"] == v for r in vdu_report.load("fs-guide-ema")["rows"])]
+    heads = [_digits_headline("fs-guide-ema", v, vdu_digits.LABELS[v]) for v in variants]
+    try:
+        others = vdu_fs_other_digits(vdu_report.load("fs-guide-ema-digits"), "fs-guide-ema")
+    except FileNotFoundError:
+        others = "(not run yet)."
+    cmd = vdu_report.command("fs-guide-ema-digits")
+    return " ".join(heads) + f" fs-guide-ema on the other eight digits (`{cmd}`) " + others
+
+
 def fs_oracle_headline() -> str:
     """Lesson 03 section 7.13: a perfect unlearner (rejection sampling), fs-guide's placebo, and digit 3's runs scored
     on 5,000 samples per model."""
@@ -295,33 +309,6 @@ def attacks_summary() -> str:
             + ".")
 
 
-def notebook_times() -> str:
-    """Each lesson's full- and fast-mode time on a CPU, as ``python -m fdunlearn.run_notebooks`` last measured it
-    (``data/notebook_times.json``; fast mode: ``FDUNLEARN_FAST=1``)."""
-    from fdunlearn.course import run_notebooks
-
-    entries = json.loads(run_notebooks.TIMES.read_text())["notebooks"] if run_notebooks.TIMES.exists() else {}
-
-    def when(e: dict | None) -> str:
-        return f"{_duration(e['seconds'])} ({e['date']}, {e['cpus']} cores)" if e and "seconds" in e else (
-            "not measured yet")
-
-    cells = []
-    for path in course.notebooks():
-        e = entries.get(name := Path(path).name)
-        cells.append(f"| {name} | {when(e)} | {when((e or {}).get('fast'))} |")
-    total = sum(e["seconds"] for e in entries.values() if "seconds" in e)
-    total_fast = sum(e["fast"]["seconds"] for e in entries.values() if "fast" in e)
-    head = ["| lesson | full mode, `make course` (date, cores) | fast mode, `FDUNLEARN_FAST=1` (date, cores) |",
-            "|---|---|---|"]
-    return "\n".join(head + cells + [f"| all measured lessons | {_duration(total)} | {_duration(total_fast)} |"])
-
-
-def _duration(seconds: float) -> str:
-    m, s = divmod(round(seconds), 60)
-    return f"{m} min {s:02d} s" if m else f"{s} s"
-
-
 # name -> (writer, inline): an inline block continues a paragraph of a list item (wrapped, indented by two spaces);
 # the others stand alone between blank lines
 BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
@@ -332,13 +319,14 @@ BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "vdu-fs-frontier": (vdu_fs_frontier, True),
     "fs-redirect": (fs_redirect_headline, True),
     "fs-guide": (fs_guide_headline, True),
+    "fs-guide-ema": (fs_guide_ema_headline, True),
     "fs-oracle": (fs_oracle_headline, True),
     "vdu-fs-strict": (vdu_fs_strict_headline, True),
     "vdu-fs-late": (vdu_fs_late_headline, True),
     "attacks": (attacks_summary, True),
     "claims": (claims_table, False),
     "reproduce": (reproduce_commands, False),
-    "notebook-times": (notebook_times, False),
+    "notebook-times": (run_notebooks.notebook_times, False),
 }
 _LIST_START = re.compile(r"^\s*([-+*>#]|\d+[.)])(\s|$)")
 

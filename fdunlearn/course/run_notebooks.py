@@ -113,6 +113,33 @@ def record_times(times: dict[str, float], path: Path = TIMES, mode: str = "full"
         tmp.write_text(json.dumps({"notebooks": dict(sorted(entries.items()))}, indent=2) + "\n")
 
 
+def notebook_times() -> str:
+    """Each lesson's full- and fast-mode time on a CPU, as ``python -m fdunlearn.run_notebooks`` last measured it
+    (``data/notebook_times.json``; fast mode: ``FDUNLEARN_FAST=1``)."""
+    from fdunlearn import course
+
+    entries = json.loads(TIMES.read_text())["notebooks"] if TIMES.exists() else {}
+
+    def when(e: dict | None) -> str:
+        return f"{_duration(e['seconds'])} ({e['date']}, {e['cpus']} cores)" if e and "seconds" in e else (
+            "not measured yet")
+
+    cells = []
+    for path in course.notebooks():
+        e = entries.get(name := Path(path).name)
+        cells.append(f"| {name} | {when(e)} | {when((e or {}).get('fast'))} |")
+    total = sum(e["seconds"] for e in entries.values() if "seconds" in e)
+    total_fast = sum(e["fast"]["seconds"] for e in entries.values() if "fast" in e)
+    head = ["| lesson | full mode, `make course` (date, cores) | fast mode, `FDUNLEARN_FAST=1` (date, cores) |",
+            "|---|---|---|"]
+    return "\n".join(head + cells + [f"| all measured lessons | {_duration(total)} | {_duration(total_fast)} |"])
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
 def main(paths: list[str]) -> int:
     times = {}
     for p in map(Path, paths):

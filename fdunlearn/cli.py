@@ -265,7 +265,7 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--weighting", choices=unlearn.WEIGHTINGS, default=unlearn.UnlearnConfig.weighting,
                    help="C_t: ELBO weights or 1 (default uniform)")
     u.add_argument("--steps", type=count(1, MAX_TRAIN_STEPS),
-                   help=f"optimizer steps, 1..{MAX_TRAIN_STEPS} (default 100)")
+                   help=f"optimizer steps, 1..{MAX_TRAIN_STEPS} (default 100; fs-guide {guide.RUN['steps']})")
     u.add_argument("--stop-factor", type=validate.real(1.0, MAX_FACTOR),
                    help=f"stop when the forget loss exceeds this x its start, 1..{MAX_FACTOR:g} (default: never; "
                    f"vdu-fs: {unlearn.FS_STOP_FACTOR:g})")
@@ -299,7 +299,7 @@ def parser() -> argparse.ArgumentParser:
                    f"{guide.DEFAULTS['forget_t_min']} and {guide.DEFAULTS['fs_weight']:g})")
     u.add_argument("--ema", type=validate.real(0.0, 1.0, hi_open=True),
                    help=f"save an average of the weights over the run, this decay per step, 0 <= ema < 1 (default "
-                   f"{unlearn.UnlearnConfig.ema:g}: the last step's weights)")
+                   f"{unlearn.UnlearnConfig.ema:g}: the last step's weights; fs-guide {guide.RUN['ema']:g})")
     u.add_argument("--prior-weight", type=validate.real(0.0, MAX_FACTOR), default=0.0,
                    help=f"vdu-fs: add VDU's weight prior with this weight, 0..{MAX_FACTOR:g}")
     u.set_defaults(func=cmd_unlearn)

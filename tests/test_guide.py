@@ -67,6 +67,9 @@ def test_cli_fs_guide_takes_its_own_defaults_and_refuses_its_options_elsewhere(f
     assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "a")]) == 0
     record = models.read_record(tmp_path / "a")["unlearn"]
     assert {k: record[k] for k in guide.DEFAULTS} == guide.DEFAULTS and record["guide_scale"] == 1.0
+    assert record["ema"] == guide.RUN["ema"] == 0.97  # lesson 03's fs-guide-ema (--steps 1 here; 200 by default)
+    assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "e"), "--ema", "0"]) == 0
+    assert models.read_record(tmp_path / "e")["unlearn"]["ema"] == 0.0
     assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "b"), "--guide-scale", "2",
                  "--guide-t-max", "900", "--replay-near", "0"]) == 0
     record = models.read_record(tmp_path / "b")["unlearn"]

@@ -88,3 +88,13 @@ def test_every_variant_is_a_valid_config_with_a_label():
         cfg = dataclasses.replace(unlearn.UnlearnConfig(), **fields)
         unlearn.check(cfg, n_available=1000)
         assert name in vdu_digits.LABELS
+
+
+def test_fs_guide_ema_is_what_unlearn_runs_for_fs_guide_and_the_older_rows_keep_their_settings():
+    import dataclasses
+
+    ema = {k: v for k, v in vdu_digits.VARIANTS["fs-guide-ema"].items() if k not in ("method", "replay_filter")}
+    assert ema == unlearn.METHOD_DEFAULTS["fs-guide"]
+    for name in ("fs-guide", "fs-guide-scale1.5", "fs-guide-placebo"):  # 100 steps, the last step's weights
+        cfg = dataclasses.replace(unlearn.UnlearnConfig(), **vdu_digits.VARIANTS[name])
+        assert (cfg.steps, cfg.ema) == (100, 0.0), name

@@ -62,23 +62,22 @@ VARIANTS: dict[str, dict] = {
     "vdu-fs-late": {"method": "vdu-fs", "replay_filter": True, "forget_t_min": LATE_T_MIN,
                     "fs_weight": LATE_FS_WEIGHT},
     # no ascent: a regression to the pretrained prediction with the forget class taken out by Bayes' rule
-    # (unlearning.guide, with its DEFAULTS: the command line's for --method fs-guide)
-    "fs-guide": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"]},
+    # (unlearning.guide, with its DEFAULTS, the correction's settings; 100 steps, the last step's weights)
+    "fs-guide": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS},
     # the same with the correction 1.5 times as strong: one more point on fs-guide's forget/quality frontier
     # (digit 3, seed 1: 0.8% threes at +96% FID, against 2.2% at +38%; scale 2 and lambda 5: session-18/19 probes)
-    "fs-guide-scale1.5": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"],
+    "fs-guide-scale1.5": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS,
                           "guide_scale": 1.5},
     # twice as long (200 steps; 300 steps and scale 1.25 at 200 traded quality for threes: session-22 probes)
-    "fs-guide-long": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"], "steps": 200},
+    "fs-guide-long": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, "steps": 200},
     # fs-guide-long saving the average of its last ~30 iterates (EMA 0.97) instead of the last one: Adam's drift
     # averaged out (unlearning.averaging; decays 0.9, 0.97, 0.99 and scale 1.5: session-23 probes)
-    "fs-guide-ema": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"], "steps": 200,
-                     "ema": 0.97},
-    "fs-guide-ema-scale1.5": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"],
+    "fs-guide-ema": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, **guide.RUN},
+    "fs-guide-ema-scale1.5": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS,
                               "steps": 200, "ema": 0.97, "guide_scale": 1.5},
     # a placebo: fs-guide's run with the correction switched off (scale 0): the same steps, batches and targets
     # elsewhere, so what it changes is what fine-tuning alone does to the samples
-    "fs-guide-placebo": {"method": "fs-guide", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-guide"],
+    "fs-guide-placebo": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS,
                          "guide_scale": 0.0},
 }
 LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
@@ -94,7 +93,7 @@ LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "fs-guide": f"fs-guide (Bayes-corrected target at {guide.DEFAULTS['forget_t_min']} <= t < "
                       f"{guide.DEFAULTS['guide_t_max']}, lambda {guide.DEFAULTS['fs_weight']:g})",
           "fs-guide-scale1.5": "fs-guide, correction scale 1.5", "fs-guide-long": "fs-guide, 200 steps",
-          "fs-guide-ema": "fs-guide, 200 steps, weights averaged (EMA 0.97)",
+          "fs-guide-ema": "fs-guide, the command line's defaults: 200 steps, weights averaged (EMA 0.97)",
           "fs-guide-ema-scale1.5": "fs-guide, 200 steps, EMA 0.97, correction scale 1.5",
           "fs-guide-placebo": "fs-guide with the correction off (scale 0): a placebo"}
 # lesson 03's vdu-fs studies (``python -m fdunlearn.vdu_digits``): 1,000 samples, DDIM 25, eta 1, 3 seeds

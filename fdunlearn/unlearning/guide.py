@@ -33,6 +33,9 @@ from fdunlearn.models import ddpm
 # digit 3, seed 1 among bands [200|350|500, 1000), [350, 650) and [300, 600), lambda 1 and 10, lr 1e-5..1e-4
 # (session-17 probes)
 DEFAULTS = {"forget_t_min": 300, "guide_t_max": 600, "fs_weight": 10.0, "replay_near": 64}
+# and the run the command line makes of it: 200 steps, saving the average of about the last 30 (EMA 0.97), lesson 03's
+# fs-guide-ema (section 7.14: every bar met on digit 7; on digit 3 the threes stay above the 1% bar)
+RUN = {"steps": 200, "ema": 0.97}
 
 
 @dataclass(frozen=True)

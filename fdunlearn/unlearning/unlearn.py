@@ -72,7 +72,7 @@ METHODS = ("vdu", "vdu-fs", "fs-redirect", "fs-guide", "ga", "l2", "salun")
 FUNCTION_SPACE = ("vdu-fs", "fs-redirect", "fs-guide")  # the methods with the function-space stability term
 # Per method, its settings off UnlearnConfig's defaults (vdu-fs's), read by the command line and lesson 03's tables.
 # fs-redirect's lambda: probed on digits 7 and 3, seed 0, 256 samples, among 1, 10, 15, 20, 30 (section 7.8)
-METHOD_DEFAULTS: dict[str, dict] = {"fs-redirect": {"fs_weight": 20.0}, "fs-guide": guide.DEFAULTS}
+METHOD_DEFAULTS: dict[str, dict] = {"fs-redirect": {"fs_weight": 20.0}, "fs-guide": guide.DEFAULTS | guide.RUN}
 PRIORS = ("checkpoints", "fisher")
 WEIGHTINGS = ("elbo", "uniform")
 

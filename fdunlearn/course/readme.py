@@ -232,17 +232,15 @@ def fs_guide_headline() -> str:
 
 
 def fs_guide_ema_headline() -> str:
-    """Lesson 03 section 7.14: fs-guide-long saving an average of its weights (EMA), on digits 3 and 7, the correction
-    x1.5 beside it, and on the other eight digits."""
-    variants = [v for v in ("fs-guide-ema", "fs-guide-ema-scale1.5") if any(
-        r["variant"] == v for r in vdu_report.load("fs-guide-ema")["rows"])]
-    heads = [_digits_headline("fs-guide-ema", v, vdu_digits.LABELS[v]) for v in variants]
+    """Lesson 03 section 7.14: fs-guide-long saving an average of its weights (EMA), on digits 3 and 7 and on the
+    other eight digits."""
+    head = _digits_headline("fs-guide-ema", "fs-guide-ema", vdu_digits.LABELS["fs-guide-ema"])
     try:
         others = vdu_fs_other_digits(vdu_report.load("fs-guide-ema-digits"), "fs-guide-ema")
     except FileNotFoundError:
         others = "(not run yet)."
     cmd = vdu_report.command("fs-guide-ema-digits")
-    return " ".join(heads) + f" fs-guide-ema on the other eight digits (`{cmd}`) " + others
+    return head + f" fs-guide-ema on the other eight digits (`{cmd}`) " + others
 
 
 def fs_oracle_headline() -> str:

@@ -6,7 +6,7 @@ import torch
 
 from fdunlearn.cli import main
 from fdunlearn.models import registry as models
-from fdunlearn.unlearning import averaging, unlearn
+from fdunlearn.unlearning import averaging, guide, unlearn
 
 CFG = unlearn.UnlearnConfig(n_forget=8, steps=4, batch_size=4)
 
@@ -38,7 +38,7 @@ def test_the_average_follows_the_recursion_and_leaves_integer_buffers_alone():
 def test_unlearn_saves_the_average_of_its_iterates(fast_ddpm, tmp_path):
     seen = []
     start, _, _ = models.load_ddpm(fast_ddpm)
-    cfg = dataclasses.replace(CFG, method="fs-guide", **unlearn.METHOD_DEFAULTS["fs-guide"], lr=1e-3, ema=0.5)
+    cfg = dataclasses.replace(CFG, method="fs-guide", **guide.DEFAULTS, lr=1e-3, ema=0.5)
     folder = unlearn.unlearn(fast_ddpm, cfg, tmp_path / "ema", progress=False,
                              on_step=lambda step, net: seen.append(net.conv_out.weight.detach().clone()))
     expected = start.conv_out.weight.detach().clone()

@@ -235,10 +235,7 @@ def fs_guide_ema_headline() -> str:
     """Lesson 03 section 7.14: fs-guide-long saving an average of its weights (EMA), on digits 3 and 7 and on the
     other eight digits."""
     head = _digits_headline("fs-guide-ema", "fs-guide-ema", vdu_digits.LABELS["fs-guide-ema"])
-    try:
-        others = vdu_fs_other_digits(vdu_report.load("fs-guide-ema-digits"), "fs-guide-ema")
-    except FileNotFoundError:
-        others = "(not run yet)."
+    others = vdu_fs_other_digits(vdu_report.load("fs-guide-ema-digits"), "fs-guide-ema")
     cmd = vdu_report.command("fs-guide-ema-digits")
     return head + f" fs-guide-ema on the other eight digits (`{cmd}`) " + others
 

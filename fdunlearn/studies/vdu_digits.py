@@ -92,7 +92,8 @@ LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "fs-guide": f"fs-guide (Bayes-corrected target at {guide.DEFAULTS['forget_t_min']} <= t < "
                       f"{guide.DEFAULTS['guide_t_max']}, lambda {guide.DEFAULTS['fs_weight']:g})",
           "fs-guide-scale1.5": "fs-guide, correction scale 1.5", "fs-guide-long": "fs-guide, 200 steps",
-          "fs-guide-ema": "fs-guide, the command line's defaults: 200 steps, weights averaged (EMA 0.97)",
+          "fs-guide-ema": f"fs-guide, the command line's defaults: {guide.RUN['steps']} steps, weights averaged (EMA "
+                          f"{guide.RUN['ema']:g})",
           "fs-guide-placebo": "fs-guide with the correction off (scale 0): a placebo"}
 # lesson 03's vdu-fs studies (``python -m fdunlearn.vdu_digits``): 1,000 samples, DDIM 25, eta 1, 3 seeds
 COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.command`` prints them

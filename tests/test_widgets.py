@@ -103,18 +103,27 @@ def test_evenly_spaced():
     assert widgets.evenly_spaced(0, 4) == []
 
 
+def _answer_seconds(make, index: int) -> float:
+    """This thread's CPU seconds for a fresh view (``make()``) to redraw after its ``index``-th control switches."""
+    box = make()
+    image, control = box.children[1], box.children[0].children[index]
+    before = bytes(image.value)
+    t0 = time.thread_time()
+    control.value = control._options_values[1]
+    seconds = time.thread_time() - t0
+    assert bytes(image.value).startswith(PNG) and bytes(image.value) != before, control.description
+    return seconds
+
+
 @pytest.mark.parametrize("make", [views.divergence_curves, views.vdu_methods, views.vdu_sweeps])
 def test_lesson_views_answer_within_a_second(shown, make):
-    box = make()
-    image = box.children[1]
-    for control in box.children[0].children:
-        before = bytes(image.value)
-        # this thread's CPU time: neither a busy machine nor torch's idle worker threads spinning after an earlier
-        # test (they count in process_time: CI once read 1.01 s for a 0.2-s answer) make it fail
-        t0 = time.thread_time()
-        control.value = control._options_values[1]
-        assert time.thread_time() - t0 < 1.0, control.description
-        assert bytes(image.value).startswith(PNG) and bytes(image.value) != before
+    # up to three fresh views (each its own cache), in this thread's CPU time: a shared 2-core machine inflates a
+    # single reading several-fold (CI once read 1.05 s for a switch that takes 0.22 s alone)
+    for index, control in enumerate(make().children[0].children):
+        readings = []
+        while len(readings) < 3 and (not readings or readings[-1] >= 1.0):
+            readings.append(_answer_seconds(make, index))
+        assert min(readings) < 1.0, (control.description, readings)
     assert isinstance(shown[0], DisplayImage)
 
 

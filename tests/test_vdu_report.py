@@ -173,3 +173,20 @@ def test_fid_noise_line_reports_the_pretrained_spread_across_seeds():
     rows = [{"variant": "pretrained", "digit": 7, "seed": s, "fid_remaining": f} for s, f in ((0, 4.0), (1, 5.0))]
     assert vdu_report.fid_noise_line({"rows": rows}, (7,)).endswith("digit 7: 4.00–5.00 (25% apart)")
     assert vdu_report.fid_noise_line({"rows": rows[:1]}, (7,)).startswith("one sampling seed")
+
+
+@pytest.mark.parametrize("share, digits", [(0.0103, 2), (0.0097, 2), (0.01, 1), (0.0107, 1), (0.017, 1), (0.009, 1)])
+def test_a_share_next_to_the_forget_bar_prints_the_decimal_that_decides_it(share, digits):
+    assert vdu_report.share_digits(share) == digits
+    # 1.03% beside "missed: forget share <= 1%" (one decimal would print 1.0)
+    stats = {("m", 3): {"forget_share": (0.0103, 0.002), "fid_remaining_rise": (0.1, 0.0), "other_min": (0.08, 0.0),
+                        "other_max": (0.12, 0.0), "unlearn_seconds": (60.0, 0.0)}}
+    assert vdu_report.verdict_lines(stats, "m", (3,))[0].startswith("m, digit 3: 1.03 ± 0.20% left, FID")
+
+
+def test_a_rise_that_rounds_to_zero_prints_without_a_minus_sign():
+    assert vdu_report._pm((-0.002, 0.14), 100, 0) == "0 ± 14"
+    assert vdu_report._pm((-0.02, 0.14), 100, 0) == "-2 ± 14"
+    stats = {("m", 7): {"forget_share": (0.008, 0.004), "fid_remaining_rise": (-0.002, 0.14), "other_min": (0.09, 0.0),
+                        "other_max": (0.14, 0.0), "unlearn_seconds": (76.0, 0.0)}}
+    assert "FID on the other digits +0 ± 14%" in vdu_report.verdict_lines(stats, "m", (7,))[0]

@@ -39,7 +39,7 @@ def _pct(x: float, digits: int = 1) -> str:
 
 def _signed(x: float) -> str:
     """A relative change in whole percent, with its sign (a typographic minus)."""
-    return f"{100 * x:+.0f}%".replace("-", MINUS)
+    return f"{round(100 * x):+d}%".replace("-", MINUS)
 
 
 def _pm(stat: tuple[float, float], n_seeds: int, digits: int = 1, scale: float = 100.0) -> str:
@@ -48,7 +48,7 @@ def _pm(stat: tuple[float, float], n_seeds: int, digits: int = 1, scale: float =
 
 def _pm_signed(stat: tuple[float, float], n_seeds: int) -> str:
     mean, sd = stat
-    return (f"{100 * mean:+.0f} ± {100 * sd:.0f}%" if n_seeds > 1 else _signed(mean)).replace("-", MINUS)
+    return (f"{round(100 * mean):+d} ± {100 * sd:.0f}%" if n_seeds > 1 else _signed(mean)).replace("-", MINUS)
 
 
 def _met(ok: bool) -> str:
@@ -197,7 +197,8 @@ def _variant_parts(stats: dict, variant: str) -> list[str]:
         s, base = stats[variant, d], stats["pretrained", d]
         n = s["n_seeds"]
         missed = [k for k, ok in vdu_report.check_bars(s).items() if not ok]
-        parts.append(f"{NAMES[d]} {_pm(base['forget_share'], n)}% → {_pm(s['forget_share'], n)}%, FID on the other "
+        after = _pm(s["forget_share"], n, vdu_report.share_digits(s["forget_share"][0]))
+        parts.append(f"{NAMES[d]} {_pm(base['forget_share'], n)}% → {after}%, FID on the other "
                      f"digits {_pm_signed(s['fid_remaining_rise'], n)}, {s['unlearn_seconds'][0]:.0f} s per run "
                      f"({'every bar met' if not missed else 'missed: ' + ', '.join(missed)})")
     return parts
@@ -232,12 +233,15 @@ def fs_guide_headline() -> str:
 
 
 def fs_guide_ema_headline() -> str:
-    """Lesson 03 section 7.14: fs-guide-long saving an average of its weights (EMA), on digits 3 and 7 and on the
-    other eight digits."""
+    """Lesson 03 sections 7.14-7.15: fs-guide-long saving an average of its weights (EMA), on digits 3 and 7 and on
+    the other eight digits; its correction turned up, on digits 3 and 7."""
     head = _digits_headline("fs-guide-ema", "fs-guide-ema", vdu_digits.LABELS["fs-guide-ema"])
     others = vdu_fs_other_digits(vdu_report.load("fs-guide-ema-digits"), "fs-guide-ema")
     cmd = vdu_report.command("fs-guide-ema-digits")
-    return head + f" fs-guide-ema on the other eight digits (`{cmd}`) " + others
+    scale = vdu_digits.VARIANTS["fs-guide-ema-scale1.25"]["guide_scale"]
+    return (head + f" fs-guide-ema on the other eight digits (`{cmd}`) " + others + " Turned up (section 7.15): "
+            + _digits_headline("fs-guide-ema-scale", "fs-guide-ema-scale1.25",
+                               f"the correction {scale:g} times as strong, otherwise fs-guide-ema"))
 
 
 def fs_oracle_headline() -> str:

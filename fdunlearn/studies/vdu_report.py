@@ -80,7 +80,8 @@ def _pm(stat: tuple[float, float], scale: float = 1.0, digits: int = 1) -> str:
     mean, sd = stat
     if math.isnan(mean):
         return "–"
-    return f"{scale * mean:.{digits}f} ± {scale * sd:.{digits}f}"
+    shown = 0.0 if round(scale * mean, digits) == 0 else scale * mean  # no "-0"
+    return f"{shown:.{digits}f} ± {scale * sd:.{digits}f}"
 
 
 def _mean_only(stat: tuple[float, float], scale: float = 1.0, digits: int = 1) -> str:
@@ -104,6 +105,13 @@ def table_markdown(results: dict) -> str:
                      f"| {100 * s['other_min'][0]:.1f}–{100 * s['other_max'][0]:.1f} "
                      f"| {_pm(s['unlearn_seconds'], 1, 0)} |")
     return "\n".join(lines)
+
+
+def share_digits(share: float) -> int:
+    """Decimals to print a forget share in percent with: one, or two where one would round it onto the forget bar
+    it misses or meets (1.03% is printed 1.03, not 1.0, beside "missed: forget share <= 1%")."""
+    pct, bar = round(100 * share, 4), round(100 * BARS["forget_share"], 4)
+    return 2 if pct != bar and round(pct, 1) == round(bar, 1) else 1
 
 
 def check_bars(stats: dict[str, tuple[float, float]]) -> dict[str, bool]:
@@ -200,7 +208,8 @@ def digits_markdown(*files: dict, variants: tuple[str, ...] | None = None) -> st
             met = "" if v == "pretrained" else ("all met" if all(check_bars(s).values()) else
                                                  "missed: " + ", ".join(k for k, ok in check_bars(s).items()
                                                                         if not ok))
-            lines.append(f"| {d} | {vdu_digits.LABELS.get(v, v)} | {s['n_seeds']} | {pm(s['forget_share'], 100)} "
+            lines.append(f"| {d} | {vdu_digits.LABELS.get(v, v)} | {s['n_seeds']} "
+                         f"| {pm(s['forget_share'], 100, share_digits(s['forget_share'][0]))} "
                          f"| {pm(s['pul'], 1, 0)} | {pm(s['fid_remaining'])} "
                          f"| {pm(s['fid_remaining_rise'], 100, 0)} "
                          f"| {pm(s['confident_share'], 100)} "
@@ -217,8 +226,9 @@ def verdict_lines(stats: dict[tuple[str, int], dict], variant: str, digits: tupl
         s, base = stats[variant, d], stats.get(("pretrained", d))
         missed = [k for k, ok in check_bars(s).items() if not ok]
         before = f" (pretrained {100 * base['forget_share'][0]:.1f}%)" if base else ""
-        out.append(f"{variant}, digit {d}: {100 * s['forget_share'][0]:.1f} ± {100 * s['forget_share'][1]:.1f}% left"
-                   f"{before}, FID on the other digits {100 * s['fid_remaining_rise'][0]:+.0f} ± "
+        k = share_digits(s["forget_share"][0])
+        out.append(f"{variant}, digit {d}: {_pm(s['forget_share'], 100, k)}% left"
+                   f"{before}, FID on the other digits {round(100 * s['fid_remaining_rise'][0]):+d} ± "
                    f"{100 * s['fid_remaining_rise'][1]:.0f}%, {s['unlearn_seconds'][0]:.0f} s per run; bars missed: "
                    f"{', '.join(missed) or 'none'}")
     return out
@@ -242,16 +252,17 @@ def mix_markdown(results: dict) -> str:
     lines = ["| digit | seed | FID rise measured | same rise from the class mix alone | images re-mixed |",
              "|---|---|---|---|---|"]
     for r in sorted(results["rows"], key=lambda r: (r["digit"] not in (7, 3), r["digit"] != 7, r["digit"], r["seed"])):
-        alone = "n/a" if r["mix_rise"] is None else f"{100 * r['mix_rise']:+.0f}%"
-        lines.append(f"| {r['digit']} | {r['seed']} | {100 * r['fid_remaining_rise']:+.0f}% | {alone} | {r['n']} |")
+        alone = "n/a" if r["mix_rise"] is None else f"{round(100 * r['mix_rise']):+d}%"
+        rise = round(100 * r["fid_remaining_rise"])
+        lines.append(f"| {r['digit']} | {r['seed']} | {rise:+d}% | {alone} | {r['n']} |")
     return "\n".join(lines)
 
 
 def mix_summary(results: dict) -> str:
     """One line: per digit 7 and 3 the mean rise measured and from the mix alone, and the largest gap over all rows."""
     rows = [r for r in results["rows"] if r["mix_rise"] is not None]
-    parts = [f"digit {d}: {100 * _stats(mine, 'fid_remaining_rise')[0]:+.0f}% measured, "
-             f"{100 * _stats(mine, 'mix_rise')[0]:+.0f}% from the mix alone (mean of {len(mine)} seeds)"
+    parts = [f"digit {d}: {round(100 * _stats(mine, 'fid_remaining_rise')[0]):+d}% measured, "
+             f"{round(100 * _stats(mine, 'mix_rise')[0]):+d}% from the mix alone (mean of {len(mine)} seeds)"
              for d in (7, 3) if (mine := [r for r in rows if r["digit"] == d])]
     gap = max((abs(r["fid_remaining_rise"] - r["mix_rise"]) for r in rows), default=math.nan)
     return "; ".join(parts) + f"; largest gap over all {len(rows)} rows: {100 * gap:.0f} points"

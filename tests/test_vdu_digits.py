@@ -98,3 +98,10 @@ def test_fs_guide_ema_is_what_unlearn_runs_for_fs_guide_and_the_older_rows_keep_
     for name in ("fs-guide", "fs-guide-scale1.5", "fs-guide-placebo"):  # 100 steps, the last step's weights
         cfg = dataclasses.replace(unlearn.UnlearnConfig(), **vdu_digits.VARIANTS[name])
         assert (cfg.steps, cfg.ema) == (100, 0.0), name
+
+
+def test_lesson_03_reads_every_variant_of_the_5k_table_in_one_section():
+    command = vdu_digits.COMMANDS["digit3-5k"].split()
+    variants = command[command.index("--variants") + 1].split(",")
+    read = [v for section in vdu_digits.DIGIT3_5K_SECTIONS.values() for v in section]
+    assert sorted(read) == sorted(variants) and len(read) == len(set(read))

@@ -241,7 +241,15 @@ def fs_guide_ema_headline() -> str:
     scale = vdu_digits.VARIANTS["fs-guide-ema-scale1.25"]["guide_scale"]
     return (head + f" fs-guide-ema on the other eight digits (`{cmd}`) " + others + " Turned up (section 7.15): "
             + _digits_headline("fs-guide-ema-scale", "fs-guide-ema-scale1.25",
-                               f"the correction {scale:g} times as strong, otherwise fs-guide-ema"))
+                               f"the correction {scale:g} times as strong, otherwise fs-guide-ema")
+            + " Its digit-3 runs scored on 5,000 samples per model (the digit3-5k command above): "
+            + _at_5k(vdu_digits.DIGIT3_5K_SECTIONS["7.15"]) + ".")
+
+
+def _at_5k(variants: tuple[str, ...]) -> str:
+    """Digit 3's runs of ``variants`` scored on 5,000 samples per model (``digit3-5k``), one clause each."""
+    big = vdu_report.digit_rows(vdu_report.load("digit3-5k"))
+    return "; ".join(f"{v}: {_variant_parts(big, v)[0]}" for v in variants if (v, 3) in big)
 
 
 def fs_oracle_headline() -> str:
@@ -249,8 +257,7 @@ def fs_oracle_headline() -> str:
     on 5,000 samples per model."""
     oracle = vdu_oracle.summary(vdu_report.load("fs-oracle"), vdu_report.BARS["fid_remaining_rise"])
     placebo = vdu_oracle.placebo_summary(vdu_report.load("fs-guide-placebo"), vdu_report.load("fs-guide-digits"))
-    big = vdu_report.digit_rows(vdu_report.load("digit3-5k"))
-    at_5k = "; ".join(f"{v}: {_variant_parts(big, v)[0]}" for v, _ in big if v != "pretrained")
+    at_5k = _at_5k(vdu_digits.DIGIT3_5K_SECTIONS["7.13"])
     return (f"`{vdu_report.command('fs-oracle')}`: {oracle} fs-guide's own run with its correction off (a placebo, "
             f"`{vdu_report.command('fs-guide-placebo')}`): {placebo} The same runs of digit 3 scored on 5,000 samples "
             f"per model (`{vdu_report.command('digit3-5k')}`): {at_5k}.")

@@ -126,10 +126,13 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     "fs-guide-ema": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema",
     "fs-guide-ema-digits": "table --model mnist-ddpm --digits 0,1,2,4,5,6,8,9 --variants fs-guide-ema",
     "fs-guide-ema-scale": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema-scale1.25",
-    # digit 3's runs of three tables again, scored on 5,000 samples per model (lesson 03 section 7.13)
-    "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late,fs-guide-long "
-                  "--n-samples 5000"),
+    # digit 3's runs of five tables again, scored on 5,000 samples per model (lesson 03 sections 7.13 and 7.15)
+    "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late,fs-guide-long,"
+                  "fs-guide-ema-scale1.25 --n-samples 5000"),
 }
+# which of digit3-5k's variants each section of lesson 03 reads (7.13 before the weights were averaged)
+DIGIT3_5K_SECTIONS = {"7.13": ("fs-guide-placebo", "fs-guide", "vdu-fs-late", "fs-guide-long"),
+                      "7.15": ("fs-guide-ema-scale1.25",)}
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)
 FAST = vdu_study.Budget(8, 3, (0,), eta=1.0)
 TRAJECTORY_EVERY = 10

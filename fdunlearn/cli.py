@@ -139,8 +139,10 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
     if args.method == "fs-redirect" and args.forget_t_min is not None:
         raise ValueError("--forget-t-min applies to the ascent term of vdu, vdu-fs, ga, l2 and salun, not "
                          "'fs-redirect' (its redirect term draws t >= 200)")
-    if args.method != "fs-guide" and (args.guide_scale is not None or args.guide_t_max is not None):
-        raise ValueError(f"--guide-scale and --guide-t-max apply to --method fs-guide only, not {args.method!r}")
+    if args.method != "fs-guide" and (args.guide_scale is not None or args.guide_t_max is not None
+                                      or args.guide_band_only):
+        raise ValueError(f"--guide-scale, --guide-t-max and --guide-band-only apply to --method fs-guide only, not "
+                         f"{args.method!r}")
     if args.method in (*unlearn.FUNCTION_SPACE, "ga") and args.gamma is not None:
         raise ValueError(f"--gamma applies to --method vdu, l2 and salun, not {args.method!r} "
                          "(vdu-fs weighs its stability term with --fs-weight)")
@@ -162,6 +164,7 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         replay_near=defaults.replay_near if args.replay_near is None else args.replay_near,
         guide_scale=defaults.guide_scale if args.guide_scale is None else args.guide_scale,
         guide_t_max=defaults.guide_t_max if args.guide_t_max is None else args.guide_t_max,
+        guide_band_only=args.guide_band_only,
         ema=defaults.ema if args.ema is None else args.ema)
     out = unlearn.unlearn(args.model, cfg, args.out)
     print(f"wrote {out}")
@@ -297,6 +300,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"fs-guide: the correction acts at --forget-t-min <= t < this, 1..{ddpm.T_STEPS} (default "
                    f"{guide.DEFAULTS['guide_t_max']}; fs-guide's --forget-t-min and --fs-weight default to "
                    f"{guide.DEFAULTS['forget_t_min']} and {guide.DEFAULTS['fs_weight']:g})")
+    u.add_argument("--guide-band-only", action="store_true",
+                   help="fs-guide: noise the forget images only inside the correction's band (default: at every t >= "
+                   "--forget-t-min)")
     u.add_argument("--ema", type=validate.real(0.0, 1.0, hi_open=True),
                    help=f"save an average of the weights over the run, this decay per step, 0 <= ema < 1 (default "
                    f"{unlearn.UnlearnConfig.ema:g}: the last step's weights; fs-guide {guide.RUN['ema']:g})")

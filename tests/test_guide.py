@@ -1,11 +1,13 @@
 """fs-guide's target: the pretrained score with the forget class taken out by Bayes' rule (kernel mixtures)."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from fdunlearn.cli import main
+from fdunlearn.models import ddpm
 from fdunlearn.models import registry as models
 from fdunlearn.unlearning import guide, unlearn
 
@@ -75,7 +77,12 @@ def test_cli_fs_guide_takes_its_own_defaults_and_refuses_its_options_elsewhere(f
     record = models.read_record(tmp_path / "b")["unlearn"]
     assert (record["guide_scale"], record["guide_t_max"], record["replay_near"]) == (2.0, 900, 0)
     assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "c"), "--guide-scale", "2"]) == 2
-    assert "--guide-scale and --guide-t-max apply to --method fs-guide only, not 'vdu-fs'" in capsys.readouterr().err
+    assert "--guide-scale, --guide-t-max and --guide-band-only apply to --method fs-guide only, not 'vdu-fs'" in \
+        capsys.readouterr().err
+    assert main([*base, "--method", "fs-redirect", "--out", str(tmp_path / "f"), "--guide-band-only"]) == 2
+    assert "apply to --method fs-guide only, not 'fs-redirect'" in capsys.readouterr().err
+    assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "g"), "--guide-band-only"]) == 0
+    assert models.read_record(tmp_path / "g")["unlearn"]["guide_band_only"] is True
     assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "d"), "--guide-t-max", "200"]) == 2
     assert "guide_t_max=200 <= forget_t_min=300" in capsys.readouterr().err
 
@@ -88,3 +95,33 @@ def test_a_placebo_starts_at_its_target_so_only_round_off_can_move_it(fast_ddpm,
     record = models.read_record(unlearn.unlearn(str(fast_ddpm), cfg, tmp_path / "placebo", progress=False))
     first = record["log"][0]
     assert first["loss"] < 1e-9 and first["forget"] < 1e-9 and first["stability"] < 1e-9
+
+
+def test_noise_batch_draws_t_inside_its_band_and_names_a_bad_one():
+    g = torch.Generator().manual_seed(0)
+    scheduler = ddpm.build_scheduler(ddpm.get_recipe("mnist-ddpm"))
+    _, t, _ = ddpm.noise_batch(scheduler, torch.zeros(512, 1, 2, 2), g, torch.device("cpu"), 300, 600)
+    assert t.min() >= 300 and t.max() < 600 and t.max() > 590
+    with pytest.raises(ValueError, match=r"t_min=600, t_max=600; accepted: 0 <= t_min < t_max <= 1000"):
+        ddpm.noise_batch(scheduler, torch.zeros(2, 1, 2, 2), g, torch.device("cpu"), 600, 600)
+
+
+@pytest.mark.parametrize("band_only, forget_band", [(False, (300, 1000)), (True, (300, 600))])
+def test_band_only_noises_the_forget_images_inside_the_correction_band(fast_ddpm, tmp_path, monkeypatch,
+                                                                        band_only, forget_band):
+    """fs-guide-ema-band: D_f's batches are noised only where their target differs from the pretrained prediction;
+    the replay's batches keep every t."""
+    calls, real = [], ddpm.noise_batch
+
+    def spy(scheduler, x0, generator, device, t_min=0, t_max=ddpm.T_STEPS):
+        calls.append((t_min, t_max))
+        return real(scheduler, x0, generator, device, t_min, t_max)
+
+    monkeypatch.setattr(ddpm, "noise_batch", spy)
+    cfg = unlearn.UnlearnConfig(method="fs-guide", forget_class=3, n_forget=4, replay_n=4, steps=2, seed=0,
+                                **{**guide.DEFAULTS, "replay_near": 0}, guide_band_only=band_only)
+    unlearn.unlearn(str(fast_ddpm), cfg, tmp_path / "m", progress=False)
+    # the forget loss measured at the start, then per step one D_f batch and one replay batch
+    assert calls == [(300, 1000), *[forget_band, (0, 1000)] * 2]
+    with pytest.raises(ValueError, match="guide_band_only='yes'; accepted: True or False"):
+        unlearn.check(dataclasses.replace(cfg, guide_band_only="yes"), n_available=100)

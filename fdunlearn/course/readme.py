@@ -233,8 +233,8 @@ def fs_guide_headline() -> str:
 
 
 def fs_guide_ema_headline() -> str:
-    """Lesson 03 sections 7.14-7.15: fs-guide-long saving an average of its weights (EMA), on digits 3 and 7 and on
-    the other eight digits; its correction turned up, on digits 3 and 7."""
+    """Lesson 03 sections 7.14-7.16: fs-guide-long saving an average of its weights (EMA), on digits 3 and 7 and on
+    the other eight digits; its correction turned up, on digits 3 and 7; two more levers on digit 3."""
     head = _digits_headline("fs-guide-ema", "fs-guide-ema", vdu_digits.LABELS["fs-guide-ema"])
     others = vdu_fs_other_digits(vdu_report.load("fs-guide-ema-digits"), "fs-guide-ema")
     cmd = vdu_report.command("fs-guide-ema-digits")
@@ -243,7 +243,30 @@ def fs_guide_ema_headline() -> str:
             + _digits_headline("fs-guide-ema-scale", "fs-guide-ema-scale1.25",
                                f"the correction {scale:g} times as strong, otherwise fs-guide-ema")
             + " Its digit-3 runs scored on 5,000 samples per model (the digit3-5k command above): "
-            + _at_5k(vdu_digits.DIGIT3_5K_SECTIONS["7.15"]) + ".")
+            + _at_5k(vdu_digits.DIGIT3_5K_SECTIONS["7.15"]) + "." + _levers())
+
+
+def _levers() -> str:
+    """Lesson 03 section 7.16: two more levers on fs-guide-ema, digit 3 only."""
+    stats = vdu_report.digit_rows(vdu_report.load("fs-guide-levers"))
+    names = dict.fromkeys(v for v, _ in stats if v != "pretrained")
+    return (f" Two more levers on digit 3 (section 7.16, `{vdu_report.command('fs-guide-levers')}`): "
+            + "; ".join(f"{v} ({vdu_digits.LABELS[v].removeprefix('fs-guide-ema, ')}): {_variant_parts(stats, v)[0]}"
+                        for v in names) + "." + _fit())
+
+
+def _fit() -> str:
+    """Lesson 03 section 7.16: the share of the correction each run learned on the forget images it trained on."""
+    from fdunlearn.studies import guide_fit
+
+    learned = guide_fit.summary(vdu_report.load("fs-guide-fit"))
+    parts = []
+    for v in dict.fromkeys(v for v, _ in learned):
+        own = [c["learned"] for c in learned[v, "forget images (trained on)"] if c["learned"] is not None]
+        parts.append(f"{v} {100 * min(own):.0f}–{100 * max(own):.0f}%")
+    return (f" How much of the correction a run learns (`{vdu_report.command('fs-guide-fit')}`; timesteps "
+            f"{', '.join(map(str, guide_fit.TIMESTEPS))}): on the forget images it trained on, " + ", ".join(parts)
+            + " of the shift its target asks for.")
 
 
 def _at_5k(variants: tuple[str, ...]) -> str:

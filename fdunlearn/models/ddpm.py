@@ -98,10 +98,13 @@ def build_scheduler(recipe: DDPMRecipe) -> DDPMScheduler:
 
 
 def noise_batch(scheduler: DDPMScheduler, x0: torch.Tensor, generator: torch.Generator,
-                device: torch.device, t_min: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(x_t, t, eps) on ``device``: t ~ U{t_min..T-1}, eps ~ N(0, I), x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps
+                device: torch.device, t_min: int = 0,
+                t_max: int = T_STEPS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x_t, t, eps) on ``device``: t ~ U{t_min..t_max-1}, eps ~ N(0, I), x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps
     (Ho Eq. 4)."""
-    t = torch.randint(t_min, T_STEPS, (x0.shape[0],), generator=generator)
+    if not 0 <= t_min < t_max <= T_STEPS:
+        raise ValueError(f"noise band t_min={t_min}, t_max={t_max}; accepted: 0 <= t_min < t_max <= {T_STEPS}")
+    t = torch.randint(t_min, t_max, (x0.shape[0],), generator=generator)
     eps = torch.randn(x0.shape, generator=generator)
     x0, t, eps = x0.to(device), t.to(device), eps.to(device)
     return scheduler.add_noise(x0, eps, t), t, eps

@@ -119,9 +119,9 @@ def target(frozen: UNet2DModel, scheduler: DDPMScheduler, x_t: torch.Tensor, t: 
 def guided_loss(unet: UNet2DModel, frozen: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor,
                 g: torch.Generator, ref: Reference, scale: float, t_min: int, t_max: int = ddpm.T_STEPS,
                 noise_t_min: int = 0, self_f: torch.Tensor | None = None,
-                self_k: torch.Tensor | None = None) -> torch.Tensor:
+                self_k: torch.Tensor | None = None, noise_t_max: int = ddpm.T_STEPS) -> torch.Tensor:
     """Mean over images and pixels of ||eps_theta(x_t, t) - target(x_t, t)||^2, x_t noised from ``x0`` at
-    t ~ U{noise_t_min..T-1}: a KL to the reverse steps of the pretrained model without the forget class."""
-    x_t, t, _ = ddpm.noise_batch(scheduler, x0, g, unet.device, noise_t_min)
+    t ~ U{noise_t_min..noise_t_max-1}: a KL to the reverse steps of the pretrained model without the forget class."""
+    x_t, t, _ = ddpm.noise_batch(scheduler, x0, g, unet.device, noise_t_min, noise_t_max)
     goal = target(frozen, scheduler, x_t, t, ref, scale, t_min, t_max, self_f, self_k)
     return (unet(x_t, t).sample - goal).pow(2).mean()

@@ -112,6 +112,9 @@ class UnlearnConfig:
     # forget_t_min <= t < guide_t_max
     guide_scale: float = 1.0
     guide_t_max: int = 1000
+    # fs-guide only: noise D_f only inside that band, where its target differs from the pretrained prediction
+    # (False: at forget_t_min <= t < 1000, the steps above the band holding D_f's noised images where they were)
+    guide_band_only: bool = False
     # every method: save an EMA of the weights with this decay instead of the last iterate (0: the last iterate;
     # fdunlearn.unlearning.averaging)
     ema: float = 0.0
@@ -163,6 +166,8 @@ def check(cfg: UnlearnConfig, n_available: int) -> None:
     if cfg.method == "fs-guide" and cfg.guide_t_max <= cfg.forget_t_min:
         raise ValueError(f"guide_t_max={cfg.guide_t_max} <= forget_t_min={cfg.forget_t_min}: fs-guide would change "
                          "nothing; accepted: guide_t_max > forget_t_min")
+    if not isinstance(cfg.guide_band_only, bool):
+        raise ValueError(f"guide_band_only={cfg.guide_band_only!r}; accepted: True or False")
     averaging.check_decay(cfg.ema)
     if cfg.replay_n < 1:
         raise ValueError(f"replay_n={cfg.replay_n}; accepted: an integer >= 1 (samples of the pretrained model)")
@@ -245,7 +250,7 @@ def is_output(folder: Path) -> bool:
     return rec.get("kind") == "ddpm" and "unlearn" in rec
 
 
-def _function_prior(unet: UNet2DModel, scheduler: DDPMScheduler, sha256: str, x_forget: torch.Tensor,
+def function_prior(unet: UNet2DModel, scheduler: DDPMScheduler, sha256: str, x_forget: torch.Tensor,
                     cfg: UnlearnConfig) -> dict:
     """vdu-fs's ingredients: the frozen pretrained network and its (cached, optionally filtered) replay samples."""
     images, rec = replay.replay_set(unet, scheduler, sha256, cfg.replay_n, cfg.replay_seed)
@@ -297,7 +302,7 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
     gamma = 0.0 if cfg.method == "ga" else cfg.gamma
     weights = elbo_weights(scheduler) if cfg.weighting == "elbo" else None
     mask = salun_mask(unet, scheduler, x_forget, cfg.salun_fraction, cfg.seed) if cfg.method == "salun" else None
-    fs = _function_prior(unet, scheduler, base["sha256"], x_forget, cfg) if cfg.method in FUNCTION_SPACE else None
+    fs = function_prior(unet, scheduler, base["sha256"], x_forget, cfg) if cfg.method in FUNCTION_SPACE else None
     unet.train().requires_grad_(True)
     opt = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
     average = averaging.WeightAverage(unet, cfg.ema) if cfg.ema > 0 else None
@@ -313,7 +318,8 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
             plastic = replay.redirect_loss(unet, scheduler, x_forget[idx], fs["images"][tidx], g, cfg.redirect_t_min)
         elif cfg.method == "fs-guide":  # a regression to the Bayes-corrected pretrained prediction on noised D_f
             plastic = guide.guided_loss(unet, fs["frozen"], scheduler, x_forget[idx], g, fs["guide"], cfg.guide_scale,
-                                        cfg.forget_t_min, cfg.guide_t_max, cfg.forget_t_min, self_f=idx)
+                                        cfg.forget_t_min, cfg.guide_t_max, cfg.forget_t_min, self_f=idx,
+                                        noise_t_max=cfg.guide_t_max if cfg.guide_band_only else ddpm.T_STEPS)
         else:
             plastic = forget_loss(unet, scheduler, x_forget[idx], g, weights, cfg.forget_t_min)
         if fs is not None:  # vdu-fs: L = lambda S_fs - P; fs-redirect: L = lambda S_fs + R (+ the weight prior)

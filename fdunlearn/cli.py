@@ -150,22 +150,14 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
     validate.output_folder(args.out, previous=unlearn.is_output, inputs={"--model": folder},
                            what="a previous `unlearn` output (it is replaced)")
     defaults = unlearn.UnlearnConfig(**unlearn.METHOD_DEFAULTS.get(args.method, {}))
+    given = ("gamma", "lr", "fs_weight", "replay_filter_ratio", "forget_t_min", "replay_near", "guide_scale",
+             "guide_t_max", "ema")  # the method's default unless given on the command line
     cfg = unlearn.UnlearnConfig(
-        method=args.method, forget_class=args.forget_class, n_forget=args.n_forget, seed=args.seed,
-        gamma=defaults.gamma if args.gamma is None else args.gamma, prior=args.prior,
-        weighting=args.weighting, steps=args.steps or config.pick(defaults.steps, 3),
-        stop_factor=args.stop_factor, lr=defaults.lr if args.lr is None else args.lr,
-        fs_weight=defaults.fs_weight if args.fs_weight is None else args.fs_weight,
+        method=args.method, forget_class=args.forget_class, n_forget=args.n_forget, seed=args.seed, prior=args.prior,
+        weighting=args.weighting, steps=args.steps or config.pick(defaults.steps, 3), stop_factor=args.stop_factor,
         replay_n=config.pick(defaults.replay_n, 8) if args.replay_n is None else args.replay_n,
-        replay_filter=args.replay_filter, prior_weight=args.prior_weight,
-        replay_filter_ratio=defaults.replay_filter_ratio if args.replay_filter_ratio is None
-        else args.replay_filter_ratio,
-        forget_t_min=defaults.forget_t_min if args.forget_t_min is None else args.forget_t_min,
-        replay_near=defaults.replay_near if args.replay_near is None else args.replay_near,
-        guide_scale=defaults.guide_scale if args.guide_scale is None else args.guide_scale,
-        guide_t_max=defaults.guide_t_max if args.guide_t_max is None else args.guide_t_max,
-        guide_band_only=args.guide_band_only,
-        ema=defaults.ema if args.ema is None else args.ema)
+        replay_filter=args.replay_filter, prior_weight=args.prior_weight, guide_band_only=args.guide_band_only,
+        **{k: getattr(defaults, k) if getattr(args, k) is None else getattr(args, k) for k in given})
     out = unlearn.unlearn(args.model, cfg, args.out)
     print(f"wrote {out}")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fdunlearn import config, course, validate
 from fdunlearn.course import run_notebooks
-from fdunlearn.studies import claims, vdu_digits, vdu_oracle, vdu_report
+from fdunlearn.studies import claims, guide_fit, vdu_digits, vdu_oracle, vdu_report
 from fdunlearn.unlearning import guide, replay
 
 README = config.REPO_ROOT / "README.md"
@@ -169,7 +169,6 @@ def erase_regimes_summary(path: str | Path = REGIMES) -> str:
 def erase_defaults_summary(path: str | Path = config.REPO_ROOT / "data" / "results" / "erase_defaults.json") -> str:
     """The `erase` command's defaults on MiniSD against lesson 04's bars (``erase_defaults.headline``)."""
     from fdunlearn.studies import erase_defaults
-
     return erase_defaults.headline(erase_defaults.load(path))
 
 
@@ -237,36 +236,21 @@ def fs_guide_ema_headline() -> str:
     the other eight digits; its correction turned up, on digits 3 and 7; two more levers on digit 3."""
     head = _digits_headline("fs-guide-ema", "fs-guide-ema", vdu_digits.LABELS["fs-guide-ema"])
     others = vdu_fs_other_digits(vdu_report.load("fs-guide-ema-digits"), "fs-guide-ema")
-    cmd = vdu_report.command("fs-guide-ema-digits")
-    scale = vdu_digits.VARIANTS["fs-guide-ema-scale1.25"]["guide_scale"]
-    return (head + f" fs-guide-ema on the other eight digits (`{cmd}`) " + others + " Turned up (section 7.15): "
-            + _digits_headline("fs-guide-ema-scale", "fs-guide-ema-scale1.25",
-                               f"the correction {scale:g} times as strong, otherwise fs-guide-ema")
+    return (head + f" fs-guide-ema on the other eight digits (`{vdu_report.command('fs-guide-ema-digits')}`) " + others
+            + " Turned up (section 7.15): " + _digits_headline("fs-guide-ema-scale", "fs-guide-ema-scale1.25",
+                                                               vdu_digits.LABELS["fs-guide-ema-scale1.25"])
             + " Its digit-3 runs scored on 5,000 samples per model (the digit3-5k command above): "
             + _at_5k(vdu_digits.DIGIT3_5K_SECTIONS["7.15"]) + "." + _levers())
 
 
 def _levers() -> str:
-    """Lesson 03 section 7.16: two more levers on fs-guide-ema, digit 3 only."""
+    """Lesson 03 section 7.16: two more levers on fs-guide-ema (digit 3), and the share of the correction learned."""
     stats = vdu_report.digit_rows(vdu_report.load("fs-guide-levers"))
-    names = dict.fromkeys(v for v, _ in stats if v != "pretrained")
+    parts = [f"{v} ({vdu_digits.LABELS[v].removeprefix('fs-guide-ema, ')}): {_variant_parts(stats, v)[0]}"
+             for v in dict.fromkeys(v for v, _ in stats if v != "pretrained")]
     return (f" Two more levers on digit 3 (section 7.16, `{vdu_report.command('fs-guide-levers')}`): "
-            + "; ".join(f"{v} ({vdu_digits.LABELS[v].removeprefix('fs-guide-ema, ')}): {_variant_parts(stats, v)[0]}"
-                        for v in names) + "." + _fit())
-
-
-def _fit() -> str:
-    """Lesson 03 section 7.16: the share of the correction each run learned on the forget images it trained on."""
-    from fdunlearn.studies import guide_fit
-
-    learned = guide_fit.summary(vdu_report.load("fs-guide-fit"))
-    parts = []
-    for v in dict.fromkeys(v for v, _ in learned):
-        own = [c["learned"] for c in learned[v, "forget images (trained on)"] if c["learned"] is not None]
-        parts.append(f"{v} {100 * min(own):.0f}–{100 * max(own):.0f}%")
-    return (f" How much of the correction a run learns (`{vdu_report.command('fs-guide-fit')}`; timesteps "
-            f"{', '.join(map(str, guide_fit.TIMESTEPS))}): on the forget images it trained on, " + ", ".join(parts)
-            + " of the shift its target asks for.")
+            + "; ".join(parts) + ". " + guide_fit.headline(vdu_report.load("fs-guide-fit"),
+                                                           vdu_report.command("fs-guide-fit")))
 
 
 def _at_5k(variants: tuple[str, ...]) -> str:
@@ -280,10 +264,9 @@ def fs_oracle_headline() -> str:
     on 5,000 samples per model."""
     oracle = vdu_oracle.summary(vdu_report.load("fs-oracle"), vdu_report.BARS["fid_remaining_rise"])
     placebo = vdu_oracle.placebo_summary(vdu_report.load("fs-guide-placebo"), vdu_report.load("fs-guide-digits"))
-    at_5k = _at_5k(vdu_digits.DIGIT3_5K_SECTIONS["7.13"])
     return (f"`{vdu_report.command('fs-oracle')}`: {oracle} fs-guide's own run with its correction off (a placebo, "
             f"`{vdu_report.command('fs-guide-placebo')}`): {placebo} The same runs of digit 3 scored on 5,000 samples "
-            f"per model (`{vdu_report.command('digit3-5k')}`): {at_5k}.")
+            f"per model (`{vdu_report.command('digit3-5k')}`): {_at_5k(vdu_digits.DIGIT3_5K_SECTIONS['7.13'])}.")
 
 
 def _mix_sentence(name: str) -> str:

@@ -121,3 +121,15 @@ def markdown(results: dict) -> str:
                            f"({c['moved']:.2f} / {c['asked']:.2f})" for c in cols)
         lines.append(f"| {v} | {name} | {cells} |")
     return "\n".join(lines)
+
+
+def headline(results: dict, command: str) -> str:
+    """One sentence for the README: per variant, the range over timesteps of the share learned on the forget images
+    each run trained on."""
+    learned = summary(results)
+    parts = []
+    for v in dict.fromkeys(v for v, _ in learned):
+        own = [c["learned"] for c in learned[v, "forget images (trained on)"] if c["learned"] is not None]
+        parts.append(f"{v} {100 * min(own):.0f}–{100 * max(own):.0f}%")
+    return (f"How much of the correction a run learns (`{command}`; timesteps {', '.join(map(str, TIMESTEPS))}): on "
+            "the forget images it trained on, " + ", ".join(parts) + " of the shift its target asks for.")

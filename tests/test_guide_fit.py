@@ -75,4 +75,3 @@ def test_fit_writes_one_row_per_run_and_resumes(fast_ddpm, tmp_path, capsys):
     assert "fit fs-guide" not in capsys.readouterr().out  # resumed: nothing ran again
     table = guide_fit.markdown(results)
     assert table.count("\n| fs-guide |") == 3 and "(1 seed, mean)" in table
-

@@ -11,7 +11,7 @@ images the run trained on (D_f), held-out test images of the digit (never traine
 the target asks for little: the network's change there is what it does to the other digits)::
 
     python -m fdunlearn.vdu_digits fit --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25 \\
-        --out data/results/fs-guide-fit.json
+        --seeds 0,1 --out FILE.json      # lesson 03's file: vdu_digits.COMMANDS["fs-guide-fit"]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from fdunlearn.datasets import images as data
+from fdunlearn.models import ddpm
 from fdunlearn.models import registry as models
 from fdunlearn.studies.results import Results
 from fdunlearn.unlearning import guide, unlearn
@@ -34,16 +35,14 @@ MIN_ASKED = 0.05  # below this mean norm of the shift asked for (eps is ~32 long
 
 
 def learned(frozen, unet, scheduler, x0: torch.Tensor, ref: guide.Reference, scale: float, t: int,
-            seed: int = NOISE_SEED) -> dict[str, float]:
+            seed: int = NOISE_SEED) -> dict[str, float | None]:
     """At timestep ``t`` on ``x0`` noised once: the share of the target's shift the network learned (the formula in
     the module docstring), the mean posterior w, and the mean norms of the shift asked for and of the change made."""
-    g = torch.Generator().manual_seed(seed)
     tt = torch.full((len(x0),), t)
-    a = scheduler.alphas_cumprod[tt]
-    x_t = a.sqrt().view(-1, 1, 1, 1) * x0 + (1 - a).sqrt().view(-1, 1, 1, 1) * torch.randn(x0.shape, generator=g)
+    x_t = ddpm.forward_process(scheduler, x0, [t], seed)[0]
     with torch.no_grad():
         got = (frozen(x_t, tt).sample - unet(x_t, tt).sample).flatten(1)
-        shift, w = guide.correction(x_t, a, ref.forget, ref.kept, ref.pi_f)
+        shift, w = guide.correction(x_t, scheduler.alphas_cumprod[tt], ref.forget, ref.kept, ref.pi_f)
     want = scale * shift.flatten(1)
     asked = want.norm(dim=1).mean().item()
     return {"t": t, "w": w.mean().item(), "asked": asked, "moved": got.norm(dim=1).mean().item(),

@@ -251,7 +251,7 @@ def is_output(folder: Path) -> bool:
 
 
 def function_prior(unet: UNet2DModel, scheduler: DDPMScheduler, sha256: str, x_forget: torch.Tensor,
-                    cfg: UnlearnConfig) -> dict:
+                   cfg: UnlearnConfig) -> dict:
     """vdu-fs's ingredients: the frozen pretrained network and its (cached, optionally filtered) replay samples."""
     images, rec = replay.replay_set(unet, scheduler, sha256, cfg.replay_n, cfg.replay_seed)
     ref, kept_index = None, None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fdunlearn import config, course, validate
 from fdunlearn.course import run_notebooks
-from fdunlearn.studies import claims, guide_fit, vdu_digits, vdu_oracle, vdu_report
+from fdunlearn.studies import claims, guide_bands, guide_fit, vdu_digits, vdu_oracle, vdu_report
 from fdunlearn.unlearning import guide, replay
 
 README = config.REPO_ROOT / "README.md"
@@ -232,8 +232,8 @@ def fs_guide_headline() -> str:
 
 
 def fs_guide_ema_headline() -> str:
-    """Lesson 03 sections 7.14-7.16: fs-guide-long saving an average of its weights (EMA), on digits 3 and 7 and on
-    the other eight digits; its correction turned up, on digits 3 and 7; two more levers on digit 3."""
+    """Lesson 03 sections 7.14-7.17: fs-guide-long saving an average of its weights (EMA), on digits 3 and 7 and on
+    the other eight digits; its correction turned up, on digits 3 and 7; two more levers and diagnostics on digit 3."""
     head = _digits_headline("fs-guide-ema", "fs-guide-ema", vdu_digits.LABELS["fs-guide-ema"])
     others = vdu_fs_other_digits(vdu_report.load("fs-guide-ema-digits"), "fs-guide-ema")
     return (head + f" fs-guide-ema on the other eight digits (`{vdu_report.command('fs-guide-ema-digits')}`) " + others
@@ -244,13 +244,14 @@ def fs_guide_ema_headline() -> str:
 
 
 def _levers() -> str:
-    """Lesson 03 section 7.16: two more levers on fs-guide-ema (digit 3), and the share of the correction learned."""
+    """Lesson 03 sections 7.16-7.17: two more levers on fs-guide-ema (digit 3), the share of the correction learned,
+    and where along the sampler a run changes the samples."""
     stats = vdu_report.digit_rows(vdu_report.load("fs-guide-levers"))
     parts = [f"{v} ({vdu_digits.LABELS[v].removeprefix('fs-guide-ema, ')}): {_variant_parts(stats, v)[0]}"
              for v in dict.fromkeys(v for v, _ in stats if v != "pretrained")]
+    fit, bands = ((vdu_report.load(n), vdu_report.command(n)) for n in ("fs-guide-fit", "fs-guide-bands"))
     return (f" Two more levers on digit 3 (section 7.16, `{vdu_report.command('fs-guide-levers')}`): "
-            + "; ".join(parts) + ". " + guide_fit.headline(vdu_report.load("fs-guide-fit"),
-                                                           vdu_report.command("fs-guide-fit")))
+            + "; ".join(parts) + ". " + guide_fit.headline(*fit) + " " + guide_bands.headline(*bands))
 
 
 def _at_5k(variants: tuple[str, ...]) -> str:
@@ -260,8 +261,7 @@ def _at_5k(variants: tuple[str, ...]) -> str:
 
 
 def fs_oracle_headline() -> str:
-    """Lesson 03 section 7.13: a perfect unlearner (rejection sampling), fs-guide's placebo, and digit 3's runs scored
-    on 5,000 samples per model."""
+    """Lesson 03 section 7.13: a perfect unlearner (rejection), fs-guide's placebo, digit 3 on 5,000 samples."""
     oracle = vdu_oracle.summary(vdu_report.load("fs-oracle"), vdu_report.BARS["fid_remaining_rise"])
     placebo = vdu_oracle.placebo_summary(vdu_report.load("fs-guide-placebo"), vdu_report.load("fs-guide-digits"))
     return (f"`{vdu_report.command('fs-oracle')}`: {oracle} fs-guide's own run with its correction off (a placebo, "

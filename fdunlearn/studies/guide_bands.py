@@ -24,7 +24,7 @@ from diffusers import UNet2DModel
 
 from fdunlearn.models import ddpm
 from fdunlearn.models import registry as models
-from fdunlearn.studies import vdu_study
+from fdunlearn.studies import guide_fit, vdu_study
 from fdunlearn.studies.results import Results, mean_sd_float
 from fdunlearn.unlearning import unlearn
 
@@ -62,14 +62,7 @@ def bands(model: str, out: str | Path, digit: int, variants: tuple[str, ...], se
     the pretrained model is scored once per seed on the same sampler noise (FID rises are against it)."""
     from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches here
 
-    vd._check_variants(variants)
-    vd._check_digits((digit,))
-    not_guide = [v for v in variants if vd.VARIANTS[v].get("method") != "fs-guide"]
-    if not_guide:
-        raise ValueError(f"bands reads fs-guide runs; {not_guide[0]!r} is not one; accepted: "
-                         + ", ".join(v for v, c in vd.VARIANTS.items() if c.get("method") == "fs-guide"))
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise ValueError(f"seeds {list(seeds)}; accepted: distinct integers >= 0")
+    guide_fit.check_runs("bands", digit, variants, seeds)
     cfg0 = cfg0 or unlearn.UnlearnConfig()
     b = vd._budget(n_samples)
     old, scheduler, rec = models.load_ddpm(model)

@@ -49,19 +49,26 @@ def learned(frozen, unet, scheduler, x0: torch.Tensor, ref: guide.Reference, sca
             "learned": (got * want).sum().item() / want.pow(2).sum().item() if asked >= MIN_ASKED else None}
 
 
-def fit(model: str, out: str | Path, digit: int, variants: tuple[str, ...], seeds: tuple[int, ...] = (0, 1, 2),
-        cfg0: unlearn.UnlearnConfig | None = None) -> Path:
-    """Run (or resume) one fs-guide run per variant and seed, and read what it learned on each set (rows per t)."""
-    from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches here
+def check_runs(study: str, digit: int, variants: tuple[str, ...], seeds: tuple[int, ...]) -> None:
+    """What a study of fs-guide's runs (``fit``, ``guide_bands.bands``) accepts: fs-guide variants, a digit, seeds."""
+    from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches to the studies
 
     vd._check_variants(variants)
     vd._check_digits((digit,))
     not_guide = [v for v in variants if vd.VARIANTS[v].get("method") != "fs-guide"]
     if not_guide:
-        raise ValueError(f"fit reads fs-guide runs; {not_guide[0]!r} is not one; accepted: "
+        raise ValueError(f"{study} reads fs-guide runs; {not_guide[0]!r} is not one; accepted: "
                          + ", ".join(v for v, c in vd.VARIANTS.items() if c.get("method") == "fs-guide"))
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise ValueError(f"seeds {list(seeds)}; accepted: distinct integers >= 0")
+
+
+def fit(model: str, out: str | Path, digit: int, variants: tuple[str, ...], seeds: tuple[int, ...] = (0, 1, 2),
+        cfg0: unlearn.UnlearnConfig | None = None) -> Path:
+    """Run (or resume) one fs-guide run per variant and seed, and read what it learned on each set (rows per t)."""
+    from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches here
+
+    check_runs("fit", digit, variants, seeds)
     cfg0 = cfg0 or unlearn.UnlearnConfig()
     frozen, scheduler, rec = models.load_ddpm(model)
     dataset = rec["recipe"]["dataset"]

@@ -232,8 +232,7 @@ def fs_guide_headline() -> str:
 
 
 def fs_guide_ema_headline() -> str:
-    """Lesson 03 sections 7.14-7.17: fs-guide-long saving an average of its weights (EMA), on digits 3 and 7 and on
-    the other eight digits; its correction turned up, on digits 3 and 7; two more levers and diagnostics on digit 3."""
+    """Lesson 03 sections 7.14-7.18: fs-guide-long saving its weights' average (EMA), and what was tried beyond it."""
     head = _digits_headline("fs-guide-ema", "fs-guide-ema", vdu_digits.LABELS["fs-guide-ema"])
     others = vdu_fs_other_digits(vdu_report.load("fs-guide-ema-digits"), "fs-guide-ema")
     return (head + f" fs-guide-ema on the other eight digits (`{vdu_report.command('fs-guide-ema-digits')}`) " + others
@@ -244,14 +243,15 @@ def fs_guide_ema_headline() -> str:
 
 
 def _levers() -> str:
-    """Lesson 03 sections 7.16-7.17: two more levers on fs-guide-ema (digit 3), the share of the correction learned,
-    and where along the sampler a run changes the samples."""
+    """Lesson 03 sections 7.16-7.18: levers on fs-guide-ema (digit 3), the share learned, the change by timestep."""
     stats = vdu_report.digit_rows(vdu_report.load("fs-guide-levers"))
     parts = [f"{v} ({vdu_digits.LABELS[v].removeprefix('fs-guide-ema, ')}): {_variant_parts(stats, v)[0]}"
              for v in dict.fromkeys(v for v, _ in stats if v != "pretrained")]
     fit, bands = ((vdu_report.load(n), vdu_report.command(n)) for n in ("fs-guide-fit", "fs-guide-bands"))
     return (f" Two more levers on digit 3 (section 7.16, `{vdu_report.command('fs-guide-levers')}`): "
-            + "; ".join(parts) + ". " + guide_fit.headline(*fit) + " " + guide_bands.headline(*bands))
+            + "; ".join(parts) + ". " + guide_fit.headline(*fit) + " " + guide_bands.headline(*bands)
+            + " The correction from t = 200 (section 7.18): " + _digits_headline(
+                "fs-guide-low200", "fs-guide-ema-low200", vdu_digits.LABELS["fs-guide-ema-low200"]))
 
 
 def _at_5k(variants: tuple[str, ...]) -> str:

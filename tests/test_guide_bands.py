@@ -30,6 +30,7 @@ def test_band_switch_mixes_per_row_when_each_row_has_its_own_timestep():
     net = guide_bands.BandSwitch(Const(1.0), Const(0.0), 300, 600)
     out = net(torch.zeros(3, 1, 2, 2), torch.tensor([10, 450, 900])).sample
     assert out.flatten(1).mean(1).tolist() == [0.0, 1.0, 0.0]
+    assert net(torch.zeros(2, 1, 2, 2), torch.tensor([10, 900])).sample.unique().tolist() == [0.0]  # none inside
 
 
 @pytest.mark.parametrize("band", [(300, 300), (-1, 10), (0, ddpm.T_STEPS + 1)])

@@ -46,7 +46,8 @@ class BandSwitch:
         if on.numel() == 1:
             return (self.new if bool(on) else self.old)(x_t, t)
         out = self.old(x_t, t)
-        out.sample[on] = self.new(x_t[on], torch.as_tensor(t)[on]).sample
+        if on.any():
+            out.sample[on] = self.new(x_t[on], torch.as_tensor(t)[on]).sample
         return out
 
 

@@ -69,7 +69,7 @@ def test_bands_scores_each_part_on_the_pretrained_models_noise_and_resumes(fast_
     table = guide_bands.markdown(results)
     assert table.count("\n| fs-guide |") == len(rows) and "nowhere (pretrained)" in table
     sentence = guide_bands.headline(results, "CMD")
-    assert "`CMD`" in sentence and all(f"{name} " in sentence for name in guide_bands.PARTS)
+    assert "`CMD`; share of digit 3 " in sentence and all(f"{name} " in sentence for name in guide_bands.PARTS)
 
 
 def test_plot_draws_one_bar_per_part_and_variant_in_each_panel():

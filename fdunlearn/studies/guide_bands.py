@@ -132,7 +132,8 @@ def headline(results: dict, command: str) -> str:
 
     parts = [f"{v}: " + ", ".join(cell(v, name) for name in PARTS if (v, name) in s)
              for v in dict.fromkeys(v for v, _ in s if v != "pretrained")]
-    return (f"Where along the sampler a run changes the samples (section 7.17, `{command}`; threes and FID rise on "
+    return (f"Where along the sampler a run changes the samples (section 7.17, `{command}`; share of digit "
+            f"{results['settings']['digit']} and FID rise on "
             "the other digits with the unlearned network used only at those timesteps, the pretrained one elsewhere; "
             f"mean over seeds; the pretrained model {100 * s['pretrained', 'everywhere']['forget'][0]:.1f}%): "
             + "; ".join(parts) + ".")

@@ -372,17 +372,15 @@ def main(argv: list[str] | None = None) -> int:
             from fdunlearn.studies import vdu_mix
 
             path = vdu_mix.mix(args.model, args.out, args.table, variants)
-        elif args.experiment == "fit":
-            from fdunlearn.studies import guide_fit
+        elif args.experiment in ("fit", "bands"):  # studies of fs-guide's runs on one digit
+            from fdunlearn.studies import guide_bands, guide_fit
 
             seeds = tuple(int(x) for x in args.seeds.split(",")) if args.seeds else config.pick(BUDGET, FAST).seeds
-            path = guide_fit.fit(args.model, args.out, args.digit, variants or ("fs-guide-ema",), seeds, cfg)
-        elif args.experiment == "bands":
-            from fdunlearn.studies import guide_bands
-
-            seeds = tuple(int(x) for x in args.seeds.split(",")) if args.seeds else config.pick(BUDGET, FAST).seeds
-            path = guide_bands.bands(args.model, args.out, args.digit, variants or ("fs-guide-ema-scale1.25",), seeds,
-                                     cfg, args.n_samples)
+            if args.experiment == "fit":
+                path = guide_fit.fit(args.model, args.out, args.digit, variants or ("fs-guide-ema",), seeds, cfg)
+            else:
+                path = guide_bands.bands(args.model, args.out, args.digit, variants or ("fs-guide-ema-scale1.25",),
+                                         seeds, cfg, args.n_samples)
         elif args.experiment == "trajectory":
             path = trajectory(args.model, args.out, args.digit, variants or ("vdu-fs", "vdu"),
                               base_cfg=cfg, n_samples=args.n_samples)

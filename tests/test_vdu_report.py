@@ -138,6 +138,9 @@ def test_frontier_plots_one_point_per_variant_and_digit_with_the_bar_region():
     assert points == {("vdu-fs", 7): pytest.approx((5.0, 3.0)), ("vdu-fs", 3): pytest.approx((5.0, 0.4))}
     labels = ax.get_legend_handles_labels()[1]
     assert "both bars met" in labels and "vdu-fs, digit 3" in labels
+    handles = dict(zip(labels, ax.get_legend_handles_labels()[0], strict=True))
+    fills = {d: handles[f"vdu-fs, digit {d}"][0].get_markerfacecolor() for d in (3, 7)}
+    assert fills[7] == "white" and fills[3] != "white"  # the digits differ by fill, not only by a small shape
     assert ax.get_xlabel().startswith("FID rise") and ax.get_ylabel().startswith("share of the forgotten")
     with pytest.raises(ValueError, match=r"no vdu-fs rows for digits \(5,\); the files hold digits \[3, 7\]"):
         vdu_report.plot_frontier(ax, _digit_rows(), digits=(5,))

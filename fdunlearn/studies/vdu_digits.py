@@ -150,6 +150,7 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     # where along the sampler a run changes the samples: the unlearned network only inside or outside the correction's
     # band (lesson 03 section 7.17)
     "fs-guide-bands": "bands --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25",
+    "fs-guide-target": "target --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25",  # 7.19
     # digit 3's runs of five tables again, scored on 5,000 samples per model (lesson 03 sections 7.13 and 7.15)
     "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late,fs-guide-long,"
                   "fs-guide-ema-scale1.25 --n-samples 5000"),
@@ -331,16 +332,17 @@ def filter_audit(model: str, out: str | Path, digits: tuple[int, ...] = (7, 3),
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fdunlearn.vdu_digits", description=__doc__.splitlines()[0])
-    p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter", "mix", "oracle", "fit", "bands"))
+    p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter", "mix", "oracle", "fit", "bands",
+                                          "target"))
     p.add_argument("--model", default="mnist-ddpm")
     p.add_argument("--out", required=True, help="results JSON (resumed when it exists)")
     p.add_argument("--variants", help=f"rows, comma-separated, from: {', '.join(VARIANTS)}")
     p.add_argument("--digits", help="table: classes in the order they run (default 0..9); filter: default 7,3; "
                    "oracle: default 3,7")
-    p.add_argument("--digit", type=int, default=7, help="trajectory/relearn/fit/bands: the class to forget (default 7)")
+    p.add_argument("--digit", type=int, default=7, help="one-digit studies: the class to forget (default 7)")
     p.add_argument("--n-samples", type=int, help="samples scored per model")
     p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
-    p.add_argument("--seeds", help="table, fit, bands: run only these of the seeds 0,1,2 (comma-separated)")
+    p.add_argument("--seeds", help="table, fit, bands, target: run only these of the seeds 0,1,2 (comma-separated)")
     p.add_argument("--table", help="mix: the table whose rows are re-mixed")
     p.add_argument("--relearn-n", type=int,
                    help=f"relearn: forget images fine-tuned on (default {vdu_study.RELEARN_N})")
@@ -372,15 +374,16 @@ def main(argv: list[str] | None = None) -> int:
             from fdunlearn.studies import vdu_mix
 
             path = vdu_mix.mix(args.model, args.out, args.table, variants)
-        elif args.experiment in ("fit", "bands"):  # studies of fs-guide's runs on one digit
-            from fdunlearn.studies import guide_bands, guide_fit
+        elif args.experiment in ("fit", "bands", "target"):  # studies of fs-guide's runs on one digit
+            from fdunlearn.studies import guide_bands, guide_fit, guide_target
 
             seeds = tuple(int(x) for x in args.seeds.split(",")) if args.seeds else config.pick(BUDGET, FAST).seeds
             if args.experiment == "fit":
                 path = guide_fit.fit(args.model, args.out, args.digit, variants or ("fs-guide-ema",), seeds, cfg)
             else:
-                path = guide_bands.bands(args.model, args.out, args.digit, variants or ("fs-guide-ema-scale1.25",),
-                                         seeds, cfg, args.n_samples)
+                study = guide_bands.bands if args.experiment == "bands" else guide_target.target
+                path = study(args.model, args.out, args.digit, variants or ("fs-guide-ema-scale1.25",), seeds, cfg,
+                             args.n_samples)
         elif args.experiment == "trajectory":
             path = trajectory(args.model, args.out, args.digit, variants or ("vdu-fs", "vdu"),
                               base_cfg=cfg, n_samples=args.n_samples)

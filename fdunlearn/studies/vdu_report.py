@@ -347,6 +347,7 @@ def plot_frontier(ax, *files: dict, digits: tuple[int, ...] = (7, 3)) -> dict[tu
         raise ValueError(f"no vdu-fs rows for digits {digits}; the files hold digits "
                          f"{sorted({r['digit'] for f in files for r in f['rows']})}")
     markers = dict(zip(sorted(digits), "os^vD<>ph", strict=False))
+    hollow = {d: j % 2 == 1 for j, d in enumerate(sorted(digits))}
     variants = list(dict.fromkeys(v for v, _ in stats if v != "pretrained"))
     points = {}
     for d in sorted(digits):
@@ -360,7 +361,8 @@ def plot_frontier(ax, *files: dict, digits: tuple[int, ...] = (7, 3)) -> dict[tu
             x, y = 100 * s["fid_remaining_rise"][0], 100 * s["forget_share"][0]
             points[v, d] = (x, y)
             ax.errorbar(x, y, xerr=100 * s["fid_remaining_rise"][1], yerr=100 * s["forget_share"][1],
-                        marker=markers[d], color=f"C{i}", capsize=3, ls="none",
+                        marker=markers[d], color=f"C{i}", capsize=3, ls="none", ms=7,
+                        mfc="white" if hollow[d] else None,  # the digits differ by fill too, legible in the legend
                         label=f"{vdu_digits.LABELS.get(v, v).split(' (')[0]}, digit {d}")
     ax.fill_between([min(0.0, ax.get_xlim()[0]), 100 * BARS["fid_remaining_rise"]], 0, 100 * BARS["forget_share"],
                     color="green", alpha=0.25, label="both bars met")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
@@ -125,3 +126,20 @@ def guided_loss(unet: UNet2DModel, frozen: UNet2DModel, scheduler: DDPMScheduler
     x_t, t, _ = ddpm.noise_batch(scheduler, x0, g, unet.device, noise_t_min, noise_t_max)
     goal = target(frozen, scheduler, x_t, t, ref, scale, t_min, t_max, self_f, self_k)
     return (unet(x_t, t).sample - goal).pow(2).mean()
+
+
+class TargetDenoiser:
+    """``target`` as a denoiser (called as ``ddpm.sample`` calls a UNet: ``net(x_t, t).sample``, t one timestep or one
+    per row): the pretrained prediction with the correction at ``t_min`` <= t < ``t_max``, no network trained. Sampling
+    with it shows what the regression target itself draws (lesson 03, section 7.19)."""
+
+    def __init__(self, frozen: UNet2DModel, scheduler: DDPMScheduler, ref: Reference, scale: float, t_min: int,
+                 t_max: int = ddpm.T_STEPS) -> None:
+        if not 0 <= t_min < t_max <= ddpm.T_STEPS:
+            raise ValueError(f"band [{t_min}, {t_max}); accepted: 0 <= t_min < t_max <= {ddpm.T_STEPS}")
+        self.frozen, self.scheduler, self.ref, self.scale, self.band = frozen, scheduler, ref, scale, (t_min, t_max)
+        self.config, self.device = frozen.config, frozen.device
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor | int) -> SimpleNamespace:
+        t = torch.as_tensor(t, device=x_t.device).long().expand(len(x_t))
+        return SimpleNamespace(sample=target(self.frozen, self.scheduler, x_t, t, self.ref, self.scale, *self.band))

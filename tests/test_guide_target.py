@@ -67,3 +67,21 @@ def test_target_scores_the_band_and_every_t_on_the_pretrained_noise_and_resumes(
     assert table.count("\n| fs-guide |") == len(rows) + 1 and "| fs-guide | the trained network (its table) |" in table
     sentence = guide_target.headline(results, "CMD")
     assert "`CMD`; share of digit 3 " in sentence and all(f"{name} " in sentence for name in guide_target.PARTS)
+
+
+def test_plot_marks_each_target_the_trained_network_and_the_pretrained_model():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [{"variant": "pretrained", "seed": 0, "forget_share": 0.1, "fid_remaining": 10.0}]
+    rows += [{"variant": "a", "seed": 0, "part": n, "band": [0, 1000], "forget_share": 0.05, "fid_remaining": 11.0,
+              "fid_rise": 0.1} for n in guide_target.PARTS]
+    fig, ax = plt.subplots()
+    guide_target.plot(ax, {"rows": rows}, {"a": (0.02, 0.05)}, (0.01, 0.15))
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["a: target in the band", "a: target at every t", "a: the trained network", "pretrained",
+                      "both bars met"]
+    assert ax.lines[2].get_xdata()[0] == pytest.approx(5.0) and ax.lines[2].get_ydata()[0] == pytest.approx(2.0)
+    plt.close(fig)

@@ -3,8 +3,7 @@
     python -m fdunlearn.readme           # rewrite every block of README.md from data/ and the study list
     python -m fdunlearn.readme --check   # exit 1, naming each block that is out of date (tests/test_readme_numbers.py)
 
-A block is the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``, written by its function in ``BLOCKS``.
-Rerun it after a study adds rows, then read the prose around the block again.
+A block (``<!-- BEGIN name -->`` to ``<!-- END name -->``) is written by its ``BLOCKS`` function: rerun, then reread it.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from fdunlearn import config, course, validate
 from fdunlearn.course import run_notebooks
-from fdunlearn.studies import claims, guide_bands, guide_fit, vdu_digits, vdu_oracle, vdu_report
+from fdunlearn.studies import claims, guide_bands, guide_fit, guide_target, vdu_digits, vdu_oracle, vdu_report
 from fdunlearn.unlearning import guide, replay
 
 README = config.REPO_ROOT / "README.md"
@@ -148,8 +147,7 @@ REGIMES = config.REPO_ROOT / "data" / "results" / "erasure_regimes.json"
 
 
 def erase_regimes_summary(path: str | Path = REGIMES) -> str:
-    """Lesson 04's regimes study in one paragraph: how many comparisons with MSE, which separate (with their paired
-    intervals, ``regimes_report.findings``)."""
+    """Lesson 04's regimes study in one paragraph: the comparisons with MSE, which separate (``regimes_report``)."""
     from fdunlearn import files as io
     from fdunlearn.studies import erase_regimes, regimes_report
 
@@ -232,7 +230,7 @@ def fs_guide_headline() -> str:
 
 
 def fs_guide_ema_headline() -> str:
-    """Lesson 03 sections 7.14-7.18: fs-guide-long saving its weights' average (EMA), and what was tried beyond it."""
+    """Lesson 03 sections 7.14-7.19: fs-guide-long saving its weights' average (EMA), and what was tried beyond it."""
     head = _digits_headline("fs-guide-ema", "fs-guide-ema", vdu_digits.LABELS["fs-guide-ema"])
     others = vdu_fs_other_digits(vdu_report.load("fs-guide-ema-digits"), "fs-guide-ema")
     return (head + f" fs-guide-ema on the other eight digits (`{vdu_report.command('fs-guide-ema-digits')}`) " + others
@@ -243,15 +241,17 @@ def fs_guide_ema_headline() -> str:
 
 
 def _levers() -> str:
-    """Lesson 03 sections 7.16-7.18: levers on fs-guide-ema (digit 3), the share learned, the change by timestep."""
+    """Lesson 03 sections 7.16-7.19: levers on digit 3, the share learned, the change by timestep, the target."""
     stats = vdu_report.digit_rows(vdu_report.load("fs-guide-levers"))
     parts = [f"{v} ({vdu_digits.LABELS[v].removeprefix('fs-guide-ema, ')}): {_variant_parts(stats, v)[0]}"
              for v in dict.fromkeys(v for v, _ in stats if v != "pretrained")]
-    fit, bands = ((vdu_report.load(n), vdu_report.command(n)) for n in ("fs-guide-fit", "fs-guide-bands"))
+    fit, bands, target = ((vdu_report.load(n), vdu_report.command(n))
+                          for n in ("fs-guide-fit", "fs-guide-bands", "fs-guide-target"))
     return (f" Two more levers on digit 3 (section 7.16, `{vdu_report.command('fs-guide-levers')}`): "
             + "; ".join(parts) + ". " + guide_fit.headline(*fit) + " " + guide_bands.headline(*bands)
             + " The correction from t = 200 (section 7.18): " + _digits_headline(
-                "fs-guide-low200", "fs-guide-ema-low200", vdu_digits.LABELS["fs-guide-ema-low200"]))
+                "fs-guide-low200", "fs-guide-ema-low200", vdu_digits.LABELS["fs-guide-ema-low200"])
+            + " " + guide_target.headline(*target))
 
 
 def _at_5k(variants: tuple[str, ...]) -> str:

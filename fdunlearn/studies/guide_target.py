@@ -91,3 +91,25 @@ def headline(results: dict, command: str) -> str:
     return (f"The regression target sampled directly, no network trained (section 7.19, `{command}`; share of digit "
             f"{results['settings']['digit']} and FID rise on the other digits, mean over seeds; the pretrained model "
             f"{100 * s['pretrained', 'everywhere']['forget'][0]:.1f}%): " + "; ".join(parts) + ".")
+
+
+def plot(ax, results: dict, trained: dict[str, tuple[float, float]], bars: tuple[float, float]) -> None:
+    """Forget share against FID rise (%, means over seeds): per variant (one colour) its target in the band (triangle),
+    at every t (square) and its trained network (``trained``: (forget share, FID rise) from its table; a filled
+    circle), the pretrained model as a star at zero rise; ``bars`` (forget share, FID rise) shade the bars' corner."""
+    s = guide_bands.summary(results)
+    variants = list(dict.fromkeys(v for v, _ in s if v != "pretrained"))
+    for i, v in enumerate(variants):
+        for name, marker in zip(PARTS, "^s", strict=True):
+            if (v, name) in s:
+                ax.plot(100 * s[v, name]["fid_rise"][0], 100 * s[v, name]["forget"][0], marker=marker, ms=8,
+                        mfc="white", color=f"C{i}", ls="none", label=f"{v}: {name}")
+        if v in trained:
+            ax.plot(100 * trained[v][1], 100 * trained[v][0], marker="o", ms=8, color=f"C{i}", ls="none",
+                    label=f"{v}: the trained network")
+    ax.plot(0, 100 * s["pretrained", "everywhere"]["forget"][0], marker="*", ms=12, color="k", ls="none",
+            label="pretrained")
+    ax.fill_between([min(0.0, ax.get_xlim()[0]), 100 * bars[1]], 0, 100 * bars[0], color="green", alpha=0.25,
+                    label="both bars met")
+    ax.set(xlabel="FID rise on the other digits (%)", ylabel="share of the forgotten digit (%)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))

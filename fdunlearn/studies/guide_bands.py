@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -61,14 +62,31 @@ def bands(model: str, out: str | Path, digit: int, variants: tuple[str, ...], se
           cfg0: unlearn.UnlearnConfig | None = None, n_samples: int | None = None) -> Path:
     """Run (or resume) one fs-guide run per variant and seed and score its samples with the network switched by band;
     the pretrained model is scored once per seed on the same sampler noise (FID rises are against it)."""
+
+    def switch(cfg: unlearn.UnlearnConfig, old: UNet2DModel, *_) -> Callable[[int, int], BandSwitch]:
+        with tempfile.TemporaryDirectory() as tmp:
+            new, _, _ = models.load_ddpm(unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False))
+        return lambda lo, hi: BandSwitch(new, old, lo, hi)
+
+    return sampled_parts("bands", model, out, digit, variants, seeds, cfg0, n_samples,
+                         lambda cfg: parts(cfg.forget_t_min, cfg.guide_t_max), switch)
+
+
+def sampled_parts(study: str, model: str, out: str | Path, digit: int, variants: tuple[str, ...],
+                  seeds: tuple[int, ...], cfg0: unlearn.UnlearnConfig | None, n_samples: int | None,
+                  parts_of: Callable[[unlearn.UnlearnConfig], dict[str, tuple[int, int]]],
+                  prepare: Callable[..., Callable[[int, int], object]]) -> Path:
+    """The loop of ``bands`` and ``guide_target.target``: per seed the pretrained model scored once; per variant,
+    ``prepare(cfg, pretrained_unet, scheduler, record)`` gives a denoiser maker, called with each part's band
+    (``parts_of(cfg)``: name -> (lo, hi)) and scored on the same sampler noise; rows resume by variant, seed, part."""
     from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches here
 
-    guide_fit.check_runs("bands", digit, variants, seeds)
+    guide_fit.check_runs(study, digit, variants, seeds)
     cfg0 = cfg0 or unlearn.UnlearnConfig()
     b = vd._budget(n_samples)
     old, scheduler, rec = models.load_ddpm(model)
     dataset = rec["recipe"]["dataset"]
-    results = Results(out, vd._settings("bands", model, dataset, b, cfg0, digit=digit))
+    results = Results(out, vd._settings(study, model, dataset, b, cfg0, digit=digit))
     for seed in seeds:
         base = results.get(f"base/seed={seed}")
         if base is None:
@@ -77,15 +95,14 @@ def bands(model: str, out: str | Path, digit: int, variants: tuple[str, ...], se
             results.add(base)
         for v in variants:
             cfg = dataclasses.replace(cfg0, forget_class=digit, seed=seed, **vd.VARIANTS[v])
-            todo = {name: band for name, band in parts(cfg.forget_t_min, cfg.guide_t_max).items()
+            todo = {name: band for name, band in parts_of(cfg).items()
                     if results.get(f"{v}/seed={seed}/{name}") is None}
             if not todo:
                 continue
-            print(f"[vdu_digits] bands {v}/digit={digit}/seed={seed}", flush=True)
-            with tempfile.TemporaryDirectory() as tmp:
-                new, _, _ = models.load_ddpm(unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False))
+            print(f"[vdu_digits] {study} {v}/digit={digit}/seed={seed}", flush=True)
+            make = prepare(cfg, old, scheduler, rec)
             for name, (lo, hi) in todo.items():
-                row = _score(vdu_study.draw(BandSwitch(new, old, lo, hi), scheduler, b, seed), dataset, digit, b)
+                row = _score(vdu_study.draw(make(lo, hi), scheduler, b, seed), dataset, digit, b)
                 results.add({"key": f"{v}/seed={seed}/{name}", "variant": v, "seed": seed, "part": name,
                              "band": [lo, hi], **row, "fid_rise": row["fid_remaining"] / base["fid_remaining"] - 1})
     return Path(out)
@@ -126,17 +143,22 @@ def headline(results: dict, command: str) -> str:
     """One sentence for the README: per variant, the forget share and FID rise with the unlearned network used
     everywhere, only inside the band and only outside it (below, above)."""
     s = summary(results)
-
-    def cell(v: str, name: str) -> str:
-        return f"{name} {100 * s[v, name]['forget'][0]:.1f}% at {100 * s[v, name]['fid_rise'][0]:+.0f}% FID"
-
-    parts = [f"{v}: " + ", ".join(cell(v, name) for name in PARTS if (v, name) in s)
-             for v in dict.fromkeys(v for v, _ in s if v != "pretrained")]
     return (f"Where along the sampler a run changes the samples (section 7.17, `{command}`; share of digit "
             f"{results['settings']['digit']} and FID rise on "
             "the other digits with the unlearned network used only at those timesteps, the pretrained one elsewhere; "
             f"mean over seeds; the pretrained model {100 * s['pretrained', 'everywhere']['forget'][0]:.1f}%): "
-            + "; ".join(parts) + ".")
+            + cells(s, PARTS) + ".")
+
+
+def cells(s: dict[tuple[str, str], dict], names: tuple[str, ...]) -> str:
+    """Per variant of a ``summary``: each part in ``names`` as "part F% at R% FID" (means), the variants joined by
+    semicolons (the README sentences of this study and ``guide_target``'s)."""
+
+    def cell(v: str, name: str) -> str:
+        return f"{name} {100 * s[v, name]['forget'][0]:.1f}% at {100 * s[v, name]['fid_rise'][0]:+.0f}% FID"
+
+    return "; ".join(f"{v}: " + ", ".join(cell(v, name) for name in names if (v, name) in s)
+                     for v in dict.fromkeys(v for v, _ in s if v != "pretrained"))
 
 
 def plot(axes, results: dict) -> None:

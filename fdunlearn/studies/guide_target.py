@@ -16,13 +16,11 @@ The rows set the trained network's table rows (same seeds, same noise) against w
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 from fdunlearn.models import ddpm
-from fdunlearn.models import registry as models
-from fdunlearn.studies import guide_bands, guide_fit, vdu_study
-from fdunlearn.studies.results import Results
+from fdunlearn.studies import guide_bands
 from fdunlearn.unlearning import guide, unlearn
 
 PARTS = ("target in the band", "target at every t")
@@ -32,36 +30,16 @@ def target(model: str, out: str | Path, digit: int, variants: tuple[str, ...], s
            cfg0: unlearn.UnlearnConfig | None = None, n_samples: int | None = None) -> Path:
     """Run (or resume) the study: per seed the pretrained model once, per variant its target in its band and at every
     t, each scored on ``n_samples`` samples (FID rises against the pretrained model's, same sampler noise)."""
-    from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches here
 
-    guide_fit.check_runs("target", digit, variants, seeds)
-    cfg0 = cfg0 or unlearn.UnlearnConfig()
-    b = vd._budget(n_samples)
-    unet, scheduler, rec = models.load_ddpm(model)
-    dataset = rec["recipe"]["dataset"]
-    results = Results(out, vd._settings("target", model, dataset, b, cfg0, digit=digit))
-    for seed in seeds:
-        base = results.get(f"base/seed={seed}")
-        if base is None:
-            base = {"key": f"base/seed={seed}", "variant": "pretrained", "seed": seed,
-                    **guide_bands._score(vdu_study.draw(unet, scheduler, b, seed), dataset, digit, b)}
-            results.add(base)
-        for v in variants:
-            cfg = dataclasses.replace(cfg0, forget_class=digit, seed=seed, **vd.VARIANTS[v])
-            bands = dict(zip(PARTS, ((cfg.forget_t_min, cfg.guide_t_max), (0, ddpm.T_STEPS)), strict=True))
-            todo = {name: band for name, band in bands.items() if results.get(f"{v}/seed={seed}/{name}") is None}
-            if not todo:
-                continue
-            print(f"[vdu_digits] target {v}/digit={digit}/seed={seed}", flush=True)
-            x_forget, _ = unlearn.forget_set(dataset, cfg)
-            fs = unlearn.function_prior(unet, scheduler, rec["sha256"], x_forget, cfg)
-            for name, (lo, hi) in todo.items():
-                net = guide.TargetDenoiser(fs["frozen"], scheduler, fs["guide"], cfg.guide_scale, lo, hi)
-                row = guide_bands._score(vdu_study.draw(net, scheduler, b, seed), dataset, digit, b)
-                results.add({"key": f"{v}/seed={seed}/{name}", "variant": v, "seed": seed, "part": name,
-                             "band": [lo, hi], "scale": cfg.guide_scale, **row,
-                             "fid_rise": row["fid_remaining"] / base["fid_remaining"] - 1})
-    return Path(out)
+    def denoisers(cfg: unlearn.UnlearnConfig, unet, scheduler, rec: dict) -> Callable[[int, int], guide.TargetDenoiser]:
+        x_forget, _ = unlearn.forget_set(rec["recipe"]["dataset"], cfg)
+        fs = unlearn.function_prior(unet, scheduler, rec["sha256"], x_forget, cfg)
+        return lambda lo, hi: guide.TargetDenoiser(fs["frozen"], scheduler, fs["guide"], cfg.guide_scale, lo, hi)
+
+    def bands(cfg: unlearn.UnlearnConfig) -> dict[str, tuple[int, int]]:
+        return dict(zip(PARTS, ((cfg.forget_t_min, cfg.guide_t_max), (0, ddpm.T_STEPS)), strict=True))
+
+    return guide_bands.sampled_parts("target", model, out, digit, variants, seeds, cfg0, n_samples, bands, denoisers)
 
 
 def markdown(results: dict, trained: dict[str, tuple[float, float]] | None = None) -> str:
@@ -82,15 +60,9 @@ def markdown(results: dict, trained: dict[str, tuple[float, float]] | None = Non
 def headline(results: dict, command: str) -> str:
     """One sentence for the README: per variant, the forget share and FID rise of its target sampled directly."""
     s = guide_bands.summary(results)
-
-    def cell(v: str, name: str) -> str:
-        return f"{name} {100 * s[v, name]['forget'][0]:.1f}% at {100 * s[v, name]['fid_rise'][0]:+.0f}% FID"
-
-    parts = [f"{v}: " + ", ".join(cell(v, name) for name in PARTS if (v, name) in s)
-             for v in dict.fromkeys(v for v, _ in s if v != "pretrained")]
     return (f"The regression target sampled directly, no network trained (section 7.19, `{command}`; share of digit "
             f"{results['settings']['digit']} and FID rise on the other digits, mean over seeds; the pretrained model "
-            f"{100 * s['pretrained', 'everywhere']['forget'][0]:.1f}%): " + "; ".join(parts) + ".")
+            f"{100 * s['pretrained', 'everywhere']['forget'][0]:.1f}%): " + guide_bands.cells(s, PARTS) + ".")
 
 
 def plot(ax, results: dict, trained: dict[str, tuple[float, float]], bars: tuple[float, float]) -> None:

@@ -127,12 +127,12 @@ def summary(results: dict) -> dict[tuple[str, str], dict]:
     return out
 
 
-def markdown(results: dict) -> str:
-    """``summary`` as a table: one line per variant and band."""
-    lines = ["| variant | unlearned network used at | seeds | forget share (%) | FID rise on the rest (%) |",
-             "|---|---|---|---|---|"]
+def markdown(results: dict, column: str = "unlearned network used at", pretrained: str = "nowhere (pretrained)") -> str:
+    """``summary`` as a table: one line per variant and band (``column``: the band column's header; ``pretrained``: what
+    that column says on the pretrained model's line)."""
+    lines = [f"| variant | {column} | seeds | forget share (%) | FID rise on the rest (%) |", "|---|---|---|---|---|"]
     for (v, name), s in summary(results).items():
-        where = "nowhere (pretrained)" if v == "pretrained" else f"{name}: {s['band'][0]} <= t < {s['band'][1]}"
+        where = pretrained if v == "pretrained" else f"{name}: {s['band'][0]} <= t < {s['band'][1]}"
         fid = "–" if s["fid_rise"] is None else f"{100 * s['fid_rise'][0]:+.0f} ± {100 * s['fid_rise'][1]:.0f}"
         lines.append(f"| {v} | {where} | {s['seeds']} | {100 * s['forget'][0]:.2f} ± {100 * s['forget'][1]:.2f} | "
                      f"{fid} |")

@@ -45,13 +45,7 @@ def target(model: str, out: str | Path, digit: int, variants: tuple[str, ...], s
 def markdown(results: dict, trained: dict[str, tuple[float, float]] | None = None) -> str:
     """The study as a table: per variant, its target in the band and at every t (mean ± sd over seeds); ``trained``
     adds, per variant, the trained network's (forget share, FID rise) means from its table, for comparison."""
-    lines = ["| variant | denoiser sampled | seeds | forget share (%) | FID rise on the rest (%) |",
-             "|---|---|---|---|---|"]
-    for (v, name), s in guide_bands.summary(results).items():
-        where = "pretrained network" if v == "pretrained" else f"{name}: {s['band'][0]} <= t < {s['band'][1]}"
-        fid = "–" if s["fid_rise"] is None else f"{100 * s['fid_rise'][0]:+.0f} ± {100 * s['fid_rise'][1]:.0f}"
-        lines.append(f"| {v} | {where} | {s['seeds']} | {100 * s['forget'][0]:.2f} ± {100 * s['forget'][1]:.2f} | "
-                     f"{fid} |")
+    lines = [guide_bands.markdown(results, "denoiser sampled", "pretrained network")]
     for v, (forget, rise) in (trained or {}).items():
         lines.append(f"| {v} | the trained network (its table) | – | {100 * forget:.2f} | {100 * rise:+.0f} |")
     return "\n".join(lines)

@@ -31,133 +31,14 @@ from fdunlearn import config, validate
 from fdunlearn.models import registry as models
 from fdunlearn.studies import vdu_study
 from fdunlearn.studies.results import Results
-from fdunlearn.unlearning import guide, unlearn
+from fdunlearn.studies.vdu_variants import COMMANDS as COMMANDS
+from fdunlearn.studies.vdu_variants import DIGIT3_5K_SECTIONS as DIGIT3_5K_SECTIONS
+from fdunlearn.studies.vdu_variants import LABELS as LABELS
+from fdunlearn.studies.vdu_variants import LATE_FS_WEIGHT as LATE_FS_WEIGHT
+from fdunlearn.studies.vdu_variants import LATE_T_MIN as LATE_T_MIN
+from fdunlearn.studies.vdu_variants import VARIANTS
+from fdunlearn.unlearning import unlearn
 
-LATE_T_MIN = 300  # vdu-fs-late: the smallest timestep index of its plasticity term (of 1000)
-LATE_FS_WEIGHT = 13.0  # vdu-fs-late: lambda on S_fs
-
-# name -> UnlearnConfig fields: the rows a table can hold
-VARIANTS: dict[str, dict] = {
-    "vdu-fs": {"method": "vdu-fs", "replay_filter": True},
-    "vdu-fs-unfiltered": {"method": "vdu-fs", "replay_filter": False},
-    "vdu": {"method": "vdu", "prior": "checkpoints"},
-    "vdu-fisher": {"method": "vdu", "prior": "fisher"},
-    "ga": {"method": "ga"},
-    "l2": {"method": "l2"},
-    "salun": {"method": "salun"},
-    # vdu-fs settings off its defaults, to map its forget/quality frontier (more replay, bigger batches, more weight)
-    "vdu-fs-replay2048": {"method": "vdu-fs", "replay_filter": True, "replay_n": 2048},
-    "vdu-fs-batch64": {"method": "vdu-fs", "replay_filter": True, "batch_size": 64},
-    "vdu-fs-lam20": {"method": "vdu-fs", "replay_filter": True, "fs_weight": 20.0, "lr": 2e-4},
-    # a bounded plasticity term: noised forget images are led to kept replay samples (replay.redirect_loss)
-    "fs-redirect": {"method": "fs-redirect", "replay_filter": True, **unlearn.METHOD_DEFAULTS["fs-redirect"]},
-    # a stricter forget-like filter (ratio 1.2: about one forget-class sample left in the replay set of digits 7 and 3,
-    # against five or six at 1.1, by the course classifier's count: ``filter``), with the stability weight raised so the
-    # other digits hold (session-11 probes)
-    "vdu-fs-strict": {"method": "vdu-fs", "replay_filter": True, "replay_filter_ratio": 1.2, "fs_weight": 20.0},
-    "fs-redirect-strict": {"method": "fs-redirect", "replay_filter": True, "replay_filter_ratio": 1.2,
-                           "fs_weight": 30.0},
-    # ascent only at t >= 300, where a sample's class is decided, not where its strokes are drawn; lambda 13 chosen on
-    # digit 7, seeds 0 and 1, among 10, 12, 14, 16 and 20 (t >= 500 stopped at its runaway guard: session-13/14 probes)
-    "vdu-fs-late": {"method": "vdu-fs", "replay_filter": True, "forget_t_min": LATE_T_MIN,
-                    "fs_weight": LATE_FS_WEIGHT},
-    # no ascent: a regression to the pretrained prediction with the forget class taken out by Bayes' rule
-    # (unlearning.guide, with its DEFAULTS, the correction's settings; 100 steps, the last step's weights)
-    "fs-guide": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS},
-    # the same with the correction 1.5 times as strong: one more point on fs-guide's forget/quality frontier
-    # (digit 3, seed 1: 0.8% threes at +96% FID, against 2.2% at +38%; scale 2 and lambda 5: session-18/19 probes)
-    "fs-guide-scale1.5": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS,
-                          "guide_scale": 1.5},
-    # twice as long (200 steps; 300 steps and scale 1.25 at 200 traded quality for threes: session-22 probes)
-    "fs-guide-long": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, "steps": 200},
-    # fs-guide-long saving the average of its last ~30 iterates (EMA 0.97) instead of the last one: Adam's drift
-    # averaged out (unlearning.averaging; decays 0.9, 0.97, 0.99 probed, and 0.97 with the correction x1.5 on digit 3,
-    # which left 0.6-0.8% of the threes at +22% and +55% FID on seeds 0 and 1: session-23 probes)
-    "fs-guide-ema": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, **guide.RUN},
-    # the same with the correction 1.25 times as strong (digit 3 probe, seeds 0-2: 1.0% threes at +13% FID)
-    "fs-guide-ema-scale1.25": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, **guide.RUN,
-                               "guide_scale": 1.25},
-    # two more levers on fs-guide-ema (digit 3 probe, seeds 0-2, session-25; with both, or the band with scale 1.25:
-    # 1.1% and 0.9% threes at +31% and +27% FID; the model's own forget-like replay samples among D_f's batches: 1.8%)
-    # D_f noised only inside the correction's band, where its target differs from the pretrained prediction
-    "fs-guide-ema-band": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, **guide.RUN,
-                          "guide_band_only": True},
-    # lambda 3 instead of 10: D_f's batches weigh a third of the replay's instead of a tenth
-    "fs-guide-ema-lam3": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, **guide.RUN,
-                          "fs_weight": 3.0},
-    # fs-guide-ema-scale1.25 with its correction from t = 200 instead of 300: section 7.17 found the change below the
-    # band, asked for by nothing, doing part of the forgetting (digit 3 probe on seeds 3 and 4, not the table's: 0.5%
-    # and 0.6% threes at +34% and -3% FID; at scale 1, seed 3: 1.3% at +13%: session-26 probes)
-    "fs-guide-ema-low200": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, **guide.RUN,
-                            "guide_scale": 1.25, "forget_t_min": 200},
-    # a placebo: fs-guide's run with the correction switched off (scale 0): the same steps, batches and targets
-    # elsewhere, so what it changes is what fine-tuning alone does to the samples
-    "fs-guide-placebo": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS,
-                         "guide_scale": 0.0},
-}
-LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
-          "vdu-fs-unfiltered": "vdu-fs, whole replay set (no filter)",
-          "vdu": "VDU, checkpoint prior (the paper)", "vdu-fisher": "VDU, Fisher prior",
-          "ga": "gradient ascent", "l2": "L2 to the pretrained weights", "salun": "SalUn-style masked ascent + L2",
-          "vdu-fs-replay2048": "vdu-fs, 2048 replay samples", "vdu-fs-batch64": "vdu-fs, batch 64",
-          "vdu-fs-lam20": "vdu-fs, lambda 20, lr 2e-4",
-          "fs-redirect": "fs-redirect (forget images led to replay samples, lambda 20)",
-          "vdu-fs-strict": "vdu-fs, stricter filter (ratio 1.2), lambda 20",
-          "fs-redirect-strict": "fs-redirect, stricter filter (ratio 1.2), lambda 30",
-          "vdu-fs-late": f"vdu-fs, ascent only at t >= {LATE_T_MIN}, lambda {LATE_FS_WEIGHT:g}",
-          "fs-guide": f"fs-guide (Bayes-corrected target at {guide.DEFAULTS['forget_t_min']} <= t < "
-                      f"{guide.DEFAULTS['guide_t_max']}, lambda {guide.DEFAULTS['fs_weight']:g})",
-          "fs-guide-scale1.5": "fs-guide, correction scale 1.5", "fs-guide-long": "fs-guide, 200 steps",
-          "fs-guide-ema": f"fs-guide, the command line's defaults: {guide.RUN['steps']} steps, weights averaged (EMA "
-                          f"{guide.RUN['ema']:g})",
-          "fs-guide-ema-scale1.25": "fs-guide-ema, correction scale 1.25",
-          "fs-guide-ema-band": "fs-guide-ema, forget images noised only inside the band",
-          "fs-guide-ema-lam3": "fs-guide-ema, lambda 3",
-          "fs-guide-ema-low200": "fs-guide-ema, correction scale 1.25 from t = 200",
-          "fs-guide-placebo": "fs-guide with the correction off (scale 0): a placebo"}
-# lesson 03's vdu-fs studies (``python -m fdunlearn.vdu_digits``): 1,000 samples, DDIM 25, eta 1, 3 seeds
-COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.command`` prints them
-    "vdu-fs-digits": "table --model mnist-ddpm --digits 7,3,0,1,2,4,5,6,8,9",
-    "vdu-fs-baselines": "table --model mnist-ddpm --digits 7,3 --variants vdu,ga,l2,salun",
-    "vdu-fs-unfiltered": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-unfiltered",
-    "vdu-fs-trajectory": "trajectory --model mnist-ddpm --digit 7 --variants vdu-fs,vdu",
-    "vdu-fs-relearn": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs",
-    "vdu-fs-frontier": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-replay2048,vdu-fs-batch64,vdu-fs-lam20",
-    "vdu-fs-cifar10": "table --model cifar10-ddpm --digits 6 --variants vdu-fs,vdu --n-samples 256",
-    "fs-redirect-digits": "table --model mnist-ddpm --digits 7,3 --variants fs-redirect",
-    "replay-filter": "filter --model mnist-ddpm --digits 7,3",
-    # relearning as an attack (lesson 04 section 7): one forget image, and all 100
-    "vdu-fs-relearn-1": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs --relearn-n 1",
-    "vdu-fs-relearn-100": "relearn --model mnist-ddpm --digit 7 --variants vdu-fs --relearn-n 100",
-    "vdu-fs-strict": "table --model mnist-ddpm --digits 7,3 --variants vdu-fs-strict,fs-redirect-strict",
-    "vdu-fs-late": "table --model mnist-ddpm --digits 7,3,0,1,2,4,5,6,8,9 --variants vdu-fs-late",
-    "vdu-fs-late-mix": "mix --model mnist-ddpm --table data/results/vdu-fs-late.json --variants vdu-fs-late",
-    "fs-redirect-mix": "mix --model mnist-ddpm --table data/results/fs-redirect-digits.json --variants fs-redirect",
-    "fs-guide-digits": "table --model mnist-ddpm --digits 3,7 --variants fs-guide",
-    "fs-guide-mix": "mix --model mnist-ddpm --table data/results/fs-guide-digits.json --variants fs-guide",
-    "fs-oracle": "oracle --model mnist-ddpm --digits 3,7",
-    "fs-guide-scale": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-scale1.5",
-    "fs-guide-placebo": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-placebo",
-    "fs-guide-long": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-long",
-    "fs-guide-ema": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema",
-    "fs-guide-ema-digits": "table --model mnist-ddpm --digits 0,1,2,4,5,6,8,9 --variants fs-guide-ema",
-    "fs-guide-ema-scale": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema-scale1.25",
-    "fs-guide-levers": "table --model mnist-ddpm --digits 3 --variants fs-guide-ema-band,fs-guide-ema-lam3",
-    # how much of fs-guide's correction the network learns (lesson 03 section 7.16; two seeds, a diagnostic)
-    "fs-guide-fit": ("fit --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25,"
-                     "fs-guide-ema-band,fs-guide-ema-lam3 --seeds 0,1"),
-    "fs-guide-low200": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema-low200",  # section 7.18
-    # where along the sampler a run changes the samples: the unlearned network only inside or outside the correction's
-    # band (lesson 03 section 7.17)
-    "fs-guide-bands": "bands --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25",
-    "fs-guide-target": "target --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25",  # 7.19
-    # digit 3's runs of five tables again, scored on 5,000 samples per model (lesson 03 sections 7.13 and 7.15)
-    "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late,fs-guide-long,"
-                  "fs-guide-ema-scale1.25 --n-samples 5000"),
-}
-# which of digit3-5k's variants each section of lesson 03 reads (7.13 before the weights were averaged)
-DIGIT3_5K_SECTIONS = {"7.13": ("fs-guide-placebo", "fs-guide", "vdu-fs-late", "fs-guide-long"),
-                      "7.15": ("fs-guide-ema-scale1.25",)}
 BUDGET = vdu_study.Budget(1000, 25, (0, 1, 2), eta=1.0)
 FAST = vdu_study.Budget(8, 3, (0,), eta=1.0)
 TRAJECTORY_EVERY = 10

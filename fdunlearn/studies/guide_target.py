@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fdunlearn.models import ddpm
-from fdunlearn.studies import guide_bands
+from fdunlearn.studies import guide_bands, vdu_report
 from fdunlearn.unlearning import guide, unlearn
 
 PARTS = ("target in the band", "target at every t")
@@ -75,7 +75,6 @@ def plot(ax, results: dict, trained: dict[str, tuple[float, float]], bars: tuple
                     label=f"{v}: the trained network")
     ax.plot(0, 100 * s["pretrained", "everywhere"]["forget"][0], marker="*", ms=12, color="k", ls="none",
             label="pretrained")
-    ax.fill_between([min(0.0, ax.get_xlim()[0]), 100 * bars[1]], 0, 100 * bars[0], color="green", alpha=0.25,
-                    label="both bars met")
+    vdu_report.shade_bars(ax, bars)
     ax.set(xlabel="FID rise on the other digits (%)", ylabel="share of the forgotten digit (%)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -336,6 +336,12 @@ def digits_heatmap(ax, results: dict, variants: tuple[str, ...] = ("pretrained",
         ax.figure.colorbar(image, ax=ax, label=unit, fraction=0.04, pad=0.01)
 
 
+def shade_bars(ax, bars: tuple[float, float]) -> None:
+    """Shade the corner of a forget-share (%, y) against FID-rise (%, x) plot where both ``bars`` (fractions) hold."""
+    ax.fill_between([min(0.0, ax.get_xlim()[0]), 100 * bars[1]], 0, 100 * bars[0], color="green", alpha=0.25,
+                    label="both bars met")
+
+
 def plot_frontier(ax, *files: dict, digits: tuple[int, ...] = (7, 3)) -> dict[tuple[str, int], tuple[float, float]]:
     """Forget share (%) against the FID rise on the other digits (%), one point per variant and digit (mean ± sd over
     seeds, as error bars), over one or more ``vdu_digits table`` files; the pretrained model sits at zero rise (a
@@ -364,8 +370,7 @@ def plot_frontier(ax, *files: dict, digits: tuple[int, ...] = (7, 3)) -> dict[tu
                         marker=markers[d], color=f"C{i}", capsize=3, ls="none", ms=7,
                         mfc="white" if hollow[d] else None,  # the digits differ by fill too, legible in the legend
                         label=f"{vdu_digits.LABELS.get(v, v).split(' (')[0]}, digit {d}")
-    ax.fill_between([min(0.0, ax.get_xlim()[0]), 100 * BARS["fid_remaining_rise"]], 0, 100 * BARS["forget_share"],
-                    color="green", alpha=0.25, label="both bars met")
+    shade_bars(ax, (BARS["forget_share"], BARS["fid_remaining_rise"]))
     ax.set(xlabel="FID rise on the other digits (%)", ylabel="share of the forgotten digit (%)",
            title="forgetting against image quality (mean ± sd over seeds)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -126,6 +126,7 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     "fs-guide-fit": ("fit --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25,"
                      "fs-guide-ema-band,fs-guide-ema-lam3 --seeds 0,1"),
     "fs-guide-low200": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema-low200",  # section 7.18
+    "fs-guide-ema-lr": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema-scale1.25-lr2e4",  # 7.20
     # where along the sampler a run changes the samples: the unlearned network only inside or outside the correction's
     # band (lesson 03 section 7.17)
     "fs-guide-bands": "bands --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25",

@@ -201,8 +201,9 @@ def _variant_parts(stats: dict, variant: str) -> list[str]:
     return parts
 
 
-def _digits_headline(name: str, variant: str, what: str) -> str:
-    """One digits table (``name``) of ``variant`` against the course's bars: command, ``what`` it is, seeds, bars."""
+def _digits_headline(name: str, variant: str, what: str | None = None) -> str:
+    """One digits table (``name``) of ``variant`` against the bars: command, ``what`` (its label), seeds, bars."""
+    what = vdu_digits.LABELS[variant] if what is None else what
     results = vdu_report.load(name)
     parts = _variant_parts(vdu_report.digit_rows(results), variant)
     seeds = sorted({r["seed"] for r in results["rows"]})
@@ -230,18 +231,17 @@ def fs_guide_headline() -> str:
 
 
 def fs_guide_ema_headline() -> str:
-    """Lesson 03 sections 7.14-7.19: fs-guide-long saving its weights' average (EMA), and what was tried beyond it."""
-    head = _digits_headline("fs-guide-ema", "fs-guide-ema", vdu_digits.LABELS["fs-guide-ema"])
+    """Lesson 03 sections 7.14-7.20: fs-guide-long saving its weights' average (EMA), and what was tried beyond it."""
+    head = _digits_headline("fs-guide-ema", "fs-guide-ema")
     others = vdu_fs_other_digits(vdu_report.load("fs-guide-ema-digits"), "fs-guide-ema")
     return (head + f" fs-guide-ema on the other eight digits (`{vdu_report.command('fs-guide-ema-digits')}`) " + others
-            + " Turned up (section 7.15): " + _digits_headline("fs-guide-ema-scale", "fs-guide-ema-scale1.25",
-                                                               vdu_digits.LABELS["fs-guide-ema-scale1.25"])
+            + " Turned up (section 7.15): " + _digits_headline("fs-guide-ema-scale", "fs-guide-ema-scale1.25")
             + " Its digit-3 runs scored on 5,000 samples per model (the digit3-5k command above): "
             + _at_5k(vdu_digits.DIGIT3_5K_SECTIONS["7.15"]) + "." + _levers())
 
 
 def _levers() -> str:
-    """Lesson 03 sections 7.16-7.19: levers on digit 3, the share learned, the change by timestep, the target."""
+    """Lesson 03 sections 7.16-7.20: levers on digit 3, the share learned, the change by timestep, the target, lr."""
     stats = vdu_report.digit_rows(vdu_report.load("fs-guide-levers"))
     parts = [f"{v} ({vdu_digits.LABELS[v].removeprefix('fs-guide-ema, ')}): {_variant_parts(stats, v)[0]}"
              for v in dict.fromkeys(v for v, _ in stats if v != "pretrained")]
@@ -249,9 +249,9 @@ def _levers() -> str:
                           for n in ("fs-guide-fit", "fs-guide-bands", "fs-guide-target"))
     return (f" Two more levers on digit 3 (section 7.16, `{vdu_report.command('fs-guide-levers')}`): "
             + "; ".join(parts) + ". " + guide_fit.headline(*fit) + " " + guide_bands.headline(*bands)
-            + " The correction from t = 200 (section 7.18): " + _digits_headline(
-                "fs-guide-low200", "fs-guide-ema-low200", vdu_digits.LABELS["fs-guide-ema-low200"])
-            + " " + guide_target.headline(*target))
+            + " From t = 200 (section 7.18): " + _digits_headline("fs-guide-low200", "fs-guide-ema-low200")
+            + " " + guide_target.headline(*target) + " Adam's step doubled (section 7.20): "
+            + _digits_headline("fs-guide-ema-lr", "fs-guide-ema-scale1.25-lr2e4"))
 
 
 def _at_5k(variants: tuple[str, ...]) -> str:

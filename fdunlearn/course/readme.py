@@ -45,9 +45,8 @@ def _pm(stat: tuple[float, float], n_seeds: int, digits: int = 1, scale: float =
     return f"{scale * stat[0]:.{digits}f}" + (f" ± {scale * stat[1]:.{digits}f}" if n_seeds > 1 else "")
 
 
-def _pm_signed(stat: tuple[float, float], n_seeds: int) -> str:
-    mean, sd = stat
-    return (f"{round(100 * mean):+d} ± {100 * sd:.0f}%" if n_seeds > 1 else _signed(mean)).replace("-", MINUS)
+def _pm_signed(s: tuple[float, float], n_seeds: int) -> str:
+    return (f"{round(100 * s[0]):+d} ± {100 * s[1]:.0f}%" if n_seeds > 1 else _signed(s[0])).replace("-", MINUS)
 
 
 def _met(ok: bool) -> str:
@@ -251,7 +250,8 @@ def _levers() -> str:
             + "; ".join(parts) + ". " + guide_fit.headline(*fit) + " " + guide_bands.headline(*bands)
             + " From t = 200 (section 7.18): " + _digits_headline("fs-guide-low200", "fs-guide-ema-low200")
             + " " + guide_target.headline(*target) + " Adam's step doubled (section 7.20): "
-            + _digits_headline("fs-guide-ema-lr", "fs-guide-ema-scale1.25-lr2e4"))
+            + _digits_headline("fs-guide-ema-lr", "fs-guide-ema-scale1.25-lr2e4")
+            + " On 5,000 samples (the digit3-5k command above): " + _at_5k(vdu_digits.DIGIT3_5K_SECTIONS["7.20"]) + ".")
 
 
 def _at_5k(variants: tuple[str, ...]) -> str:

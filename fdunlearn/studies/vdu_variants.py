@@ -135,8 +135,8 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     "fs-guide-target": "target --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25",  # 7.19
     # digit 3's runs of five tables again, scored on 5,000 samples per model (lesson 03 sections 7.13 and 7.15)
     "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late,fs-guide-long,"
-                  "fs-guide-ema-scale1.25 --n-samples 5000"),
+                  "fs-guide-ema-scale1.25,fs-guide-ema-scale1.25-lr2e4 --n-samples 5000"),
 }
 # which of digit3-5k's variants each section of lesson 03 reads (7.13 before the weights were averaged)
 DIGIT3_5K_SECTIONS = {"7.13": ("fs-guide-placebo", "fs-guide", "vdu-fs-late", "fs-guide-long"),
-                      "7.15": ("fs-guide-ema-scale1.25",)}
+                      "7.15": ("fs-guide-ema-scale1.25",), "7.20": ("fs-guide-ema-scale1.25-lr2e4",)}

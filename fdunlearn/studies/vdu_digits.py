@@ -13,7 +13,7 @@ after each run, so an interrupted study resumes where it stopped::
         --out data/results/vdu-fs-late-mix.json
     python -m fdunlearn.vdu_digits oracle --model mnist-ddpm --digits 3,7 --out data/results/fs-oracle.json
 
-``--variants`` picks the rows (``VARIANTS``); ``--digits`` the classes, in the order they run.
+``--variants`` picks the rows (``VARIANTS``, in ``vdu_variants``); ``--digits`` the classes, in the order they run.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from fdunlearn import config
-from fdunlearn.course import readme
+from fdunlearn.course import readme, readme_vdu
 from fdunlearn.studies import claims, eta_study, vdu_report
 
 TEXT = readme.README.read_text(encoding="utf-8")
@@ -89,14 +89,14 @@ def test_the_reproduce_block_is_make_reproduce():
 
 def test_the_other_digits_text_follows_the_seeds_in_the_file():
     results = copy.deepcopy(vdu_report.load("vdu-fs-digits"))
-    first = [r for r in results["rows"] if r["digit"] not in readme.FOCUS and r["seed"] == 0]
-    results["rows"] = [r for r in results["rows"] if r["digit"] in readme.FOCUS] + first
-    assert readme.vdu_fs_other_digits(results).startswith("(seed 0 only so far; the same command resumes with seeds "
-                                                          "1 and 2):")
+    other = readme_vdu.vdu_fs_other_digits
+    first = [r for r in results["rows"] if r["digit"] not in readme_vdu.FOCUS and r["seed"] == 0]
+    results["rows"] = [r for r in results["rows"] if r["digit"] in readme_vdu.FOCUS] + first
+    assert other(results).startswith("(seed 0 only so far; the same command resumes with seeds 1 and 2):")
     results["rows"] += [{**r, "seed": s} for r in first for s in (1, 2)]
-    assert readme.vdu_fs_other_digits(results).startswith("(3 seeds):")
-    results["rows"] = [r for r in results["rows"] if r["digit"] in readme.FOCUS]
-    assert readme.vdu_fs_other_digits(results) == "(not run yet)."
+    assert other(results).startswith("(3 seeds):")
+    results["rows"] = [r for r in results["rows"] if r["digit"] in readme_vdu.FOCUS]
+    assert other(results) == "(not run yet)."
 
 
 def test_render_refuses_a_missing_or_doubled_block():

@@ -13,7 +13,8 @@ rest and its exit status is returned. Run it with the environment's Python: ``.v
 ``.venv\\Scripts\\python`` (Windows), or ``python`` inside ``conda activate fdunlearn``.
 
 Beside the commands, this package holds the maintainer tools they run: ``run_notebooks`` (execute lessons in place,
-times to outputs/), ``readme`` (README.md's generated blocks) and ``ship`` (train and record the shipped models).
+times to outputs/), ``readme`` (README.md's generated blocks; lesson 03's are written by
+``readme_vdu``, in ``readme_text``'s wording) and ``ship`` (train and record the shipped models).
 It is the top of the package: it may import everything.
 """
 

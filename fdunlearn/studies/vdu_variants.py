@@ -75,6 +75,12 @@ VARIANTS: dict[str, dict] = {
     # run; run on the tables' seeds after section 7.20's first row, in the same table)
     "fs-guide-ema-scale1.25-lr2e4-280": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, **guide.RUN,
                                          "guide_scale": 1.25, "lr": 2e-4, "steps": 280},
+    # Tried on fs-guide-ema-scale1.25 after that table and left out (digit 3, seeds 3 and 4, threes % / FID rise %;
+    # the row itself: 1.3/+38, 0.6/+5; session-29 probes, not in results files): 2,048 replay samples, 5.8/+16 on
+    # seed 3 (four times the kept samples, four times the forget-like ones the filter lets through); D_f's batches
+    # shifted by up to 1 px, 1.5/+36, 1.1/+9; the kernel mixtures over D_f and the kept samples shifted by up to 1 px
+    # (held-out threes read as forget-like at t = 300: 92% against 86%, other digits 4% both), 1.5/+18, 0.9/-1; the
+    # stricter filter (ratio 1.2, pi_f 0.29 against 0.14), 0.3/+141, 0.1/+92, and at scale 1 0.7/+83 on seed 3
     # a placebo: fs-guide's run with the correction switched off (scale 0): the same steps, batches and targets
     # elsewhere, so what it changes is what fine-tuning alone does to the samples
     "fs-guide-placebo": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS,

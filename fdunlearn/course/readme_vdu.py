@@ -4,7 +4,16 @@ files in data/results/ that the lesson prints; ``fdunlearn.course.readme`` puts 
 from __future__ import annotations
 
 from fdunlearn.course.readme_text import FOCUS, NAMES, and_list, met, pct, pm, pm_signed, signed
-from fdunlearn.studies import guide_bands, guide_fit, guide_target, vdu_digits, vdu_oracle, vdu_report
+from fdunlearn.studies import (
+    guide_bands,
+    guide_fit,
+    guide_levers,
+    guide_seeds,
+    guide_target,
+    vdu_digits,
+    vdu_oracle,
+    vdu_report,
+)
 from fdunlearn.unlearning import guide, replay
 
 
@@ -151,10 +160,11 @@ def fs_guide_ema_headline() -> str:
 
 
 def _levers() -> str:
-    """Lesson 03 sections 7.16-7.20: levers on digit 3, the share learned, the change by timestep, the target, lr."""
+    """Lesson 03 sections 7.16-7.21: levers on digit 3, the share learned, by timestep, the target, lr, all."""
     stats = vdu_report.digit_rows(vdu_report.load("fs-guide-levers"))
     parts = [f"{v} ({vdu_digits.LABELS[v].removeprefix('fs-guide-ema, ')}): {_variant_parts(stats, v)[0]}"
              for v in dict.fromkeys(v for v, _ in stats if v != "pretrained")]
+    levers = guide_levers.load()
     fit, bands, target = ((vdu_report.load(n), vdu_report.command(n))
                           for n in ("fs-guide-fit", "fs-guide-bands", "fs-guide-target"))
     return (f" Two more levers on digit 3 (section 7.16, `{vdu_report.command('fs-guide-levers')}`): "
@@ -164,7 +174,11 @@ def _levers() -> str:
             + _digits_headline("fs-guide-ema-lr", "fs-guide-ema-scale1.25-lr2e4") + " The same step for 280 steps: "
             + "; ".join(_variant_parts(vdu_report.digit_rows(vdu_report.load("fs-guide-ema-lr")),
                                        "fs-guide-ema-scale1.25-lr2e4-280")) + "."
-            + " On 5,000 samples (the digit3-5k command above): " + _at_5k(vdu_digits.DIGIT3_5K_SECTIONS["7.20"]) + ".")
+            + " On 5,000 samples (the digit3-5k command above): " + _at_5k(vdu_digits.DIGIT3_5K_SECTIONS["7.20"]) + "."
+            + " Every setting read together (section 7.21, `fdunlearn.studies.guide_levers`): "
+            + "; ".join(f(levers, 3) for f in (guide_levers.setting_line, guide_levers.seed_line))
+            + f". Which seed it is (`{vdu_report.command('fs-guide-seeds')}`): "
+            + guide_seeds.line(vdu_report.load("fs-guide-seeds"), "fs-guide-ema-scale1.25-lr2e4") + ".")
 
 
 def _at_5k(variants: tuple[str, ...]) -> str:

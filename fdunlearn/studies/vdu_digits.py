@@ -214,7 +214,7 @@ def filter_audit(model: str, out: str | Path, digits: tuple[int, ...] = (7, 3),
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fdunlearn.vdu_digits", description=__doc__.splitlines()[0])
     p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter", "mix", "oracle", "fit", "bands",
-                                          "target"))
+                                          "target", "seeds"))
     p.add_argument("--model", default="mnist-ddpm")
     p.add_argument("--out", required=True, help="results JSON (resumed when it exists)")
     p.add_argument("--variants", help=f"rows, comma-separated, from: {', '.join(VARIANTS)}")
@@ -223,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--digit", type=int, default=7, help="one-digit studies: the class to forget (default 7)")
     p.add_argument("--n-samples", type=int, help="samples scored per model")
     p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
-    p.add_argument("--seeds", help="table, fit, bands, target: run only these of the seeds 0,1,2 (comma-separated)")
+    p.add_argument("--seeds", help="table, fit, bands, target, seeds: run only these of the seeds 0,1,2 "
+                   "(comma-separated)")
     p.add_argument("--table", help="mix: the table whose rows are re-mixed")
     p.add_argument("--relearn-n", type=int,
                    help=f"relearn: forget images fine-tuned on (default {vdu_study.RELEARN_N})")
@@ -255,12 +256,15 @@ def main(argv: list[str] | None = None) -> int:
             from fdunlearn.studies import vdu_mix
 
             path = vdu_mix.mix(args.model, args.out, args.table, variants)
-        elif args.experiment in ("fit", "bands", "target"):  # studies of fs-guide's runs on one digit
-            from fdunlearn.studies import guide_bands, guide_fit, guide_target
+        elif args.experiment in ("fit", "bands", "target", "seeds"):  # studies of fs-guide's runs on one digit
+            from fdunlearn.studies import guide_bands, guide_fit, guide_seeds, guide_target
 
             seeds = tuple(int(x) for x in args.seeds.split(",")) if args.seeds else config.pick(BUDGET, FAST).seeds
             if args.experiment == "fit":
                 path = guide_fit.fit(args.model, args.out, args.digit, variants or ("fs-guide-ema",), seeds, cfg)
+            elif args.experiment == "seeds":
+                path = guide_seeds.crossed(args.model, args.out, args.digit, variants or ("fs-guide-ema",), seeds,
+                                           cfg, args.n_samples)
             else:
                 study = guide_bands.bands if args.experiment == "bands" else guide_target.target
                 path = study(args.model, args.out, args.digit, variants or ("fs-guide-ema-scale1.25",), seeds, cfg,

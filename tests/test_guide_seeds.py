@@ -10,7 +10,7 @@ def _results() -> dict:
     # the sampler seed moves the share by a point, the run seed by a tenth of one
     rows += [{"variant": "v", "run": r, "sample": s, "forget_share": 0.015 - 0.01 * s + 0.001 * r}
              for r in (0, 1) for s in (0, 1)]
-    return {"settings": {"digit": 3}, "rows": rows}
+    return {"settings": {"digit": 3, "budget": {"n_samples": 1000}}, "rows": rows}
 
 
 def test_by_seed_averages_over_the_other_seed():
@@ -24,7 +24,10 @@ def test_line_says_which_seed_moves_the_share():
     line = guide_seeds.line(_results(), "v")
     assert line.startswith("v, digit 3, 2 runs each scored on 2 sample sets: ")
     assert "by sampler seed 0: 1.55%, 1: 0.55% (1.00 points apart)" in line
-    assert line.endswith("by run seed (forget set and optimiser) 0: 1.00%, 1: 1.10% (0.10 points apart)")
+    assert "by run seed (forget set and optimiser) 0: 1.00%, 1: 1.10% (0.10 points apart)" in line
+    # mean of the four 1.05%; the two with run = sample seed: 1.5% and 0.6%; sqrt(0.0105 * 0.9895 / 1000) = 0.32%
+    assert line.endswith("; all 4 scorings 1.05%, the 2 a digits table makes (run seed = sampler seed) 1.05%; one "
+                         "scoring of 1,000 samples has a binomial sd of 0.32 points at that share")
 
 
 def test_an_absent_variant_is_named_with_the_ones_present():

@@ -11,6 +11,7 @@ seed, ``UnlearnConfig.seed``) and the noise of the 1,000 samples the model is sc
 from __future__ import annotations
 
 import dataclasses
+import math
 import tempfile
 from pathlib import Path
 
@@ -73,9 +74,19 @@ def by_seed(results: dict, variant: str) -> dict[str, dict[int, float]]:
 
 
 def line(results: dict, variant: str) -> str:
-    """One sentence: the share left by sampler seed and by run seed (each averaged over the other), and the range of
-    each: which of the two seeds moves the share."""
+    """One sentence: the share left by sampler seed and by run seed (each averaged over the other) and the range of
+    each; the mean of every scoring against that of the ones a digits table makes (run seed = sampler seed); and one
+    scoring's binomial sd at that mean, sqrt(p (1 - p) / n): how far a share moves by the samples drawn alone."""
     s = by_seed(results, variant)
+    rows = [r for r in results["rows"] if r["variant"] == variant]
+    every = sum(r["forget_share"] for r in rows) / len(rows)
+    same = [r["forget_share"] for r in rows if r["run"] == r["sample"]]
+    n = results["settings"]["budget"]["n_samples"]
+    noise = (f"; all {len(rows)} scorings {100 * every:.2f}%"
+             + (f", the {len(same)} a digits table makes (run seed = sampler seed) {100 * sum(same) / len(same):.2f}%"
+                if same else "")
+             + f"; one scoring of {n:,} samples has a binomial sd of {100 * math.sqrt(every * (1 - every) / n):.2f}"
+             " points at that share")
 
     def part(kind: str, what: str) -> str:
         v = s[kind]
@@ -84,4 +95,5 @@ def line(results: dict, variant: str) -> str:
 
     n_runs, n_samples = len(s["run"]), len(s["sample"])
     return (f"{variant}, digit {results['settings']['digit']}, {n_runs} runs each scored on {n_samples} sample sets: "
-            f"share left {part('sample', 'sampler seed')}; {part('run', 'run seed (forget set and optimiser)')}")
+            f"share left {part('sample', 'sampler seed')}; {part('run', 'run seed (forget set and optimiser)')}"
+            + noise)

@@ -135,6 +135,7 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     "fs-guide-ema": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema",
     "fs-guide-ema-digits": "table --model mnist-ddpm --digits 0,1,2,4,5,6,8,9 --variants fs-guide-ema",
     "fs-guide-ema-scale": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema-scale1.25",
+    "fs-guide-ema-scale-digits": "table --model mnist-ddpm --digits 0,1,2,4,5,6,8,9 --variants fs-guide-ema-scale1.25",
     "fs-guide-levers": "table --model mnist-ddpm --digits 3 --variants fs-guide-ema-band,fs-guide-ema-lam3",
     # how much of fs-guide's correction the network learns (lesson 03 section 7.16; two seeds, a diagnostic)
     "fs-guide-fit": ("fit --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25,"

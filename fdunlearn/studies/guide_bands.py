@@ -91,7 +91,7 @@ def sampled_parts(study: str, model: str, out: str | Path, digit: int, variants:
         base = results.get(f"base/seed={seed}")
         if base is None:
             base = {"key": f"base/seed={seed}", "variant": "pretrained", "seed": seed,
-                    **_score(vdu_study.draw(old, scheduler, b, seed), dataset, digit, b)}
+                    **brief_score(vdu_study.draw(old, scheduler, b, seed), dataset, digit, b)}
             results.add(base)
         for v in variants:
             cfg = dataclasses.replace(cfg0, forget_class=digit, seed=seed, **vd.VARIANTS[v])
@@ -102,13 +102,15 @@ def sampled_parts(study: str, model: str, out: str | Path, digit: int, variants:
             print(f"[vdu_digits] {study} {v}/digit={digit}/seed={seed}", flush=True)
             make = prepare(cfg, old, scheduler, rec)
             for name, (lo, hi) in todo.items():
-                row = _score(vdu_study.draw(make(lo, hi), scheduler, b, seed), dataset, digit, b)
+                row = brief_score(vdu_study.draw(make(lo, hi), scheduler, b, seed), dataset, digit, b)
                 results.add({"key": f"{v}/seed={seed}/{name}", "variant": v, "seed": seed, "part": name,
                              "band": [lo, hi], **row, "fid_rise": row["fid_remaining"] / base["fid_remaining"] - 1})
     return Path(out)
 
 
-def _score(images: torch.Tensor, dataset: str, digit: int, b) -> dict:
+def brief_score(images: torch.Tensor, dataset: str, digit: int, b) -> dict:
+    """The four numbers the fs-guide studies keep of a scoring (``vdu_study.score_images``): the forget share, FID on
+    the remaining digits, and the smallest and largest other digit."""
     row = vdu_study.score_images(images, dataset, digit, b)
     return {k: row[k] for k in ("forget_share", "fid_remaining", "other_min", "other_max")}
 

@@ -38,7 +38,7 @@ def crossed(model: str, out: str | Path, digit: int, variants: tuple[str, ...], 
         base[s] = results.get(f"base/sample={s}")
         if base[s] is None:
             base[s] = {"key": f"base/sample={s}", "variant": "pretrained", "sample": s,
-                       **guide_bands._score(vdu_study.draw(old, scheduler, b, s), dataset, digit, b)}
+                       **guide_bands.brief_score(vdu_study.draw(old, scheduler, b, s), dataset, digit, b)}
             results.add(base[s])
     for v in variants:
         for r in seeds:
@@ -50,7 +50,7 @@ def crossed(model: str, out: str | Path, digit: int, variants: tuple[str, ...], 
             with tempfile.TemporaryDirectory() as tmp:
                 new, _, _ = models.load_ddpm(unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False))
             for s in todo:
-                row = guide_bands._score(vdu_study.draw(new, scheduler, b, s), dataset, digit, b)
+                row = guide_bands.brief_score(vdu_study.draw(new, scheduler, b, s), dataset, digit, b)
                 results.add({"key": f"{v}/run={r}/sample={s}", "variant": v, "run": r, "sample": s, **row,
                              "fid_rise": row["fid_remaining"] / base[s]["fid_remaining"] - 1})
     return Path(out)

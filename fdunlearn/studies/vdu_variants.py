@@ -70,9 +70,9 @@ VARIANTS: dict[str, dict] = {
     # on seeds 3 and 4 alone; seeds 5 and 6 came after the table (lesson 03 section 7.20)
     "fs-guide-ema-scale1.25-lr2e4": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, **guide.RUN,
                                      "guide_scale": 1.25, "lr": 2e-4},
-    # fs-guide-ema-scale1.25-lr2e4 run 280 steps instead of 200, the most that fits the 2-minute bar with room (digit 3
-    # probes on seeds 3-6, not the table's: 0.7/+22, 0.5/-20, 0.9/-8, 1.2/+35 threes % / FID rise %, about 100 s per
-    # run; run on the tables' seeds after section 7.20's first row, in the same table)
+    # fs-guide-ema-scale1.25-lr2e4 run 280 steps instead of 200, about 100 s per run, under the 2-minute bar (digit 3
+    # probes on seeds 3-6, not the table's: 0.7/+22, 0.5/-20, 0.9/-8, 1.2/+35 threes % / FID rise %; run on the
+    # tables' seeds after section 7.20's first row, in the same table)
     "fs-guide-ema-scale1.25-lr2e4-280": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, **guide.RUN,
                                          "guide_scale": 1.25, "lr": 2e-4, "steps": 280},
     # Tried on fs-guide-ema-scale1.25 after that table and left out (digit 3, seeds 3 and 4, threes % / FID rise %;

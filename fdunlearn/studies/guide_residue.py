@@ -1,0 +1,109 @@
+"""What the share left is made of: the scorer's confidence on the samples it calls the forgotten digit (lesson 03
+section 7.22).
+
+The forget share of the digits tables counts every sample whose most likely class, by the evaluation classifier, is
+the forgotten digit K, however unsure. Here the same runs (same configs and seeds, so the same shares as the tables)
+split that count: samples called K with probability >= ``metrics.CONFIDENT`` (a clear K), the rest (shapes half-way
+between K and another digit, with that digit named as the runner-up), next to the pretrained model's split. The first
+seed's samples called K are kept (as 8-bit pixels) for the lesson's picture::
+
+    python -m fdunlearn.vdu_digits residue --model mnist-ddpm --digits 3,7 \\
+        --variants fs-guide-ema,fs-guide-ema-scale1.25-lr2e4 --out FILE.json  # vdu_digits.COMMANDS["fs-guide-residue"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import torch
+
+from fdunlearn.evaluation import metrics
+from fdunlearn.models import classifier as clf
+from fdunlearn.models import registry as models
+from fdunlearn.studies import vdu_study
+from fdunlearn.studies.results import Results
+from fdunlearn.unlearning import unlearn
+
+KEEP = 24  # samples called K kept per run of the first seed (the lesson's picture)
+
+
+def anatomy(probs: torch.Tensor, digit: int) -> dict:
+    """Of ``probs`` (n, classes): how many samples are called ``digit``, how many of those with probability >=
+    ``metrics.CONFIDENT``, and per class how often it is the runner-up of the unsure calls."""
+    if probs.ndim != 2 or not 0 <= digit < probs.shape[1]:
+        raise ValueError(f"probabilities of shape {tuple(probs.shape)} and digit {digit}; accepted: (n, classes) and "
+                         f"0 <= digit < classes")
+    called = probs.argmax(-1) == digit
+    p = probs[called, digit]
+    unsure = probs[called][p < metrics.CONFIDENT].clone()
+    unsure[:, digit] = -1.0
+    return {"n": len(probs), "called": int(called.sum()), "confident": int((p >= metrics.CONFIDENT).sum()),
+            "runner_up": torch.bincount(unsure.argmax(-1), minlength=probs.shape[1]).tolist()}
+
+
+def encode(images: torch.Tensor) -> list[str]:
+    """Model-space images in [-1, 1] as hex strings of 8-bit pixels (one string per image)."""
+    u8 = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return [bytes(x.flatten().tolist()).hex() for x in u8]
+
+
+def decode(codes: list[str], shape: tuple[int, ...] = (1, 32, 32)) -> torch.Tensor:
+    """``encode``'s strings back to images in [0, 1], shape (n, *shape)."""
+    out = [torch.tensor(list(bytes.fromhex(c)), dtype=torch.float32) for c in codes]
+    size = 1
+    for s in shape:
+        size *= s
+    bad = [len(x) for x in out if len(x) != size]
+    if bad:
+        raise ValueError(f"an image of {bad[0]} pixels; accepted: {size} ({'x'.join(map(str, shape))})")
+    return torch.stack(out).view(-1, *shape) / 255 if out else torch.zeros(0, *shape)
+
+
+def _row(images: torch.Tensor, probs: torch.Tensor, digit: int, keep: bool) -> dict:
+    row = anatomy(probs, digit)
+    if keep:
+        called = torch.nonzero(probs.argmax(-1) == digit).flatten()[:KEEP]
+        row |= {"images": encode(images[called]), "p_digit": [round(float(probs[i, digit]), 3) for i in called]}
+    return row
+
+
+def residue(model: str, out: str | Path, digits: tuple[int, ...], variants: tuple[str, ...],
+            seeds: tuple[int, ...] = (0, 1, 2), cfg0: unlearn.UnlearnConfig | None = None,
+            n_samples: int | None = None) -> Path:
+    """Run (or resume) each variant on each digit and seed, scored like a digits table row (same samples), and
+    record ``anatomy`` of its samples and the pretrained model's; the first seed's calls kept as images."""
+    from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches here
+
+    vd._check_variants(variants)
+    vd._check_digits(digits)
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"seeds {list(seeds)}; accepted: distinct integers >= 0")
+    cfg0 = cfg0 or unlearn.UnlearnConfig()
+    b = vd._budget(n_samples)
+    old, scheduler, rec = models.load_ddpm(model)
+    dataset = rec["recipe"]["dataset"]
+    scorer = clf.load(f"{dataset}-classifier")
+    results = Results(out, vd._settings("residue", model, dataset, b, cfg0, confident=metrics.CONFIDENT))
+    drawn: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    for digit in digits:
+        for seed in seeds:
+            if results.get(f"base/digit={digit}/seed={seed}") is None:
+                if seed not in drawn:
+                    images = vdu_study.draw(old, scheduler, b, seed)
+                    drawn[seed] = images, clf.predict(scorer, images)[0]
+                results.add({"key": f"base/digit={digit}/seed={seed}", "variant": "pretrained", "digit": digit,
+                             "seed": seed, **_row(*drawn[seed], digit, keep=False)})
+            for v in variants:
+                key = f"{v}/digit={digit}/seed={seed}"
+                if results.get(key) is not None:
+                    continue
+                print(f"[vdu_digits] residue {key}", flush=True)
+                cfg = dataclasses.replace(cfg0, forget_class=digit, seed=seed, **vd.VARIANTS[v])
+                with tempfile.TemporaryDirectory() as tmp:
+                    new, _, _ = models.load_ddpm(unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False))
+                images = vdu_study.draw(new, scheduler, b, seed)
+                results.add({"key": key, "variant": v, "digit": digit, "seed": seed,
+                             **_row(images, clf.predict(scorer, images)[0], digit, keep=seed == seeds[0])})
+    return Path(out)

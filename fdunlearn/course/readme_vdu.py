@@ -8,6 +8,7 @@ from fdunlearn.studies import (
     guide_bands,
     guide_fit,
     guide_levers,
+    guide_residue,
     guide_seeds,
     guide_target,
     vdu_digits,
@@ -167,6 +168,7 @@ def _levers() -> str:
     parts = [f"{v} ({vdu_digits.LABELS[v].removeprefix('fs-guide-ema, ')}): {_variant_parts(stats, v)[0]}"
              for v in dict.fromkeys(v for v, _ in stats if v != "pretrained")]
     levers = guide_levers.load()
+    residue = vdu_report.load("fs-guide-residue")
     fit, bands, target = ((vdu_report.load(n), vdu_report.command(n))
                           for n in ("fs-guide-fit", "fs-guide-bands", "fs-guide-target"))
     return (f" Two more levers on digit 3 (section 7.16, `{vdu_report.command('fs-guide-levers')}`): "
@@ -180,7 +182,10 @@ def _levers() -> str:
             + " Every setting read together (section 7.21, `fdunlearn.studies.guide_levers`): "
             + "; ".join(f(levers, 3) for f in (guide_levers.setting_line, guide_levers.seed_line))
             + f". Which seed it is (`{vdu_report.command('fs-guide-seeds')}`): "
-            + guide_seeds.line(vdu_report.load("fs-guide-seeds"), "fs-guide-ema-scale1.25-lr2e4") + ".")
+            + guide_seeds.line(vdu_report.load("fs-guide-seeds"), "fs-guide-ema-scale1.25-lr2e4") + "."
+            + f" What is left (section 7.22, `{vdu_report.command('fs-guide-residue')}`): "
+            + "; ".join(guide_residue.line(residue, v, d) for v in ("fs-guide-ema", "fs-guide-ema-scale1.25-lr2e4")
+                        for d in (3, 7)) + ".")
 
 
 def _at_5k(variants: tuple[str, ...]) -> str:

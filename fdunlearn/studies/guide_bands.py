@@ -16,7 +16,6 @@ everywhere (the model itself), only inside the band, only below it, only above i
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,8 +63,9 @@ def bands(model: str, out: str | Path, digit: int, variants: tuple[str, ...], se
     the pretrained model is scored once per seed on the same sampler noise (FID rises are against it)."""
 
     def switch(cfg: unlearn.UnlearnConfig, old: UNet2DModel, *_) -> Callable[[int, int], BandSwitch]:
-        with tempfile.TemporaryDirectory() as tmp:
-            new, _, _ = models.load_ddpm(unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False))
+        from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches here
+
+        new = vd.unlearned_net(model, cfg)
         return lambda lo, hi: BandSwitch(new, old, lo, hi)
 
     return sampled_parts("bands", model, out, digit, variants, seeds, cfg0, n_samples,

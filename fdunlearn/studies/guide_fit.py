@@ -17,7 +17,6 @@ the target asks for little: the network's change there is what it does to the ot
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from pathlib import Path
 
 import torch
@@ -84,8 +83,7 @@ def fit(model: str, out: str | Path, digit: int, variants: tuple[str, ...], seed
             print(f"[vdu_digits] fit {key}", flush=True)
             cfg = dataclasses.replace(cfg0, forget_class=digit, seed=seed, **vd.VARIANTS[v])
             x_forget, _ = unlearn.forget_set(dataset, cfg)
-            with tempfile.TemporaryDirectory() as tmp:
-                unet, _, _ = models.load_ddpm(unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False))
+            unet = vd.unlearned_net(model, cfg)
             ref = unlearn.function_prior(frozen, scheduler, rec["sha256"], x_forget, cfg)["guide"]
             sets = {"forget images (trained on)": x_forget[:N_IMAGES],
                     "held-out images of the digit": held.images[held.labels == digit][:N_IMAGES],

@@ -14,7 +14,6 @@ seed's samples called K are kept (as 8-bit pixels) for the lesson's picture::
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from pathlib import Path
 
 import torch
@@ -101,9 +100,70 @@ def residue(model: str, out: str | Path, digits: tuple[int, ...], variants: tupl
                     continue
                 print(f"[vdu_digits] residue {key}", flush=True)
                 cfg = dataclasses.replace(cfg0, forget_class=digit, seed=seed, **vd.VARIANTS[v])
-                with tempfile.TemporaryDirectory() as tmp:
-                    new, _, _ = models.load_ddpm(unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False))
+                new = vd.unlearned_net(model, cfg)
                 images = vdu_study.draw(new, scheduler, b, seed)
                 results.add({"key": key, "variant": v, "digit": digit, "seed": seed,
                              **_row(images, clf.predict(scorer, images)[0], digit, keep=seed == seeds[0])})
     return Path(out)
+
+
+def split(results: dict, variant: str, digit: int) -> dict:
+    """Mean over seeds, as fractions of the samples: called ``digit`` (the tables' forget share), called it with
+    confidence, called it unsure; the unsure calls' runner-up classes summed over seeds; the seeds."""
+    rows = [r for r in results["rows"] if r["variant"] == variant and r["digit"] == digit]
+    if not rows:
+        have = sorted({(r["variant"], r["digit"]) for r in results["rows"]})
+        raise ValueError(f"no runs of {variant!r} on digit {digit} in this file; it holds: "
+                         + ", ".join(f"{v} on {d}" for v, d in have))
+    called = sum(r["called"] / r["n"] for r in rows) / len(rows)
+    sure = sum(r["confident"] / r["n"] for r in rows) / len(rows)
+    runner = [sum(col) for col in zip(*(r["runner_up"] for r in rows), strict=True)]
+    return {"called": called, "confident": sure, "unsure": called - sure, "runner_up": runner,
+            "seeds": sorted(r["seed"] for r in rows)}
+
+
+def line(results: dict, variant: str, digit: int) -> str:
+    """One sentence: the share called ``digit``, split into sure and unsure calls (with the unsure calls' most
+    frequent runner-ups), against the pretrained model's."""
+    s, p = split(results, variant, digit), split(results, "pretrained", digit)
+    conf = results["settings"]["confident"]
+    top = sorted((n, c) for c, n in enumerate(s["runner_up"]) if n)[::-1][:3]
+    named = ", ".join(f"{c} ({n})" for n, c in top) or "none"
+
+    def of_calls(x: dict) -> str:
+        return f"{round(100 * x['confident'] / x['called'])}%" if x["called"] else "none"
+
+    return (f"{variant}, digit {digit} ({len(s['seeds'])} seeds): {100 * s['called']:.2f}% of the samples called "
+            f"{digit}, {100 * s['confident']:.2f}% with p >= {conf:g} and {100 * s['unsure']:.2f}% unsure (runner-up "
+            f"of the unsure calls, over all seeds: {named}); sure calls {of_calls(s)} of its calls against "
+            f"{of_calls(p)} of the pretrained model's ({100 * p['called']:.2f}% called, {100 * p['confident']:.2f}% "
+            "sure)")
+
+
+def against_table(results: dict, table: dict) -> list[str]:
+    """The runs whose share called K differs from the digits table's row of the same variant, digit and seed (the
+    study re-runs the table's configs: none should); runs the table lacks are skipped."""
+    rows = {(r["variant"], r["digit"], r["seed"]): r["forget_share"] for r in table["rows"]}
+    return [f"{r['variant']} digit {r['digit']} seed {r['seed']}: {r['called'] / r['n']:.3f} here, "
+            f"{rows[key]:.3f} in the table" for r in results["rows"]
+            if (key := (r["variant"], r["digit"], r["seed"])) in rows and abs(r["called"] / r["n"] - rows[key]) > 1e-6]
+
+
+def picture(fig, results: dict, variant: str, digit: int, columns: int = 12) -> int:
+    """The first seed's samples called ``digit`` on ``fig``, titled with the scorer's p(digit); returns how many."""
+    row = next((r for r in results["rows"] if r["variant"] == variant and r["digit"] == digit and "images" in r),
+               None)
+    if row is None:
+        raise ValueError(f"no kept samples of {variant!r} on digit {digit} in this file")
+    images = decode(row["images"])
+    n = len(images)
+    axes = fig.subplots(max(1, -(-n // columns)), columns, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i, 0], cmap="gray", vmin=0, vmax=1)
+            ax.set_title(f"{row['p_digit'][i]:.2f}", fontsize=8,
+                         color="black" if row["p_digit"][i] >= results["settings"]["confident"] else "tab:red")
+    fig.suptitle(f"{variant}, digit {digit}, seed {row['seed']}: the {n} samples called {digit} (title: p({digit}); "
+                 f"red: below {results['settings']['confident']:g})", fontsize=9)
+    return n

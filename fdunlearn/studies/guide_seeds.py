@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tempfile
 from pathlib import Path
 
 from fdunlearn.models import registry as models
@@ -47,8 +46,7 @@ def crossed(model: str, out: str | Path, digit: int, variants: tuple[str, ...], 
                 continue
             print(f"[vdu_digits] seeds {v}/digit={digit}/run={r}", flush=True)
             cfg = dataclasses.replace(cfg0, forget_class=digit, seed=r, **vd.VARIANTS[v])
-            with tempfile.TemporaryDirectory() as tmp:
-                new, _, _ = models.load_ddpm(unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False))
+            new = vd.unlearned_net(model, cfg)
             for s in todo:
                 row = guide_bands.brief_score(vdu_study.draw(new, scheduler, b, s), dataset, digit, b)
                 results.add({"key": f"{v}/run={r}/sample={s}", "variant": v, "run": r, "sample": s, **row,

@@ -70,6 +70,14 @@ def _settings(experiment: str, model: str, dataset: str, b: vdu_study.Budget, cf
             "base_config": dataclasses.asdict(cfg), "mode": config.mode(), **extra}
 
 
+def unlearned_net(model: str, cfg: unlearn.UnlearnConfig):
+    """The network of one unlearning run (written to a temporary folder and read back), for studies that score it
+    their own way."""
+    with tempfile.TemporaryDirectory() as tmp:
+        unet, _, _ = models.load_ddpm(unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False))
+    return unet
+
+
 def _unlearn_and_score(model: str, cfg: unlearn.UnlearnConfig, dataset: str, b: vdu_study.Budget) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()

@@ -80,7 +80,13 @@ VARIANTS: dict[str, dict] = {
     # seed 3 (four times the kept samples, four times the forget-like ones the filter lets through); D_f's batches
     # shifted by up to 1 px, 1.5/+36, 1.1/+9; the kernel mixtures over D_f and the kept samples shifted by up to 1 px
     # (held-out threes read as forget-like at t = 300: 92% against 86%, other digits 4% both), 1.5/+18, 0.9/-1; the
-    # stricter filter (ratio 1.2, pi_f 0.29 against 0.14), 0.3/+141, 0.1/+92, and at scale 1 0.7/+83 on seed 3
+    # stricter filter (ratio 1.2, pi_f 0.29 against 0.14), 0.3/+141, 0.1/+92, and at scale 1 0.7/+83 on seed 3.
+    # Tried on fs-guide-ema-scale1.25-lr2e4 (its row on seeds 3 and 4: 1.1/+14, 0.4/+1; session-30 probes): the forget
+    # kernel mixture widened by three SDEdit variants of each forget image (the pretrained model from t = 250, left out
+    # with their image), 1.0/+34, 0.2/+7; pi_f doubled, 0.8/+69, 0.2/+19; w at t < 400 from a small noise-conditioned
+    # classifier trained on noised D_f against the kept replay samples (35 s; held-out threes at t = 300 read as
+    # forget-like 92% against the kernel's 86%, other digits 0.4% against 4%), 1.1/+10, 0.4/+8: the same threes, so
+    # the share left is not set by how well w reads the class at t = 300-400 (section 7.22 looks at what it is)
     # a placebo: fs-guide's run with the correction switched off (scale 0): the same steps, batches and targets
     # elsewhere, so what it changes is what fine-tuning alone does to the samples
     "fs-guide-placebo": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS,

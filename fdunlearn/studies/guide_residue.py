@@ -157,7 +157,9 @@ def picture(fig, results: dict, variant: str, digit: int, columns: int = 12) -> 
         raise ValueError(f"no kept samples of {variant!r} on digit {digit} in this file")
     images = decode(row["images"])
     n = len(images)
-    axes = fig.subplots(max(1, -(-n // columns)), columns, squeeze=False)
+    rows = max(1, -(-n // columns))
+    fig.set_size_inches(fig.get_figwidth(), 0.5 + 1.0 * rows)
+    axes = fig.subplots(rows, columns, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:

@@ -73,6 +73,8 @@ def test_trajectory_scores_every_snapshot(fast_ddpm, tmp_path):
     (["relearn", "--relearn-n", "0"], r"relearning images n=0; accepted: an integer 1\.\.4 \(the forget set\)"),
     (["mix", "--variants", "vdu-fs"], "mix needs --table FILE and --variants; accepted: e.g. --table"),
     (["mix", "--variants", "vdu-fs", "--table", "missing.json"], "missing.json is missing; make it with"),
+    (["residue", "--digits", "3,3"], r"bad digit list \[3, 3\]; accepted: distinct classes in 0..9"),
+    (["residue", "--variants", "nope"], "unknown variant 'nope'; accepted: vdu-fs"),
 ])
 def test_bad_arguments_name_the_value(args, message, tmp_path, capsys, fast_ddpm):
     import re

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import torch
+from diffusers import UNet2DModel
 
 from fdunlearn import config, validate
 from fdunlearn.models import registry as models
@@ -70,7 +71,7 @@ def _settings(experiment: str, model: str, dataset: str, b: vdu_study.Budget, cf
             "base_config": dataclasses.asdict(cfg), "mode": config.mode(), **extra}
 
 
-def unlearned_net(model: str, cfg: unlearn.UnlearnConfig):
+def unlearned_net(model: str, cfg: unlearn.UnlearnConfig) -> UNet2DModel:
     """The network of one unlearning run (written to a temporary folder and read back), for studies that score it
     their own way."""
     with tempfile.TemporaryDirectory() as tmp:

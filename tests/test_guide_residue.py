@@ -88,3 +88,41 @@ def test_bad_input_is_refused_before_any_run(tmp_path, digits, variants, seeds, 
 
 def test_the_shipped_study_is_one_of_the_commands():
     assert vdu_digits.COMMANDS["fs-guide-residue"].startswith("residue --model mnist-ddpm --digits 3,7 ")
+
+
+def _decided() -> dict:
+    ts = [800, 600, 400, 200, 0]
+    return {"settings": {"digit": 3}, "rows": [
+        {"variant": "pretrained", "seed": 0, "final": 110, "timesteps": ts, "read": [0.0, 0.2, 0.7, 0.95, 1.0]},
+        {"variant": "v", "seed": 0, "final": 20, "timesteps": ts, "read": [0.0, 0.05, 0.3, 0.8, 1.0]},
+        {"variant": "w", "seed": 1, "final": 0, "timesteps": ts, "read": [None] * 5}]}
+
+
+def test_half_decided_is_the_first_timestep_where_half_read_as_the_digit():
+    rows = _decided()["rows"]
+    assert [guide_residue.half_decided(r) for r in rows] == [400, 200, None]
+
+
+def test_decided_line_compares_with_the_pretrained_model_of_the_same_seed():
+    assert guide_residue.decided_line(_decided(), "v") == (
+        "v, digit 3: seed 0: 20 samples end as 3, half of them read as 3 from t = 200 (the pretrained model's 110: "
+        "from t = 400)")
+    assert guide_residue.decided_line(_decided(), "w") == ("w, digit 3: seed 1: 0 samples end as 3, half of them "
+                                                           "read as 3 at no step")
+    with pytest.raises(ValueError, match="no runs of 'x' in this file; it holds: pretrained, v, w"):
+        guide_residue.decided_line(_decided(), "x")
+
+
+def test_decided_plot_draws_a_curve_per_run_and_the_band():
+    fig, ax = plt.subplots()
+    guide_residue.decided_plot(ax, _decided(), band=(300, 600))
+    assert len(ax.lines) == 3 and ax.xaxis_inverted()
+    plt.close(fig)
+
+
+def test_decided_refuses_bad_input_before_any_run(tmp_path):
+    with pytest.raises(ValueError, match=r"seeds \[\]; accepted: distinct integers >= 0"):
+        guide_residue.decided("mnist-ddpm", tmp_path / "out.json", 3, ("fs-guide-ema",), ())
+    with pytest.raises(ValueError, match=r"bad digit list \[10\]"):
+        guide_residue.decided("mnist-ddpm", tmp_path / "out.json", 10, ("fs-guide-ema",))
+    assert not (tmp_path / "out.json").exists()

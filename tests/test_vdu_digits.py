@@ -75,6 +75,7 @@ def test_trajectory_scores_every_snapshot(fast_ddpm, tmp_path):
     (["mix", "--variants", "vdu-fs", "--table", "missing.json"], "missing.json is missing; make it with"),
     (["residue", "--digits", "3,3"], r"bad digit list \[3, 3\]; accepted: distinct classes in 0..9"),
     (["residue", "--variants", "nope"], "unknown variant 'nope'; accepted: vdu-fs"),
+    (["decided", "--digit", "12"], r"bad digit list \[12\]"),
 ])
 def test_bad_arguments_name_the_value(args, message, tmp_path, capsys, fast_ddpm):
     import re

@@ -17,9 +17,11 @@ import dataclasses
 from pathlib import Path
 
 import torch
+from diffusers import DDIMScheduler
 
 from fdunlearn.evaluation import metrics
 from fdunlearn.models import classifier as clf
+from fdunlearn.models import ddpm
 from fdunlearn.models import registry as models
 from fdunlearn.studies import vdu_study
 from fdunlearn.studies.results import Results
@@ -169,3 +171,101 @@ def picture(fig, results: dict, variant: str, digit: int, columns: int = 12) -> 
     fig.suptitle(f"{variant}, digit {digit}, seed {row['seed']}: the {n} samples called {digit} (title: p({digit}); "
                  f"red: below {results['settings']['confident']:g})", fontsize=9)
     return n
+
+
+def decided(model: str, out: str | Path, digit: int, variants: tuple[str, ...], seeds: tuple[int, ...] = (0,),
+            cfg0: unlearn.UnlearnConfig | None = None, n_samples: int | None = None) -> Path:
+    """Run (or resume) each variant on ``digit`` and seed; along the scoring sampler (the tables' samples), record per
+    timestep the share of the samples finally called ``digit`` whose one-step guess of x_0 (Ho Eq. 15 solved for x_0:
+    (x_t - sqrt(1 - a_t) eps) / sqrt(a_t), by the network that samples) is already called ``digit``; the pretrained
+    model's too. When a trajectory becomes the digit, against where the correction acts."""
+    from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches here
+
+    vd._check_variants(variants)
+    vd._check_digits((digit,))
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"seeds {list(seeds)}; accepted: distinct integers >= 0")
+    cfg0 = cfg0 or unlearn.UnlearnConfig()
+    b = vd._budget(n_samples)
+    old, scheduler, rec = models.load_ddpm(model)
+    scorer = clf.load(f"{rec['recipe']['dataset']}-classifier")
+    results = Results(out, vd._settings("decided", model, rec["recipe"]["dataset"], b, cfg0, digit=digit))
+    for seed in seeds:
+        for v in ("pretrained", *variants):
+            key = f"{v}/digit={digit}/seed={seed}"
+            if results.get(key) is not None:
+                continue
+            print(f"[vdu_digits] decided {key}", flush=True)
+            net = old if v == "pretrained" else vd.unlearned_net(
+                model, dataclasses.replace(cfg0, forget_class=digit, seed=seed, **vd.VARIANTS[v]))
+            results.add({"key": key, "variant": v, "digit": digit, "seed": seed,
+                         **_read_along(net, scheduler, scorer, digit, b, seed)})
+    return Path(out)
+
+
+def _read_along(net, scheduler, scorer, digit: int, b: vdu_study.Budget, seed: int) -> dict:
+    """``decided``'s measurement for one network: the timesteps after each sampler step and the share read."""
+    images, trajectory = ddpm.sample(net, scheduler, b.n_samples, seed=1000 + seed, steps=b.ddim_steps,
+                                     progress=False, eta=b.eta, return_trajectory=True)
+    final = clf.predict(scorer, images)[0].argmax(-1) == digit
+    grid = DDIMScheduler.from_config(scheduler.config)
+    grid.set_timesteps(b.ddim_steps)
+    after = grid.timesteps.tolist()[1:]  # the timestep x_t is at after each step but the last
+    chunks = len(trajectory) // b.ddim_steps  # ddpm.sample appends each chunk's steps in turn
+    read = []
+    for i, t in enumerate(after):
+        x = torch.cat([trajectory[c * b.ddim_steps + i] for c in range(chunks)])[final]
+        if not len(x):
+            read.append(None)
+            continue
+        a = scheduler.alphas_cumprod[t]
+        with torch.no_grad():
+            eps = net(x.to(net.device), torch.full((len(x),), t, device=net.device)).sample.cpu()
+        x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
+        read.append(float((clf.predict(scorer, x0)[0].argmax(-1) == digit).float().mean()))
+    return {"final": int(final.sum()), "n": len(images), "timesteps": after, "read": read}
+
+
+def half_decided(row: dict) -> int | None:
+    """The largest timestep at which at least half of ``row``'s final calls already read as the digit (None: never)."""
+    return next((t for t, r in zip(row["timesteps"], row["read"], strict=True) if r is not None and r >= 0.5), None)
+
+
+def _from(row: dict) -> str:
+    t = half_decided(row)
+    return "at no step" if t is None else f"from t = {t}"
+
+
+def decided_line(results: dict, variant: str) -> str:
+    """One sentence per seed: how many samples end as the digit, and from which timestep half of them read as it, for
+    ``variant`` against the pretrained model."""
+    digit = results["settings"]["digit"]
+    rows = {(r["variant"], r["seed"]): r for r in results["rows"]}
+    seeds = sorted(s for v, s in rows if v == variant)
+    if not seeds:
+        raise ValueError(f"no runs of {variant!r} in this file; it holds: "
+                         + ", ".join(sorted({v for v, _ in rows})))
+    parts = []
+    for s in seeds:
+        mine, base = rows[variant, s], rows.get(("pretrained", s))
+        part = f"seed {s}: {mine['final']} samples end as {digit}, half of them read as {digit} {_from(mine)}"
+        if base:
+            part += f" (the pretrained model's {base['final']}: {_from(base)})"
+        parts.append(part)
+    return f"{variant}, digit {digit}: " + "; ".join(parts)
+
+
+def decided_plot(ax, results: dict, band: tuple[int, int] | None = None) -> None:
+    """The share of the final calls read as the digit against the timestep, one curve per variant and seed; the
+    correction's band shaded."""
+    digit = results["settings"]["digit"]
+    for r in results["rows"]:
+        ts = [t for t, x in zip(r["timesteps"], r["read"], strict=True) if x is not None]
+        ax.plot(ts, [100 * x for x in r["read"] if x is not None], marker=".",
+                label=f"{r['variant']}, seed {r['seed']} ({r['final']} end as {digit})")
+    if band:
+        ax.axvspan(*band, color="tab:orange", alpha=0.15, label=f"correction acts: {band[0]} <= t < {band[1]}")
+    ax.invert_xaxis()  # the sampler runs from noise (left) to image (right)
+    ax.set_xlabel("timestep t (sampling runs left to right)")
+    ax.set_ylabel(f"% of final {digit}s already read as {digit}")
+    ax.legend(fontsize=8)

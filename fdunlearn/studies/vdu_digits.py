@@ -223,7 +223,7 @@ def filter_audit(model: str, out: str | Path, digits: tuple[int, ...] = (7, 3),
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fdunlearn.vdu_digits", description=__doc__.splitlines()[0])
     p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter", "mix", "oracle", "fit", "bands",
-                                          "target", "seeds", "residue"))
+                                          "target", "seeds", "residue", "decided"))
     p.add_argument("--model", default="mnist-ddpm")
     p.add_argument("--out", required=True, help="results JSON (resumed when it exists)")
     p.add_argument("--variants", help=f"rows, comma-separated, from: {', '.join(VARIANTS)}")
@@ -232,8 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--digit", type=int, default=7, help="one-digit studies: the class to forget (default 7)")
     p.add_argument("--n-samples", type=int, help="samples scored per model")
     p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
-    p.add_argument("--seeds", help="table, fit, bands, target, seeds, residue: run only these of the seeds 0,1,2 "
-                   "(comma-separated)")
+    p.add_argument("--seeds", help="table, fit, bands, target, seeds, residue, decided: run only these of the seeds "
+                   "0,1,2 (comma-separated)")
     p.add_argument("--table", help="mix: the table whose rows are re-mixed")
     p.add_argument("--relearn-n", type=int,
                    help=f"relearn: forget images fine-tuned on (default {vdu_study.RELEARN_N})")
@@ -258,13 +258,17 @@ def main(argv: list[str] | None = None) -> int:
 
             digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else (3, 7)
             path = vdu_oracle.oracle(args.model, args.out, digits, n_samples=args.n_samples)
-        elif args.experiment == "residue":
+        elif args.experiment in ("residue", "decided"):
             from fdunlearn.studies import guide_residue
 
-            digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else (3, 7)
             seeds = tuple(int(x) for x in args.seeds.split(",")) if args.seeds else config.pick(BUDGET, FAST).seeds
-            path = guide_residue.residue(args.model, args.out, digits, variants or ("fs-guide-ema",), seeds, cfg,
-                                         args.n_samples)
+            if args.experiment == "decided":
+                path = guide_residue.decided(args.model, args.out, args.digit, variants or ("fs-guide-ema",), seeds,
+                                             cfg, args.n_samples)
+            else:
+                digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else (3, 7)
+                path = guide_residue.residue(args.model, args.out, digits, variants or ("fs-guide-ema",), seeds, cfg,
+                                             args.n_samples)
         elif args.experiment == "mix":
             if not args.table or not variants:
                 raise ValueError("mix needs --table FILE and --variants; accepted: e.g. --table "

@@ -157,6 +157,8 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     # the samples the scorer calls the forgotten digit, split by its confidence (section 7.22)
     "fs-guide-residue": ("residue --model mnist-ddpm --digits 3,7 --variants fs-guide-ema,"
                          "fs-guide-ema-scale1.25-lr2e4"),
+    # along the sampler: when the samples that end as the digit start to read as it (section 7.22)
+    "fs-guide-decided": "decided --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25-lr2e4",
     "fs-guide-target": "target --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25",  # 7.19
     # digit 3's runs of five tables again, scored on 5,000 samples per model (lesson 03 sections 7.13 and 7.15)
     "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late,fs-guide-long,"

@@ -162,13 +162,16 @@ def fs_guide_ema_headline() -> str:
             + vdu_fs_other_digits(vdu_report.load("fs-guide-ema-scale-digits"), "fs-guide-ema-scale1.25"))
 
 
+RESIDUE_RUNS = ("fs-guide-ema", "fs-guide-ema-scale1.25-lr2e4")  # the runs section 7.22 looks into
+
+
 def _levers() -> str:
     """Lesson 03 sections 7.16-7.21: levers on digit 3, the share learned, by timestep, the target, lr, all."""
     stats = vdu_report.digit_rows(vdu_report.load("fs-guide-levers"))
     parts = [f"{v} ({vdu_digits.LABELS[v].removeprefix('fs-guide-ema, ')}): {_variant_parts(stats, v)[0]}"
              for v in dict.fromkeys(v for v, _ in stats if v != "pretrained")]
     levers = guide_levers.load()
-    residue = vdu_report.load("fs-guide-residue")
+    residue, decided = vdu_report.load("fs-guide-residue"), vdu_report.load("fs-guide-decided")
     fit, bands, target = ((vdu_report.load(n), vdu_report.command(n))
                           for n in ("fs-guide-fit", "fs-guide-bands", "fs-guide-target"))
     return (f" Two more levers on digit 3 (section 7.16, `{vdu_report.command('fs-guide-levers')}`): "
@@ -184,8 +187,10 @@ def _levers() -> str:
             + f". Which seed it is (`{vdu_report.command('fs-guide-seeds')}`): "
             + guide_seeds.line(vdu_report.load("fs-guide-seeds"), "fs-guide-ema-scale1.25-lr2e4") + "."
             + f" What is left (section 7.22, `{vdu_report.command('fs-guide-residue')}`): "
-            + "; ".join(guide_residue.line(residue, v, d) for v in ("fs-guide-ema", "fs-guide-ema-scale1.25-lr2e4")
-                        for d in (3, 7)) + ".")
+            + "; ".join(guide_residue.line(residue, v, d) for v in RESIDUE_RUNS for d in (3, 7))
+            + f". When along the sampler (`{vdu_report.command('fs-guide-decided')}`): "
+            + "; ".join(guide_residue.decided_line(decided, v) for v in RESIDUE_RUNS)
+            + f" (the correction acts at {guide.DEFAULTS['forget_t_min']} <= t < {guide.DEFAULTS['guide_t_max']}).")
 
 
 def _at_5k(variants: tuple[str, ...]) -> str:

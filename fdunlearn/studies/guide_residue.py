@@ -176,7 +176,7 @@ def picture(fig, results: dict, variant: str, digit: int, columns: int = 12) -> 
 def decided(model: str, out: str | Path, digit: int, variants: tuple[str, ...], seeds: tuple[int, ...] = (0,),
             cfg0: unlearn.UnlearnConfig | None = None, n_samples: int | None = None) -> Path:
     """Run (or resume) each variant on ``digit`` and seed; along the scoring sampler (the tables' samples), record per
-    timestep the share of the samples finally called ``digit`` whose one-step guess of x_0 (Ho Eq. 15 solved for x_0:
+    timestep the share of the samples finally called ``digit`` whose one-step guess of x_0 (Ho Eq. 4 solved for x_0:
     (x_t - sqrt(1 - a_t) eps) / sqrt(a_t), by the network that samples) is already called ``digit``; the pretrained
     model's too. When a trajectory becomes the digit, against where the correction acts."""
     from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches here
@@ -259,10 +259,12 @@ def decided_plot(ax, results: dict, band: tuple[int, int] | None = None) -> None
     """The share of the final calls read as the digit against the timestep, one curve per variant and seed; the
     correction's band shaded."""
     digit = results["settings"]["digit"]
-    for r in results["rows"]:
+    colour = {v: f"C{i}" for i, v in enumerate(dict.fromkeys(r["variant"] for r in results["rows"]))}
+    style = {s: ("-", "--", ":", "-.")[i % 4] for i, s in enumerate(sorted({r["seed"] for r in results["rows"]}))}
+    for r in results["rows"]:  # a colour per variant, a line style per seed
         ts = [t for t, x in zip(r["timesteps"], r["read"], strict=True) if x is not None]
-        ax.plot(ts, [100 * x for x in r["read"] if x is not None], marker=".",
-                label=f"{r['variant']}, seed {r['seed']} ({r['final']} end as {digit})")
+        ax.plot(ts, [100 * x for x in r["read"] if x is not None], marker=".", color=colour[r["variant"]],
+                linestyle=style[r["seed"]], label=f"{r['variant']}, seed {r['seed']} ({r['final']} end as {digit})")
     if band:
         ax.axvspan(*band, color="tab:orange", alpha=0.15, label=f"correction acts: {band[0]} <= t < {band[1]}")
     ax.invert_xaxis()  # the sampler runs from noise (left) to image (right)

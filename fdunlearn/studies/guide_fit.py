@@ -77,11 +77,9 @@ def fit(model: str, out: str | Path, digit: int, variants: tuple[str, ...], seed
     held = data.load(dataset, "heldout", verbose=False)
     for v in variants:
         for seed in seeds:
-            key = f"{v}/digit={digit}/seed={seed}"
-            if results.get(key) is not None:
+            if (todo := vd.pending_run(results, "fit", v, digit, seed, cfg0)) is None:
                 continue
-            print(f"[vdu_digits] fit {key}", flush=True)
-            cfg = dataclasses.replace(cfg0, forget_class=digit, seed=seed, **vd.VARIANTS[v])
+            key, cfg = todo
             x_forget, _ = unlearn.forget_set(dataset, cfg)
             unet = vd.unlearned_net(model, cfg)
             ref = unlearn.function_prior(frozen, scheduler, rec["sha256"], x_forget, cfg)["guide"]

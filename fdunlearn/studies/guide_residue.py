@@ -13,7 +13,6 @@ seed's samples called K are kept (as 8-bit pixels) for the lesson's picture::
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import torch
@@ -97,11 +96,9 @@ def residue(model: str, out: str | Path, digits: tuple[int, ...], variants: tupl
                 results.add({"key": f"base/digit={digit}/seed={seed}", "variant": "pretrained", "digit": digit,
                              "seed": seed, **_row(*drawn[seed], digit, keep=False)})
             for v in variants:
-                key = f"{v}/digit={digit}/seed={seed}"
-                if results.get(key) is not None:
+                if (todo := vd.pending_run(results, "residue", v, digit, seed, cfg0)) is None:
                     continue
-                print(f"[vdu_digits] residue {key}", flush=True)
-                cfg = dataclasses.replace(cfg0, forget_class=digit, seed=seed, **vd.VARIANTS[v])
+                key, cfg = todo
                 new = vd.unlearned_net(model, cfg)
                 images = vdu_study.draw(new, scheduler, b, seed)
                 results.add({"key": key, "variant": v, "digit": digit, "seed": seed,
@@ -191,15 +188,14 @@ def decided(model: str, out: str | Path, digit: int, variants: tuple[str, ...], 
     scorer = clf.load(f"{rec['recipe']['dataset']}-classifier")
     results = Results(out, vd._settings("decided", model, rec["recipe"]["dataset"], b, cfg0, digit=digit))
     for seed in seeds:
-        for v in ("pretrained", *variants):
-            key = f"{v}/digit={digit}/seed={seed}"
-            if results.get(key) is not None:
-                continue
-            print(f"[vdu_digits] decided {key}", flush=True)
-            net = old if v == "pretrained" else vd.unlearned_net(
-                model, dataclasses.replace(cfg0, forget_class=digit, seed=seed, **vd.VARIANTS[v]))
-            results.add({"key": key, "variant": v, "digit": digit, "seed": seed,
-                         **_read_along(net, scheduler, scorer, digit, b, seed)})
+        key = f"pretrained/digit={digit}/seed={seed}"
+        if results.get(key) is None:
+            results.add({"key": key, "variant": "pretrained", "digit": digit, "seed": seed,
+                         **_read_along(old, scheduler, scorer, digit, b, seed)})
+        for v in variants:
+            if (todo := vd.pending_run(results, "decided", v, digit, seed, cfg0)) is not None:
+                results.add({"key": todo[0], "variant": v, "digit": digit, "seed": seed,
+                             **_read_along(vd.unlearned_net(model, todo[1]), scheduler, scorer, digit, b, seed)})
     return Path(out)
 
 

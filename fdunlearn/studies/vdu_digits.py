@@ -79,6 +79,17 @@ def unlearned_net(model: str, cfg: unlearn.UnlearnConfig) -> UNet2DModel:
     return unet
 
 
+def pending_run(results: Results, study: str, variant: str, digit: int, seed: int,
+                cfg0: unlearn.UnlearnConfig) -> tuple[str, unlearn.UnlearnConfig] | None:
+    """(row key, config) of one run of ``variant`` on ``digit`` and ``seed`` when ``results`` lacks it (announced on
+    stdout), else None: the resume step the fs-guide studies share."""
+    key = f"{variant}/digit={digit}/seed={seed}"
+    if results.get(key) is not None:
+        return None
+    print(f"[vdu_digits] {study} {key}", flush=True)
+    return key, dataclasses.replace(cfg0, forget_class=digit, seed=seed, **VARIANTS[variant])
+
+
 def _unlearn_and_score(model: str, cfg: unlearn.UnlearnConfig, dataset: str, b: vdu_study.Budget) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()

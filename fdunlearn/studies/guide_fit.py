@@ -58,6 +58,11 @@ def check_runs(study: str, digit: int, variants: tuple[str, ...], seeds: tuple[i
     if not_guide:
         raise ValueError(f"{study} reads fs-guide runs; {not_guide[0]!r} is not one; accepted: "
                          + ", ".join(v for v, c in vd.VARIANTS.items() if c.get("method") == "fs-guide"))
+    check_seeds(seeds)
+
+
+def check_seeds(seeds: tuple[int, ...]) -> None:
+    """What the studies of fs-guide's runs accept as seeds: at least one, distinct, >= 0."""
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise ValueError(f"seeds {list(seeds)}; accepted: distinct integers >= 0")
 

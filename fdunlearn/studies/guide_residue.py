@@ -13,6 +13,7 @@ seed's samples called K are kept (as 8-bit pixels) for the lesson's picture::
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -20,9 +21,8 @@ from diffusers import DDIMScheduler
 
 from fdunlearn.evaluation import metrics
 from fdunlearn.models import classifier as clf
-from fdunlearn.models import ddpm
 from fdunlearn.models import registry as models
-from fdunlearn.studies import vdu_study
+from fdunlearn.studies import guide_fit, vdu_study
 from fdunlearn.studies.results import Results
 from fdunlearn.unlearning import unlearn
 
@@ -52,9 +52,7 @@ def encode(images: torch.Tensor) -> list[str]:
 def decode(codes: list[str], shape: tuple[int, ...] = (1, 32, 32)) -> torch.Tensor:
     """``encode``'s strings back to images in [0, 1], shape (n, *shape)."""
     out = [torch.tensor(list(bytes.fromhex(c)), dtype=torch.float32) for c in codes]
-    size = 1
-    for s in shape:
-        size *= s
+    size = math.prod(shape)
     bad = [len(x) for x in out if len(x) != size]
     if bad:
         raise ValueError(f"an image of {bad[0]} pixels; accepted: {size} ({'x'.join(map(str, shape))})")
@@ -78,8 +76,7 @@ def residue(model: str, out: str | Path, digits: tuple[int, ...], variants: tupl
 
     vd._check_variants(variants)
     vd._check_digits(digits)
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise ValueError(f"seeds {list(seeds)}; accepted: distinct integers >= 0")
+    guide_fit.check_seeds(seeds)
     cfg0 = cfg0 or unlearn.UnlearnConfig()
     b = vd._budget(n_samples)
     old, scheduler, rec = models.load_ddpm(model)
@@ -180,8 +177,7 @@ def decided(model: str, out: str | Path, digit: int, variants: tuple[str, ...], 
 
     vd._check_variants(variants)
     vd._check_digits((digit,))
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise ValueError(f"seeds {list(seeds)}; accepted: distinct integers >= 0")
+    guide_fit.check_seeds(seeds)
     cfg0 = cfg0 or unlearn.UnlearnConfig()
     b = vd._budget(n_samples)
     old, scheduler, rec = models.load_ddpm(model)
@@ -201,8 +197,7 @@ def decided(model: str, out: str | Path, digit: int, variants: tuple[str, ...], 
 
 def _read_along(net, scheduler, scorer, digit: int, b: vdu_study.Budget, seed: int) -> dict:
     """``decided``'s measurement for one network: the timesteps after each sampler step and the share read."""
-    images, trajectory = ddpm.sample(net, scheduler, b.n_samples, seed=1000 + seed, steps=b.ddim_steps,
-                                     progress=False, eta=b.eta, return_trajectory=True)
+    images, trajectory = vdu_study.draw(net, scheduler, b, seed, return_trajectory=True)
     final = clf.predict(scorer, images)[0].argmax(-1) == digit
     grid = DDIMScheduler.from_config(scheduler.config)
     grid.set_timesteps(b.ddim_steps)

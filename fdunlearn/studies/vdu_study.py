@@ -72,9 +72,11 @@ def budget(kind: str) -> Budget:
     return config.pick(BUDGETS[kind], FAST_BUDGET)
 
 
-def draw(unet, scheduler, b: Budget, seed: int = 0) -> torch.Tensor:
-    """The ``b.n_samples`` images a model is scored on for ``seed`` (sampler seed 1000 + seed, every model alike)."""
-    return ddpm.sample(unet, scheduler, b.n_samples, seed=1000 + seed, steps=b.ddim_steps, progress=False, eta=b.eta)
+def draw(unet, scheduler, b: Budget, seed: int = 0, return_trajectory: bool = False):
+    """The ``b.n_samples`` images a model is scored on for ``seed`` (sampler seed 1000 + seed, every model alike);
+    with ``return_trajectory``, also x_t after each sampler step (``ddpm.sample``)."""
+    return ddpm.sample(unet, scheduler, b.n_samples, seed=1000 + seed, steps=b.ddim_steps, progress=False, eta=b.eta,
+                       return_trajectory=return_trajectory)
 
 
 def score(unet, scheduler, dataset: str, forget_class: int, b: Budget, seed: int = 0) -> dict:

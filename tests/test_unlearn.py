@@ -76,6 +76,25 @@ def test_stop_factor_ends_the_loop_early(fast_ddpm, tmp_path):
     assert rec["steps_run"] < 50
 
 
+def test_a_folder_without_the_weight_prior_runs_the_methods_that_do_not_use_it(fast_ddpm, tmp_path):
+    """A model folder holding only its weights (mnist-ddpm-large's, trained on a GPU) serves fs-guide, vdu-fs and
+    gradient ascent; the published VDU names the missing file and the methods that run without it."""
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(fast_ddpm, bare)
+    (bare / "prior.safetensors").unlink()
+    for method in ("fs-guide", "vdu-fs", "ga"):
+        cfg = dataclasses.replace(CFG, method=method, replay_n=8)
+        assert not unlearn.needs_prior(cfg)
+        unlearn.unlearn(bare, cfg, tmp_path / method, progress=False)
+    for cfg in (dataclasses.replace(CFG, method="vdu"), dataclasses.replace(CFG, method="vdu-fs", prior_weight=1.0)):
+        assert unlearn.needs_prior(cfg)
+        with pytest.raises(FileNotFoundError, match=r"prior\.safetensors.*accepted: .*fs-guide with prior_weight 0"):
+            unlearn.unlearn(bare, cfg, tmp_path / "needs-prior", progress=False)
+    assert not unlearn.needs_prior(dataclasses.replace(CFG, method="vdu", gamma=0.0))
+
+
 def test_stability_is_zero_at_the_prior_mean_and_grows_away(fast_ddpm):
     unet, sched, _ = models.load_ddpm(fast_ddpm)
     mu = {n: p.detach().clone() for n, p in unet.named_parameters()}

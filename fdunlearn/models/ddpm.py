@@ -66,6 +66,11 @@ RECIPES: dict[str, DDPMRecipe] = {
     # behind lesson 03's numbers did its first 1,750 steps under a longer plan (decay over 10k steps).
     "mnist-ddpm-wide": DDPMRecipe("mnist-ddpm-wide", "mnist", block_out_channels=(24, 48, 96),
                                   steps=7000, decay_steps=6000),
+    # Lesson 03's second model for vdu-fs (issue #15's GPU item): 5.7x the parameters (3.94M: twice the width, two
+    # layers per block), trained on a CUDA GPU on the same 4,500 images (4,000 steps of 256: as many image views as
+    # mnist-ddpm's 16,000 x 64). Not shipped (weights 16 MB, prior and Fisher 47 MB more).
+    "mnist-ddpm-large": DDPMRecipe("mnist-ddpm-large", "mnist", block_out_channels=(32, 64, 128),
+                                   layers_per_block=2, batch_size=256, lr=1e-3, steps=4000, checkpoint_every=500),
 }
 FAST_OVERRIDES = dict(block_out_channels=(8, 16, 16), norm_num_groups=4, batch_size=8, steps=6, decay_steps=None,
                       warmup=2, checkpoint_every=3, prior_snapshots=2, prior_every=1,

@@ -185,9 +185,24 @@ def forget_set(dataset: str, cfg: UnlearnConfig) -> tuple[torch.Tensor, torch.Te
     return train.images[chosen], chosen
 
 
+def needs_prior(cfg: UnlearnConfig) -> bool:
+    """True when a run uses the weight prior (``prior.safetensors``): the published VDU, L2 and SalUn with gamma > 0,
+    and a function-space method with ``prior_weight`` > 0. Gradient ascent and the function-space methods alone do
+    not, so they also run on a model folder that holds only its weights (e.g. mnist-ddpm-large's)."""
+    if cfg.method in FUNCTION_SPACE:
+        return cfg.prior_weight > 0
+    return cfg.method != "ga" and cfg.gamma > 0
+
+
 def prior_variances(folder: Path, unet: UNet2DModel, cfg: UnlearnConfig, n_train: int) -> dict[str, torch.Tensor]:
     """sigma*^2 per parameter: checkpoint variances, Fisher-Laplace, or all ones (``l2``, ``salun``)."""
     names = [n for n, _ in unet.named_parameters()]
+    if not (folder / "prior.safetensors").is_file():
+        raise FileNotFoundError(
+            f"method {cfg.method!r} (gamma={cfg.gamma:g}, prior_weight={cfg.prior_weight:g}) needs the weight prior "
+            f"{folder / 'prior.safetensors'}, which this model folder lacks; accepted: a folder written by `train` "
+            f"(it writes the prior), or a run without the prior: {', '.join(FUNCTION_SPACE)} with prior_weight 0, "
+            "or ga")
     tensors = io.load_tensors(folder / "prior.safetensors")
     snapshots = {n: tensors[f"var.{n}"] for n in names}
     scale = _median(snapshots)
@@ -201,7 +216,8 @@ def prior_variances(folder: Path, unet: UNet2DModel, cfg: UnlearnConfig, n_train
         factor = scale / _median(laplace)
         var = {n: v * factor for n, v in laplace.items()}
     median = _median(var)
-    return {n: v.clamp_min(cfg.var_floor * median) for n, v in var.items()}
+    device = next(unet.parameters()).device  # the files load on the CPU; the weights may sit on a GPU
+    return {n: v.clamp_min(cfg.var_floor * median).to(device) for n, v in var.items()}
 
 
 def _median(tensors: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -298,7 +314,7 @@ def unlearn(model: str | Path, cfg: UnlearnConfig, out: str | Path, progress: bo
     g = torch.Generator().manual_seed(cfg.seed)
     mu = {n: p.detach().clone() for n, p in unet.named_parameters()}
     n_train = len(data.load(dataset, "train", verbose=False))
-    var = prior_variances(folder, unet, cfg, n_train)
+    var = prior_variances(folder, unet, cfg, n_train) if needs_prior(cfg) else {}
     gamma = 0.0 if cfg.method == "ga" else cfg.gamma
     weights = elbo_weights(scheduler) if cfg.weighting == "elbo" else None
     mask = salun_mask(unet, scheduler, x_forget, cfg.salun_fraction, cfg.seed) if cfg.method == "salun" else None

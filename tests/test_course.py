@@ -33,7 +33,7 @@ def test_course_runs_every_lesson_in_order_in_full_mode():
 
 
 def test_every_results_file_is_made_by_a_reproduce_command():
-    outs = course.outputs(course.study_steps(PY))
+    outs = course.outputs(course.study_steps(PY)) + course.outputs(course.gpu_steps(PY))
     assert len(outs) == len(set(outs))
     shipped = sorted(f"data/results/{p.name}" for p in (config.REPO_ROOT / "data" / "results").glob("*.json"))
     assert shipped and [f for f in shipped if f not in outs] == []
@@ -59,6 +59,19 @@ def test_reproduce_steps_resume_or_are_skipped_when_done():
     assert train < wide
     # then the course, so the notebooks show the fresh results
     assert course.reproduce_steps(PY)[-1] == course.course_steps(PY)[0]
+
+
+def test_gpu_steps_train_the_large_model_first_and_copy_its_record_beside_the_results():
+    """Lesson 03's larger model is made on a GPU: not part of `make reproduce`, printed in the README instead."""
+    from fdunlearn.studies import vdu_report
+
+    steps = course.gpu_steps(PY)
+    lines = [s.line("python").split("   #")[0] for s in steps]
+    assert lines[0] == "python -m fdunlearn train --recipe mnist-ddpm-large --out runs/mnist-ddpm-large --resume"
+    assert lines[1] == "cp runs/mnist-ddpm-large/record.json data/results/mnist-ddpm-large-record.json"
+    assert lines[2:] == [vdu_report.command(n) for n in vdu_report.LARGE_COMMANDS]
+    assert all("runs/mnist-ddpm-large" in line for line in lines)
+    assert not set(course.outputs(steps)) & set(course.outputs(course.study_steps(PY)))
 
 
 def test_commands_are_the_ones_the_results_record():

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fdunlearn import config
-from fdunlearn.studies import attack_report, vdu_report
+from fdunlearn.studies import attack_report, vdu_report, vdu_variants
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 PYTEST_ARGS = ("-q", "--durations=15", "--nbval-lax", "--nbval-current-env", "tests", "notebooks")
@@ -46,10 +46,11 @@ class Step:
     env: dict[str, str] = field(default_factory=dict)
     note: str = ""
     done_if: str | None = None
+    shell: bool = False  # argv[0] is a shell command (``cp``), not the Python interpreter
 
     def line(self, python: str | None = None) -> str:
         """The command as a shell line (``python`` replaces the interpreter's path, e.g. ``.venv/bin/python``)."""
-        argv = (python or _shown(self.argv[0]), *self.argv[1:])
+        argv = (self.argv[0] if self.shell else python or _shown(self.argv[0]), *self.argv[1:])
         note = f"   # {self.note}" if self.note else ""
         return " ".join([*(f"{k}={v}" for k, v in self.env.items()), shlex.join(argv)]) + note
 
@@ -117,14 +118,25 @@ def study_steps(python: str = sys.executable) -> list[Step]:
     return steps
 
 
+def gpu_steps(python: str = sys.executable) -> list[Step]:
+    """Lesson 03's larger model (section 7.23) and its studies: for a CUDA GPU, so not part of ``make reproduce``.
+    The model's record is copied beside the results, since the model itself is not shipped."""
+    notes = {"vdu-fs-large": "about 30 s per run on an H200", "vdu-fs-large-cpu": "on 2 CPU cores, about 20 min"}
+    record = f"{vdu_variants.LARGE_MODEL}/record.json"
+    return [_module(python, vdu_variants.LARGE_TRAIN, "lesson 03's larger model (not shipped), 250 s on an H200"),
+            Step(("cp", record, "data/results/mnist-ddpm-large-record.json"), note="which model the tables scored",
+                 shell=True),
+            *(_module(python, vdu_report.command(name), notes[name]) for name in vdu_report.LARGE_COMMANDS)]
+
+
 def reproduce_steps(python: str = sys.executable) -> list[Step]:
     """``make reproduce``: every study, then the course (so the notebooks show the fresh results)."""
     return [*study_steps(python), *course_steps(python)]
 
 
 def outputs(steps: list[Step]) -> list[str]:
-    """The ``--out`` paths of ``steps``, in order."""
-    return [s.argv[s.argv.index("--out") + 1] for s in steps if "--out" in s.argv]
+    """The ``--out`` paths of ``steps`` (a shell step's last argument: ``cp``'s target), in order."""
+    return [s.argv[-1] if s.shell else s.argv[s.argv.index("--out") + 1] for s in steps if s.shell or "--out" in s.argv]
 
 
 def run(steps: list[Step], dry_run: bool = False, root: Path = config.REPO_ROOT) -> int:

@@ -35,9 +35,10 @@ def claims_table(path: str | Path = claims.PATH) -> str:
     return "\n".join(lines)
 
 
-def reproduce_commands() -> str:
-    """The studies behind ``data/results/``, in the order ``make reproduce`` runs them."""
-    lines = [s.line(".venv/bin/python") for s in course.study_steps()]
+def reproduce_commands(steps: Callable[[], list] = course.study_steps) -> str:
+    """The studies behind ``data/results/``, in the order ``make reproduce`` runs them (``steps``: another list,
+    e.g. ``course.gpu_steps``)."""
+    lines = [s.line(".venv/bin/python") for s in steps()]
     return "```bash\n" + "\n".join(lines) + "\n```"
 
 
@@ -96,6 +97,8 @@ BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "attacks": (attacks_summary, True),
     "claims": (claims_table, False),
     "reproduce": (reproduce_commands, False),
+    "reproduce-gpu": (lambda: reproduce_commands(course.gpu_steps), False),
+    "vdu-fs-large": (vdu.vdu_fs_large_headline, True),
     "notebook-times": (run_notebooks.notebook_times, False),
 }
 _LIST_START = re.compile(r"^\s*([-+*>#]|\d+[.)])(\s|$)")

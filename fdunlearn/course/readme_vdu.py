@@ -11,6 +11,7 @@ from fdunlearn.studies import (
     guide_residue,
     guide_seeds,
     guide_target,
+    large_model,
     vdu_digits,
     vdu_oracle,
     vdu_report,
@@ -247,3 +248,13 @@ def vdu_fs_late_headline() -> str:
             + vdu_fs_other_digits(vdu_report.load("vdu-fs-late"), "vdu-fs-late")
             + _mix_sentence("vdu-fs-late-mix")
             + "; the rise is mostly where the forgotten samples go, not how the other digits are drawn.")
+
+
+def vdu_fs_large_headline() -> str:
+    """Lesson 03 section 7.23: fs-guide-ema, unchanged, on mnist-ddpm-large (trained on a GPU), and its CPU run."""
+    results, cpu = vdu_report.load("vdu-fs-large"), vdu_report.load("vdu-fs-large-cpu")
+    runs = large_model.lines(large_model.combined(results, cpu), None)
+    return (large_model.recipe_line(large_model.load_record()) + f". fs-guide-ema on it, unchanged (on the GPU: "
+            f"`{vdu_report.command('vdu-fs-large')}`; digit 7's third seed on the CPU: "
+            f"`{vdu_report.command('vdu-fs-large-cpu')}`): " + "; ".join(r.split(": ", 1)[1] for r in runs) + ". "
+            + large_model.cpu_line(cpu) + ".")

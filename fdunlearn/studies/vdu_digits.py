@@ -35,6 +35,7 @@ from fdunlearn.studies.results import Results
 from fdunlearn.studies.vdu_variants import COMMANDS as COMMANDS
 from fdunlearn.studies.vdu_variants import DIGIT3_5K_SECTIONS as DIGIT3_5K_SECTIONS
 from fdunlearn.studies.vdu_variants import LABELS as LABELS
+from fdunlearn.studies.vdu_variants import LARGE_COMMANDS as LARGE_COMMANDS
 from fdunlearn.studies.vdu_variants import LATE_FS_WEIGHT as LATE_FS_WEIGHT
 from fdunlearn.studies.vdu_variants import LATE_T_MIN as LATE_T_MIN
 from fdunlearn.studies.vdu_variants import VARIANTS

@@ -34,6 +34,7 @@ COMMANDS = {  # the commands that made the shipped results (budgets sized for a 
                             "--n-samples 128",
 }
 FS_COMMANDS = vdu_digits.COMMANDS  # lesson 03's vdu-fs studies (``python -m fdunlearn.vdu_digits``)
+LARGE_COMMANDS = vdu_digits.LARGE_COMMANDS  # the same on section 7.23's larger model (trained on a GPU)
 # The course's bars for VDU on MNIST (1,000 samples, DDIM 50, at most 100 forget images).
 BARS = {"forget_share": 0.01, "fid_remaining_rise": 0.15, "other_min": 0.06, "other_max": 0.16,
         "unlearn_seconds": 120.0}
@@ -48,10 +49,11 @@ LABELS = {("vdu", "checkpoints"): "VDU, checkpoint prior (the paper)",
 
 def command(name: str) -> str:
     """The full command line that makes the shipped results file ``name``."""
-    if name in FS_COMMANDS:
-        return f"python -m fdunlearn.vdu_digits {FS_COMMANDS[name]} --out data/results/{name}.json"
+    digits = FS_COMMANDS | LARGE_COMMANDS
+    if name in digits:
+        return f"python -m fdunlearn.vdu_digits {digits[name]} --out data/results/{name}.json"
     if name not in COMMANDS:
-        raise ValueError(f"unknown results {name!r}; accepted: {', '.join([*COMMANDS, *FS_COMMANDS])}")
+        raise ValueError(f"unknown results {name!r}; accepted: {', '.join([*COMMANDS, *digits])}")
     return f"python -m fdunlearn.vdu_study {COMMANDS[name]} --out data/results/{name}.json"
 
 

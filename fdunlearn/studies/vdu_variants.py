@@ -167,3 +167,12 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
 # which of digit3-5k's variants each section of lesson 03 reads (7.13 before the weights were averaged)
 DIGIT3_5K_SECTIONS = {"7.13": ("fs-guide-placebo", "fs-guide", "vdu-fs-late", "fs-guide-long"),
                       "7.15": ("fs-guide-ema-scale1.25",), "7.20": ("fs-guide-ema-scale1.25-lr2e4",)}
+# Lesson 03's second MNIST model (section 7.23), trained on a CUDA GPU and not shipped: its training takes 250 s on an
+# H200 and would take hours on 2 cores, so these commands are not part of `make reproduce` (``course.gpu_steps``)
+LARGE_MODEL = "runs/mnist-ddpm-large"
+LARGE_TRAIN = f"python -m fdunlearn train --recipe mnist-ddpm-large --out {LARGE_MODEL} --resume"
+LARGE_COMMANDS = {
+    "vdu-fs-large": f"table --model {LARGE_MODEL} --digits 3,7 --variants fs-guide-ema",  # on the GPU
+    # the run the GPU's time did not reach, made on the 2-core CPU (with its own pretrained row): also the time bar
+    "vdu-fs-large-cpu": f"table --model {LARGE_MODEL} --digits 7 --seeds 2 --variants fs-guide-ema",
+}

@@ -57,6 +57,34 @@ def test_reference_estimates_the_forget_share_and_needs_kept_samples():
         guide.reference(torch.ones(3, 1, 2, 2), images, torch.ones(4, dtype=torch.bool))
 
 
+def test_the_gate_keeps_the_correction_below_gate_t_only_where_w_is_sure():
+    """Below gate_t the shift survives only on rows whose posterior reads the forget class (w >= gate_w)."""
+    from types import SimpleNamespace
+
+    class Zero:
+        def __call__(self, x, t):
+            return SimpleNamespace(sample=torch.zeros_like(x))
+
+    g = torch.Generator().manual_seed(1)
+    forget = torch.randn(20, 1, 4, 4, generator=g) * 0.1 + 1.0
+    kept = torch.randn(40, 1, 4, 4, generator=g) * 0.1 - 1.0
+    scheduler = ddpm.build_scheduler(ddpm.get_recipe("mnist-ddpm"))
+    t = torch.tensor([250, 250, 450, 450])
+    a = scheduler.alphas_cumprod[t].view(-1, 1, 1, 1)
+    x = a.sqrt() * torch.cat([forget[:1], kept[:1], forget[1:2], kept[1:2]])  # forget-like, kept-like, twice
+    rows = {}
+    for gate_t in (0, 300):
+        ref = guide.reference(forget, kept, torch.zeros(len(kept), dtype=torch.bool), gate_t=gate_t, gate_w=0.9)
+        rows[gate_t] = guide.target(Zero(), scheduler, x, t, ref, 1.0, 200, 600).flatten(1).abs().amax(1)
+    assert (rows[0] > 0).all()
+    # below the gate: the forget-like row keeps its shift, the kept-like row loses it; above: both as without a gate
+    assert rows[300][0] == rows[0][0] and rows[300][1] == 0
+    torch.testing.assert_close(rows[300][2:], rows[0][2:])
+    for gate_t, gate_w in ((-1, 0.9), (300, 1.5), (True, 0.9)):
+        with pytest.raises(ValueError, match=r"guide_gate_[tw]=.*; accepted"):
+            guide.reference(forget, kept, torch.zeros(len(kept), dtype=torch.bool), gate_t=gate_t, gate_w=gate_w)
+
+
 def test_fs_guide_needs_a_nonempty_band():
     cfg = unlearn.UnlearnConfig(method="fs-guide", forget_t_min=500, guide_t_max=500)
     with pytest.raises(ValueError, match="guide_t_max=500 <= forget_t_min=500"):

@@ -23,6 +23,8 @@ CFG = unlearn.UnlearnConfig(n_forget=8, steps=3, batch_size=4)
     ("forget_t_min", -1, r"forget_t_min=-1; accepted: an integer 0\.\.999"),
     ("guide_t_max", 1001, r"guide_t_max=1001; accepted: an integer 0\.\.1000"),
     ("guide_scale", -1.0, r"guide_scale=-1.0; accepted: a finite number >= 0"),
+    ("guide_gate_t", 1001, r"guide_gate_t=1001; accepted: an integer 0\.\.1000 \(0: no gate\)"),
+    ("guide_gate_w", 1.5, r"guide_gate_w=1\.5; accepted: a number 0 <= w <= 1"),
 ])
 def test_bad_settings_name_value_and_accepted(field, value, message):
     with pytest.raises(ValueError, match=message):

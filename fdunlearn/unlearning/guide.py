@@ -47,6 +47,10 @@ class Reference:
     kept: torch.Tensor
     pi_f: float
     kept_index: torch.Tensor  # per replay sample: its row in ``kept``, -1 for the dropped ones
+    # below gate_t the correction acts only where the posterior is sure, w >= gate_w (0: no gate): a change below the
+    # band (lesson 03 section 7.22's late-decided samples) confined to what reads as the forget class there
+    gate_t: int = 0
+    gate_w: float = 0.9
 
 
 def kernel_posterior(x_t: torch.Tensor, a: torch.Tensor, refs: torch.Tensor,
@@ -87,17 +91,27 @@ def correction(x_t: torch.Tensor, a: torch.Tensor, x_forget: torch.Tensor, x_kep
     return shift, w
 
 
-def reference(x_forget: torch.Tensor, replay_images: torch.Tensor, dropped: torch.Tensor) -> Reference:
+def check_gate(gate_t: object, gate_w: object) -> None:
+    """A ValueError naming a bad gate (``Reference.gate_t``, ``Reference.gate_w``) and the accepted values."""
+    if not (isinstance(gate_t, int) and not isinstance(gate_t, bool) and 0 <= gate_t <= ddpm.T_STEPS):
+        raise ValueError(f"guide_gate_t={gate_t!r}; accepted: an integer 0..{ddpm.T_STEPS} (0: no gate)")
+    if not (isinstance(gate_w, int | float) and not isinstance(gate_w, bool) and 0.0 <= gate_w <= 1.0):
+        raise ValueError(f"guide_gate_w={gate_w!r}; accepted: a number 0 <= w <= 1 (a posterior probability)")
+
+
+def reference(x_forget: torch.Tensor, replay_images: torch.Tensor, dropped: torch.Tensor, gate_t: int = 0,
+              gate_w: float = 0.9) -> Reference:
     """The reference of one run from D_f, the replay set and the forget-like filter's mask (``replay.forget_like``).
 
     pi_f = (dropped + 1) / (replay + 2) (Laplace's rule of succession: a model whose replay set shows no forget-like
-    sample still gets a small, nonzero share)."""
+    sample still gets a small, nonzero share). ``gate_t``, ``gate_w``: see ``Reference``."""
+    check_gate(gate_t, gate_w)
     n_drop = int(dropped.sum())
     if n_drop == len(replay_images):
         raise ValueError(f"fs-guide needs kept replay samples; the forget-like filter dropped all {n_drop} (accepted: "
                          "at least one kept; lower replay_filter_ratio or raise replay_n)")
     return Reference(x_forget, replay_images[~dropped], (n_drop + 1) / (len(replay_images) + 2),
-                     torch.where(dropped, -1, torch.cumsum((~dropped).long(), 0) - 1))
+                     torch.where(dropped, -1, torch.cumsum((~dropped).long(), 0) - 1), gate_t, float(gate_w))
 
 
 def target(frozen: UNet2DModel, scheduler: DDPMScheduler, x_t: torch.Tensor, t: torch.Tensor, ref: Reference,
@@ -112,7 +126,9 @@ def target(frozen: UNet2DModel, scheduler: DDPMScheduler, x_t: torch.Tensor, t: 
         if on.any():
             a = scheduler.alphas_cumprod.to(x_t)[t[on]]
             own = [None if s is None else s.to(x_t.device)[on] for s in (self_f, self_k)]
-            shift, _ = correction(x_t[on], a, ref.forget, ref.kept, ref.pi_f, *own)
+            shift, w = correction(x_t[on], a, ref.forget, ref.kept, ref.pi_f, *own)
+            if ref.gate_t > 0:  # below gate_t, only where the posterior reads the forget class with w >= gate_w
+                shift = shift * ((t[on] >= ref.gate_t) | (w >= ref.gate_w)).view(-1, 1, 1, 1).to(shift)
             eps[on] = eps[on] - scale * shift
     return eps
 

@@ -115,6 +115,10 @@ class UnlearnConfig:
     # fs-guide only: noise D_f only inside that band, where its target differs from the pretrained prediction
     # (False: at forget_t_min <= t < 1000, the steps above the band holding D_f's noised images where they were)
     guide_band_only: bool = False
+    # fs-guide only: below guide_gate_t the correction acts only where its posterior w >= guide_gate_w (0: no gate;
+    # guide.Reference): with forget_t_min below the gate, a change below the band on what reads as the class there
+    guide_gate_t: int = 0
+    guide_gate_w: float = 0.9
     # every method: save an EMA of the weights with this decay instead of the last iterate (0: the last iterate;
     # fdunlearn.unlearning.averaging)
     ema: float = 0.0
@@ -166,6 +170,7 @@ def check(cfg: UnlearnConfig, n_available: int) -> None:
     if cfg.method == "fs-guide" and cfg.guide_t_max <= cfg.forget_t_min:
         raise ValueError(f"guide_t_max={cfg.guide_t_max} <= forget_t_min={cfg.forget_t_min}: fs-guide would change "
                          "nothing; accepted: guide_t_max > forget_t_min")
+    guide.check_gate(cfg.guide_gate_t, cfg.guide_gate_w)
     if not isinstance(cfg.guide_band_only, bool):
         raise ValueError(f"guide_band_only={cfg.guide_band_only!r}; accepted: True or False")
     averaging.check_decay(cfg.ema)
@@ -275,7 +280,7 @@ def function_prior(unet: UNet2DModel, scheduler: DDPMScheduler, sha256: str, x_f
         keep = ~replay.forget_like(images, x_forget, ratio=cfg.replay_filter_ratio)
         rec = rec | {"kept": int(keep.sum()), "dropped_forget_like": int((~keep).sum())}
         if cfg.method == "fs-guide":
-            ref = guide.reference(x_forget, images, ~keep)
+            ref = guide.reference(x_forget, images, ~keep, cfg.guide_gate_t, cfg.guide_gate_w)
             kept_index = ref.kept_index if not cfg.replay_filter else torch.arange(int(keep.sum()))
         if cfg.replay_filter:
             images = images[keep] if keep.any() else images

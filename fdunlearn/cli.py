@@ -140,9 +140,10 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
         raise ValueError("--forget-t-min applies to the ascent term of vdu, vdu-fs, ga, l2 and salun, not "
                          "'fs-redirect' (its redirect term draws t >= 200)")
     if args.method != "fs-guide" and (args.guide_scale is not None or args.guide_t_max is not None
-                                      or args.guide_band_only):
-        raise ValueError(f"--guide-scale, --guide-t-max and --guide-band-only apply to --method fs-guide only, not "
-                         f"{args.method!r}")
+                                      or args.guide_band_only or args.guide_gate_t is not None
+                                      or args.guide_gate_w is not None):
+        raise ValueError(f"--guide-scale, --guide-t-max, --guide-band-only, --guide-gate-t and --guide-gate-w apply to "
+                         f"--method fs-guide only, not {args.method!r}")
     if args.method in (*unlearn.FUNCTION_SPACE, "ga") and args.gamma is not None:
         raise ValueError(f"--gamma applies to --method vdu, l2 and salun, not {args.method!r} "
                          "(vdu-fs weighs its stability term with --fs-weight)")
@@ -151,7 +152,7 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
                            what="a previous `unlearn` output (it is replaced)")
     defaults = unlearn.UnlearnConfig(**unlearn.METHOD_DEFAULTS.get(args.method, {}))
     given = ("gamma", "lr", "fs_weight", "replay_filter_ratio", "forget_t_min", "replay_near", "guide_scale",
-             "guide_t_max", "ema")  # the method's default unless given on the command line
+             "guide_t_max", "guide_gate_t", "guide_gate_w", "ema")  # the method's default unless given
     cfg = unlearn.UnlearnConfig(
         method=args.method, forget_class=args.forget_class, n_forget=args.n_forget, seed=args.seed, prior=args.prior,
         weighting=args.weighting, steps=args.steps or config.pick(defaults.steps, 3), stop_factor=args.stop_factor,
@@ -295,6 +296,13 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--guide-band-only", action="store_true",
                    help="fs-guide: noise the forget images only inside the correction's band (default: at every t >= "
                    "--forget-t-min)")
+    u.add_argument("--guide-gate-t", type=count(0, ddpm.T_STEPS),
+                   help=f"fs-guide: below this timestep the correction acts only where its posterior w >= "
+                   f"--guide-gate-w, 0..{ddpm.T_STEPS} (default 0: no gate; lesson 03's fs-guide-ema-gate: 300 with "
+                   "--forget-t-min 200)")
+    u.add_argument("--guide-gate-w", type=validate.real(0.0, 1.0),
+                   help=f"fs-guide: the posterior the gate asks for below --guide-gate-t, 0..1 (default "
+                   f"{unlearn.UnlearnConfig.guide_gate_w:g})")
     u.add_argument("--ema", type=validate.real(0.0, 1.0, hi_open=True),
                    help=f"save an average of the weights over the run, this decay per step, 0 <= ema < 1 (default "
                    f"{unlearn.UnlearnConfig.ema:g}: the last step's weights; fs-guide {guide.RUN['ema']:g})")

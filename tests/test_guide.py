@@ -105,8 +105,16 @@ def test_cli_fs_guide_takes_its_own_defaults_and_refuses_its_options_elsewhere(f
     record = models.read_record(tmp_path / "b")["unlearn"]
     assert (record["guide_scale"], record["guide_t_max"], record["replay_near"]) == (2.0, 900, 0)
     assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "c"), "--guide-scale", "2"]) == 2
-    assert "--guide-scale, --guide-t-max and --guide-band-only apply to --method fs-guide only, not 'vdu-fs'" in \
-        capsys.readouterr().err
+    assert ("--guide-scale, --guide-t-max, --guide-band-only, --guide-gate-t and --guide-gate-w apply to --method "
+            "fs-guide only, not 'vdu-fs'") in capsys.readouterr().err
+    assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "h"), "--forget-t-min", "200",
+                 "--guide-gate-t", "300"]) == 0
+    record = models.read_record(tmp_path / "h")["unlearn"]
+    assert (record["forget_t_min"], record["guide_gate_t"], record["guide_gate_w"]) == (200, 300, 0.9)
+    assert main([*base, "--method", "vdu-fs", "--out", str(tmp_path / "i"), "--guide-gate-w", "0.5"]) == 2
+    assert "apply to --method fs-guide only, not 'vdu-fs'" in capsys.readouterr().err
+    assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "j"), "--guide-gate-w", "2"]) == 2
+    assert "--guide-gate-w" in capsys.readouterr().err
     assert main([*base, "--method", "fs-redirect", "--out", str(tmp_path / "f"), "--guide-band-only"]) == 2
     assert "apply to --method fs-guide only, not 'fs-redirect'" in capsys.readouterr().err
     assert main([*base, "--method", "fs-guide", "--out", str(tmp_path / "g"), "--guide-band-only"]) == 0

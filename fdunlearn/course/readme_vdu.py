@@ -191,7 +191,9 @@ def _levers() -> str:
             + "; ".join(guide_residue.line(residue, v, d) for v in RESIDUE_RUNS for d in (3, 7))
             + f". When along the sampler (`{vdu_report.command('fs-guide-decided')}`): "
             + "; ".join(guide_residue.decided_line(decided, v) for v in RESIDUE_RUNS)
-            + f" (the correction acts at {guide.DEFAULTS['forget_t_min']} <= t < {guide.DEFAULTS['guide_t_max']}).")
+            + f" (the correction acts at {guide.DEFAULTS['forget_t_min']} <= t < {guide.DEFAULTS['guide_t_max']})."
+            + " Below the band, gated by the posterior (section 7.24): "
+            + _digits_headline("fs-guide-gate", "fs-guide-ema-gate"))
 
 
 def _at_5k(variants: tuple[str, ...]) -> str:

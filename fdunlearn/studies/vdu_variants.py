@@ -91,7 +91,8 @@ VARIANTS: dict[str, dict] = {
     # on what its posterior reads as the class (w >= 0.9): section 7.22 found the threes a run leaves decided below the
     # band, and section 7.17 the ungated change there costing the other digits. Digit 3 probes (sessions 30-31, seeds
     # 3-6, not the table's; threes % / FID rise %): 0.7/+25, 0.5/-8, 0.9/+11, 0.9/+21 (the row without the gate:
-    # 1.1/+14, 0.4/+1, 0.9/+18, 1.3/+15)
+    # 1.1/+14, 0.4/+1, 0.9/+18, 1.3/+15). Its table was made in session 31 on a slower machine than section 7.20's:
+    # the row without the gate, re-made there on seed 5, took 114 s against 73-78 s per run in that table
     "fs-guide-ema-gate": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, **guide.RUN,
                           "guide_scale": 1.25, "lr": 2e-4, "forget_t_min": 200, "guide_gate_t": 300,
                           "guide_gate_w": 0.9},

@@ -139,9 +139,8 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
     if args.method == "fs-redirect" and args.forget_t_min is not None:
         raise ValueError("--forget-t-min applies to the ascent term of vdu, vdu-fs, ga, l2 and salun, not "
                          "'fs-redirect' (its redirect term draws t >= 200)")
-    if args.method != "fs-guide" and (args.guide_scale is not None or args.guide_t_max is not None
-                                      or args.guide_band_only or args.guide_gate_t is not None
-                                      or args.guide_gate_w is not None):
+    if args.method != "fs-guide" and (args.guide_band_only or any(
+            getattr(args, k) is not None for k in ("guide_scale", "guide_t_max", "guide_gate_t", "guide_gate_w"))):
         raise ValueError(f"--guide-scale, --guide-t-max, --guide-band-only, --guide-gate-t and --guide-gate-w apply to "
                          f"--method fs-guide only, not {args.method!r}")
     if args.method in (*unlearn.FUNCTION_SPACE, "ga") and args.gamma is not None:
@@ -286,23 +285,18 @@ def parser() -> argparse.ArgumentParser:
                    help="vdu-fs, fs-redirect, fs-guide: draw half of each stability batch from this many kept replay "
                    f"samples that look most like the forget images (default 0: all uniform; fs-guide "
                    f"{guide.DEFAULTS['replay_near']})")
-    u.add_argument("--guide-scale", type=validate.real(0.0, MAX_FACTOR),
-                   help=f"fs-guide: strength of the Bayes correction, 0..{MAX_FACTOR:g} (default 1: the exact "
-                   "posterior)")
+    u.add_argument("--guide-scale", type=validate.real(0.0, MAX_FACTOR), help="fs-guide: strength of the Bayes "
+                   f"correction, 0..{MAX_FACTOR:g} (default 1: the exact posterior)")
     u.add_argument("--guide-t-max", type=count(1, ddpm.T_STEPS),
                    help=f"fs-guide: the correction acts at --forget-t-min <= t < this, 1..{ddpm.T_STEPS} (default "
                    f"{guide.DEFAULTS['guide_t_max']}; fs-guide's --forget-t-min and --fs-weight default to "
                    f"{guide.DEFAULTS['forget_t_min']} and {guide.DEFAULTS['fs_weight']:g})")
-    u.add_argument("--guide-band-only", action="store_true",
-                   help="fs-guide: noise the forget images only inside the correction's band (default: at every t >= "
-                   "--forget-t-min)")
-    u.add_argument("--guide-gate-t", type=count(0, ddpm.T_STEPS),
-                   help=f"fs-guide: below this timestep the correction acts only where its posterior w >= "
-                   f"--guide-gate-w, 0..{ddpm.T_STEPS} (default 0: no gate; lesson 03's fs-guide-ema-gate: 300 with "
-                   "--forget-t-min 200)")
-    u.add_argument("--guide-gate-w", type=validate.real(0.0, 1.0),
-                   help=f"fs-guide: the posterior the gate asks for below --guide-gate-t, 0..1 (default "
-                   f"{unlearn.UnlearnConfig.guide_gate_w:g})")
+    u.add_argument("--guide-band-only", action="store_true", help="fs-guide: noise the forget images only inside "
+                   "the correction's band (default: at every t >= --forget-t-min)")
+    u.add_argument("--guide-gate-t", type=count(0, ddpm.T_STEPS), help=f"fs-guide: below this t the correction "
+                   f"acts only where its posterior w >= --guide-gate-w, 0..{ddpm.T_STEPS} (default 0: no gate)")
+    u.add_argument("--guide-gate-w", type=validate.real(0.0, 1.0), help="fs-guide: see --guide-gate-t, 0..1 "
+                   f"(default {unlearn.UnlearnConfig.guide_gate_w:g})")
     u.add_argument("--ema", type=validate.real(0.0, 1.0, hi_open=True),
                    help=f"save an average of the weights over the run, this decay per step, 0 <= ema < 1 (default "
                    f"{unlearn.UnlearnConfig.ema:g}: the last step's weights; fs-guide {guide.RUN['ema']:g})")

@@ -56,12 +56,12 @@ def test_seeds_lines_and_cpu_line_read_the_tables():
     assert large_model.seeds_line(large) == "digit 3: seed(s) 0, 1; digit 7: seed(s) 0"
     lines = large_model.lines(large, small)
     assert [line.split(":")[0] for line in lines] == ["mnist-ddpm-large", "mnist-ddpm", "mnist-ddpm-large"]
-    assert lines[0] == ("mnist-ddpm-large: fs-guide-ema, digit 3 (2 seeds): 1.5 ± 0.7% left (pretrained 10.5%), "
-                        "FID on the other digits +10 ± 0%; bars missed (the time bar aside): forget share <= 1%; 300 s "
-                        "per run on the GPU")
+    assert lines[0] == ("mnist-ddpm-large: fs-guide-ema, digit 3: 1.5 ± 0.7% left (pretrained 10.5%), FID on the "
+                        "other digits +10 ± 0%, 300 s per run on the GPU; bars missed (the time bar aside): forget "
+                        "share <= 1%")
     assert lines[1].startswith("mnist-ddpm: fs-guide-ema, digit 3: 1.7 ± 0.0% left") and "time <= 2 min" in lines[1]
     seven = large_model.lines(large, None, digits=(7,))
-    assert len(seven) == 1 and seven[0].startswith("mnist-ddpm-large: fs-guide-ema, digit 7 (1 seeds)")
+    assert len(seven) == 1 and seven[0].startswith("mnist-ddpm-large: fs-guide-ema, digit 7: 0.5")
     cpu = _table({("pretrained", 7, 2): 0.1, ("fs-guide-ema", 7, 2): 0.006})
     assert large_model.cpu_line(cpu) == ("mnist-ddpm-large on the CPU: digit 7, seed 2: 0.6% left (pretrained 10.0%), "
                                          "FID on the other digits +10%, 300 s for the run on 2 cores (2.5x the 120 s "

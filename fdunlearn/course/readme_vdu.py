@@ -255,8 +255,9 @@ def vdu_fs_late_headline() -> str:
 def vdu_fs_large_headline() -> str:
     """Lesson 03 section 7.23: fs-guide-ema, unchanged, on mnist-ddpm-large (trained on a GPU), and its CPU run."""
     results, cpu = vdu_report.load("vdu-fs-large"), vdu_report.load("vdu-fs-large-cpu")
-    runs = large_model.lines(large_model.combined(results, cpu), None)
+    both = large_model.combined(results, cpu)
+    runs = large_model.lines(both, None)
     return (large_model.recipe_line(large_model.load_record()) + f". fs-guide-ema on it, unchanged (on the GPU: "
             f"`{vdu_report.command('vdu-fs-large')}`; digit 7's third seed on the CPU: "
-            f"`{vdu_report.command('vdu-fs-large-cpu')}`): " + "; ".join(r.split(": ", 1)[1] for r in runs) + ". "
-            + large_model.cpu_line(cpu) + ".")
+            f"`{vdu_report.command('vdu-fs-large-cpu')}`; {large_model.seeds_line(both)}): "
+            + "; ".join(r.split(": ", 1)[1] for r in runs) + ". " + large_model.cpu_line(cpu) + ".")

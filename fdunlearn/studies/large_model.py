@@ -62,29 +62,14 @@ def seeds_line(results: dict, variant: str = VARIANT) -> str:
     return "; ".join(f"digit {d}: seed(s) {', '.join(map(str, sorted(s)))}" for d, s in sorted(seeds.items()))
 
 
-TIME_BAR = "time <= 2 min"  # set on 2 CPU cores: read from the CPU's run (``cpu_line``), not from the GPU's
-
-
-def _large_line(stats: dict, variant: str, digit: int) -> str:
-    s, base = stats[variant, digit], stats.get(("pretrained", digit))
-    k = vdu_report.share_digits(s["forget_share"][0])
-    missed = [b for b, ok in vdu_report.check_bars(s).items() if not ok and b != TIME_BAR]
-    before = f" (pretrained {100 * base['forget_share'][0]:.1f}%)" if base else ""
-    return (f"{LARGE}: {variant}, digit {digit} ({s['n_seeds']} seeds): {100 * s['forget_share'][0]:.{k}f} ± "
-            f"{100 * s['forget_share'][1]:.{k}f}% left{before}, FID on the other digits "
-            f"{round(100 * s['fid_remaining_rise'][0]):+d} ± {100 * s['fid_remaining_rise'][1]:.0f}%; bars missed "
-            f"(the time bar aside): {', '.join(missed) or 'none'}; {s['unlearn_seconds'][0]:.0f} s per run on the GPU")
-
-
 def lines(large: dict, small: dict | None, digits: tuple[int, ...] = (3, 7), variant: str = VARIANT) -> list[str]:
-    """Per digit: ``variant`` on the large model against the bars (the time bar read on the CPU instead: ``cpu_line``),
-    then ``vdu_report.verdict_lines`` of the same variant on mnist-ddpm (``small``), each prefixed with its model."""
+    """Per digit, ``vdu_report.verdict_lines`` of ``variant`` on the large model (its times are the GPU's, so the time
+    bar is read on the CPU instead: ``cpu_line``), then on mnist-ddpm (``small``), each prefixed with its model."""
     big = vdu_report.digit_rows(large)
     small_stats = vdu_report.digit_rows(small) if small is not None else {}
     out = []
     for d in digits:
-        if (variant, d) in big:
-            out.append(_large_line(big, variant, d))
+        out += [f"{LARGE}: {line}" for line in vdu_report.verdict_lines(big, variant, (d,), time_on="the GPU")]
         out += [f"{SMALL}: {line}" for line in vdu_report.verdict_lines(small_stats, variant, (d,))]
     return out
 
@@ -95,8 +80,7 @@ def cpu_line(cpu: dict, variant: str = VARIANT) -> str:
     parts = []
     bar = vdu_report.BARS["unlearn_seconds"]
     for r in sorted((r for r in cpu["rows"] if r["variant"] == variant), key=lambda r: (r["digit"], r["seed"])):
-        base = next(b for b in cpu["rows"] if b["variant"] == "pretrained" and b["digit"] == r["digit"]
-                    and b["seed"] == r["seed"])
+        base = _row(cpu, "pretrained", r["digit"], r["seed"])
         replay = r.get("replay") or {}
         drawn = (f", of which {replay['seconds']:.0f} s drew the replay set (cached for later runs: "
                  f"{(r['unlearn_seconds'] - replay['seconds']) / bar:.1f}x the bar without it)"

@@ -100,7 +100,7 @@ def check_gate(gate_t: object, gate_w: object) -> None:
 
 
 def reference(x_forget: torch.Tensor, replay_images: torch.Tensor, dropped: torch.Tensor, gate_t: int = 0,
-              gate_w: float = 0.9) -> Reference:
+              gate_w: float = Reference.gate_w) -> Reference:
     """The reference of one run from D_f, the replay set and the forget-like filter's mask (``replay.forget_like``).
 
     pi_f = (dropped + 1) / (replay + 2) (Laplace's rule of succession: a model whose replay set shows no forget-like

@@ -118,7 +118,7 @@ class UnlearnConfig:
     # fs-guide only: below guide_gate_t the correction acts only where its posterior w >= guide_gate_w (0: no gate;
     # guide.Reference): with forget_t_min below the gate, a change below the band on what reads as the class there
     guide_gate_t: int = 0
-    guide_gate_w: float = 0.9
+    guide_gate_w: float = guide.Reference.gate_w
     # every method: save an EMA of the weights with this decay instead of the last iterate (0: the last iterate;
     # fdunlearn.unlearning.averaging)
     ema: float = 0.0

@@ -52,6 +52,7 @@ class DDPMRecipe:
     prior_every: int = 100  # steps between snapshots
     fisher_samples: int = 256  # per-sample gradients for the diagonal Fisher
     beta_schedule: str = "linear"
+    exclude: tuple[int, ...] = ()  # classes left out of the training set (lesson 03's retrained reference)
 
 
 RECIPES: dict[str, DDPMRecipe] = {
@@ -83,6 +84,18 @@ def get_recipe(name: str) -> DDPMRecipe:
         raise ValueError(f"unknown DDPM recipe {name!r}; accepted: {', '.join(RECIPES)}")
     recipe = RECIPES[name]
     return config.pick(recipe, replace(recipe, **FAST_OVERRIDES))
+
+
+def without(recipe: DDPMRecipe, classes: tuple[int, ...]) -> DDPMRecipe:
+    """``recipe`` trained on its dataset minus ``classes``: exact unlearning, the reference every unlearning method
+    approximates (lesson 03). Its own name, so a run of it never resumes one of ``recipe``."""
+    if not classes:
+        return recipe
+    bad = [k for k in classes if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= 9]
+    if bad or len(set(classes)) != len(classes):
+        raise ValueError(f"classes to leave out {list(classes)}; accepted: distinct integers in 0..9")
+    kept = tuple(sorted(classes))
+    return replace(recipe, name=f"{recipe.name}-without-{'-'.join(map(str, kept))}", exclude=kept)
 
 
 def build_unet(recipe: DDPMRecipe) -> UNet2DModel:
@@ -180,6 +193,10 @@ def train(recipe: DDPMRecipe, out: str | Path, seed: int = 0, resume: bool = Fal
     device = config.device()
     config.seed_everything(seed)
     train_data = data.load(recipe.dataset, "train")
+    if recipe.exclude:
+        keep = ~torch.isin(train_data.labels, torch.tensor(recipe.exclude))
+        train_data = replace(train_data, images=train_data.images[keep], labels=train_data.labels[keep])
+        print(f"[fdunlearn.ddpm] left out class(es) {list(recipe.exclude)}: {len(train_data)} training images")
     unet = build_unet(recipe).to(device)
     ema = build_unet(recipe).to(device).requires_grad_(False)
     ema.load_state_dict(unet.state_dict())

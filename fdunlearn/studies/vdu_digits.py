@@ -12,6 +12,8 @@ after each run, so an interrupted study resumes where it stopped::
     python -m fdunlearn.vdu_digits mix --model mnist-ddpm --table data/results/vdu-fs-late.json --variants vdu-fs-late \
         --out data/results/vdu-fs-late-mix.json
     python -m fdunlearn.vdu_digits oracle --model mnist-ddpm --digits 3,7 --out data/results/fs-oracle.json
+    python -m fdunlearn.vdu_digits retrain --model mnist-ddpm --digit 3 --out runs/mnist-ddpm-without-3
+    python -m fdunlearn.vdu_digits retrained --model mnist-ddpm --digits 3,7 --out data/results/fs-retrained.json
 
 ``--variants`` picks the rows (``VARIANTS``, in ``vdu_variants``); ``--digits`` the classes, in the order they run.
 """
@@ -235,18 +237,20 @@ def filter_audit(model: str, out: str | Path, digits: tuple[int, ...] = (7, 3),
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fdunlearn.vdu_digits", description=__doc__.splitlines()[0])
     p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter", "mix", "oracle", "fit", "bands",
-                                          "target", "seeds", "residue", "decided"))
+                                          "target", "seeds", "residue", "decided", "retrain", "retrained"))
     p.add_argument("--model", default="mnist-ddpm")
-    p.add_argument("--out", required=True, help="results JSON (resumed when it exists)")
+    p.add_argument("--out", required=True, help="results JSON (resumed when it exists); retrain: the run folder")
     p.add_argument("--variants", help=f"rows, comma-separated, from: {', '.join(VARIANTS)}")
     p.add_argument("--digits", help="table: classes in the order they run (default 0..9); filter: default 7,3; "
                    "oracle, residue: default 3,7")
-    p.add_argument("--digit", type=int, default=7, help="one-digit studies: the class to forget (default 7)")
+    p.add_argument("--digit", type=int, default=7,
+                   help="one-digit studies: the class to forget (default 7); retrain: the class left out (-1: none)")
     p.add_argument("--n-samples", type=int, help="samples scored per model")
     p.add_argument("--steps", type=int, help="optimizer steps per run (default: unlearn's)")
     p.add_argument("--seeds", help="table, fit, bands, target, seeds, residue, decided: run only these of the seeds "
                    "0,1,2 (comma-separated)")
     p.add_argument("--table", help="mix: the table whose rows are re-mixed")
+    p.add_argument("--retrained", default="runs", help="retrained: the folder holding retrain's runs (default runs)")
     p.add_argument("--relearn-n", type=int,
                    help=f"relearn: forget images fine-tuned on (default {vdu_study.RELEARN_N})")
     args = p.parse_args(argv)
@@ -270,6 +274,14 @@ def main(argv: list[str] | None = None) -> int:
 
             digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else (3, 7)
             path = vdu_oracle.oracle(args.model, args.out, digits, n_samples=args.n_samples)
+        elif args.experiment in ("retrain", "retrained"):
+            from fdunlearn.studies import vdu_retrained
+
+            if args.experiment == "retrain":
+                path = vdu_retrained.retrain(args.model, args.digit, args.out, progress=sys.stderr.isatty())
+            else:
+                digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else (3, 7)
+                path = vdu_retrained.score(args.model, args.out, args.retrained, digits, args.n_samples)
         elif args.experiment in ("residue", "decided"):
             from fdunlearn.studies import guide_residue
 

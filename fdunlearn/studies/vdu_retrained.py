@@ -1,0 +1,141 @@
+"""Exact unlearning as lesson 03's reference: the model's own recipe retrained without class K, scored like a row.
+
+Retraining on the data minus class K is what every unlearning method approximates (at the price of a whole training
+run: 2.7 hours on 2 CPU cores for ``mnist-ddpm``). Its samples answer what the table cannot: how many samples of a
+model that never saw a K the evaluation classifier still calls K. That share is the scorer's, not a method's; the
+forget bar (1%) is fair only where it is well below it. The same recipe retrained on all ten classes (``rerun``) is
+the control: how far the FID of the remaining classes moves from a second training run alone.
+
+    python -m fdunlearn.vdu_digits retrain --model mnist-ddpm --digit 3 --out runs/mnist-ddpm-without-3
+    python -m fdunlearn.vdu_digits retrained --model mnist-ddpm --digits 3,7 --retrained runs \\
+        --out data/results/fs-retrained.json
+
+``retrained`` finds ``runs/mnist-ddpm-without-K`` per digit and ``runs/mnist-ddpm-rerun`` (optional), trained by
+``retrain`` (``--digit -1``: the rerun). Rows are scored on the table's budget and seeds, against the table's own
+pretrained rows, so they sit beside ``vdu_digits table``'s numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from fdunlearn.datasets.samples import encode_grid
+from fdunlearn.models import classifier as clf
+from fdunlearn.models import ddpm
+from fdunlearn.models import registry as models
+from fdunlearn.studies import vdu_study
+from fdunlearn.studies.results import Results, mean_sd_float
+from fdunlearn.unlearning import unlearn
+
+RERUN = -1  # the ``--digit`` that retrains on every class (the control)
+
+
+def folder_name(model: str, digit: int) -> str:
+    """The run folder ``retrain`` writes for ``digit`` (``RERUN``: every class) of ``model``."""
+    stem = Path(str(model)).name
+    return f"{stem}-rerun" if digit == RERUN else f"{stem}-without-{digit}"
+
+
+def recipe_for(model: str, digit: int) -> tuple[ddpm.DDPMRecipe, int]:
+    """(recipe, seed) of ``model``'s training run, minus class ``digit`` (``RERUN``: all classes)."""
+    if isinstance(digit, bool) or not isinstance(digit, int) or not (digit == RERUN or 0 <= digit <= 9):
+        raise ValueError(f"digit={digit!r}; accepted: a class in 0..9, or {RERUN} to retrain on every class")
+    rec = models.read_record(models.resolve(model, kind="ddpm"))
+    recipe = ddpm.get_recipe(rec["recipe"]["name"])
+    return ddpm.without(recipe, () if digit == RERUN else (digit,)), int(rec.get("seed", 0))
+
+
+def retrain(model: str, digit: int, out: str | Path, progress: bool = True) -> Path:
+    """Train (or resume) ``model``'s recipe without ``digit`` into ``out``; a finished run is left as it is."""
+    recipe, seed = recipe_for(model, digit)
+    out = Path(out)
+    if (out / "record.json").exists() and models.read_record(out).get("recipe", {}).get("name") == recipe.name:
+        print(f"[vdu_retrained] {out} is a finished run of {recipe.name}")
+        return out
+    return ddpm.train(recipe, out, seed=seed, resume=True, progress=progress)
+
+
+def _called(images: torch.Tensor, dataset: str, digit: int) -> str | None:
+    """A grid of the first (up to 16) samples the evaluation classifier calls ``digit`` (None: there is none)."""
+    labels = clf.predict(clf.load(f"{dataset}-classifier"), images)[0].argmax(-1)
+    called = images[labels == digit][:16]
+    return encode_grid(called) if len(called) else None
+
+
+def score(model: str, out: str | Path, retrained: str | Path, digits: tuple[int, ...] = (3, 7),
+          n_samples: int | None = None) -> Path:
+    """Score each ``retrained/<model>-without-K`` (and ``<model>-rerun`` per digit, when present) like a table row."""
+    from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches here
+
+    vd._check_digits(digits)
+    runs = {d: Path(retrained) / folder_name(model, d) for d in (*digits, RERUN)}
+    missing = [d for d in digits if not (runs[d] / "record.json").exists()]
+    if missing:
+        d = missing[0]
+        raise FileNotFoundError(f"no retrained model at {runs[d]}; make it with: python -m fdunlearn.vdu_digits "
+                                f"retrain --model {model} --digit {d} --out {runs[d]} (hours on 2 CPU cores)")
+    if not (runs[RERUN] / "record.json").exists():
+        del runs[RERUN]
+    unet, scheduler, rec = models.load_ddpm(model)
+    dataset = rec["recipe"]["dataset"]
+    b = vd._budget(n_samples)
+    records = {str(d): models.read_record(p) for d, p in runs.items()}
+    info = {k: {f: r.get(f) for f in ("sha256", "hardware", "train_seconds", "steps", "final_loss")}
+            for k, r in records.items()}
+    results = Results(out, vd._settings("retrained", model, dataset, b, unlearn.UnlearnConfig(), retrained=info))
+    for seed in b.seeds:
+        drawn: dict[int | None, torch.Tensor] = {}  # this seed's samples per model (None: the pretrained one)
+
+        def images_of(run: int | None, seed=seed, drawn=drawn) -> torch.Tensor:
+            if run not in drawn:
+                net, sch = (unet, scheduler) if run is None else models.load_ddpm(runs[run])[:2]
+                drawn[run] = vdu_study.draw(net, sch, b, seed)
+            return drawn[run]
+
+        for d in digits:
+            base = results.get(f"base/digit={d}/seed={seed}")
+            if base is None:
+                base = {"key": f"base/digit={d}/seed={seed}", "variant": "pretrained", "digit": d, "seed": seed,
+                        **vdu_study.score_images(images_of(None), dataset, d, b)}
+                results.add(base)
+            for variant, run in (("retrained", d), ("rerun", RERUN)):
+                key = f"{variant}/digit={d}/seed={seed}"
+                if run not in runs or results.get(key) is not None:
+                    continue
+                print(f"[vdu_retrained] {key}", flush=True)
+                images = images_of(run)
+                row = {"key": key, "variant": variant, "digit": d, "seed": seed,
+                       **vdu_study.score_images(images, dataset, d, b), "called_png": _called(images, dataset, d)}
+                row["pul"] = vdu_study.pul(base["forget_share"], row["forget_share"])
+                row["fid_remaining_rise"] = row["fid_remaining"] / base["fid_remaining"] - 1
+                results.add(row)
+    return Path(out)
+
+
+def _rows(results: dict, variant: str, digit: int) -> list[dict]:
+    return sorted((r for r in results["rows"] if r["variant"] == variant and r["digit"] == digit),
+                  key=lambda r: r["seed"])
+
+
+def _clause(rows: list[dict], digit: int) -> str:
+    share = mean_sd_float([100 * r["forget_share"] for r in rows])
+    rise = mean_sd_float([100 * r["fid_remaining_rise"] for r in rows])
+    per = " / ".join(f"{100 * r['forget_share']:.1f}" for r in rows)
+    return (f"{share[0]:.2f} ± {share[1]:.2f}% of its samples read as {digit} ({per}), FID on the other digits "
+            f"{rise[0]:+.0f} ± {rise[1]:.0f}%")
+
+
+def lines(results: dict) -> list[str]:
+    """One sentence per digit: the pretrained share, the retrained model's, the rerun's (when scored)."""
+    out = []
+    for d in sorted({r["digit"] for r in results["rows"]}):
+        base, again = _rows(results, "pretrained", d), _rows(results, "rerun", d)
+        drawn = 100 * mean_sd_float([r["forget_share"] for r in base])[0]
+        text = (f"Digit {d}: the pretrained model draws {drawn:.1f}%; retrained without {d}: "
+                f"{_clause(_rows(results, 'retrained', d), d)}")
+        if again:
+            text += f"; retrained on every digit (the control): {_clause(again, d)}"
+        out.append(text + ".")
+    return out

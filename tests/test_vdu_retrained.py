@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from fdunlearn.datasets import images as data
+from fdunlearn.models import ddpm
+from fdunlearn.models import registry as models
+from fdunlearn.studies import vdu_digits, vdu_retrained
+
+
+def test_without_names_the_run_and_checks_the_classes():
+    recipe = ddpm.RECIPES["mnist-ddpm"]
+    assert ddpm.without(recipe, ()) is recipe
+    three = ddpm.without(recipe, (7, 3))
+    assert (three.name, three.exclude) == ("mnist-ddpm-without-3-7", (3, 7))
+    assert three.block_out_channels == recipe.block_out_channels and three.steps == recipe.steps
+    for bad in ((10,), (3, 3), (True,)):
+        with pytest.raises(ValueError, match=r"accepted: distinct integers in 0\.\.9"):
+            ddpm.without(recipe, bad)
+
+
+def test_retrain_leaves_the_class_out_and_keeps_a_finished_run(fast_ddpm, tmp_path, capsys):
+    out = tmp_path / vdu_retrained.folder_name(str(fast_ddpm), 3)
+    assert out.name == f"{fast_ddpm.name}-without-3"
+    vdu_retrained.retrain(str(fast_ddpm), 3, out, progress=False)
+    train = data.load("mnist", "train", verbose=False)
+    assert f"left out class(es) [3]: {int((train.labels != 3).sum())} training images" in capsys.readouterr().out
+    rec = models.read_record(out)
+    assert rec["recipe"]["exclude"] == [3] and rec["recipe"]["name"] == "mnist-ddpm-without-3"
+    assert rec["seed"] == models.read_record(fast_ddpm)["seed"]
+    vdu_retrained.retrain(str(fast_ddpm), 3, out, progress=False)
+    assert "is a finished run of mnist-ddpm-without-3" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"digit=12; accepted: a class in 0\.\.9, or -1"):
+        vdu_retrained.recipe_for(str(fast_ddpm), 12)
+
+
+def test_score_rows_sit_beside_the_tables_and_resume(fast_ddpm, tmp_path):
+    runs = tmp_path / "runs"
+    with pytest.raises(FileNotFoundError, match=r"retrain --model .* --digit 3 --out"):
+        vdu_retrained.score(str(fast_ddpm), tmp_path / "r.json", runs, (3,))
+    for d in (3, vdu_retrained.RERUN):
+        vdu_retrained.retrain(str(fast_ddpm), d, runs / vdu_retrained.folder_name(str(fast_ddpm), d), progress=False)
+    out = tmp_path / "r.json"
+    vdu_retrained.score(str(fast_ddpm), out, runs, (3,))
+    res = json.loads(out.read_text())
+    assert [r["key"] for r in res["rows"]] == ["base/digit=3/seed=0", "retrained/digit=3/seed=0",
+                                               "rerun/digit=3/seed=0"]  # fast mode: one seed
+    base, again = res["rows"][0], res["rows"][1]
+    assert again["fid_remaining_rise"] == pytest.approx(again["fid_remaining"] / base["fid_remaining"] - 1)
+    assert again["called_png"] is None or isinstance(again["called_png"], str)
+    assert set(res["settings"]["retrained"]) == {"3", "-1"}
+    vdu_retrained.score(str(fast_ddpm), out, runs, (3,))
+    assert json.loads(out.read_text()) == res
+    assert vdu_digits.main(["retrain", "--model", str(fast_ddpm), "--digit", "12", "--out", str(tmp_path / "x")]) != 0
+
+
+def _row(variant, seed, share, rise=None):
+    return {"variant": variant, "digit": 3, "seed": seed, "forget_share": share, "fid_remaining_rise": rise}
+
+
+def test_lines_read_the_rows():
+    rows = [_row("pretrained", 0, 0.1), _row("pretrained", 1, 0.12), _row("retrained", 1, 0.02, 0.1),
+            _row("retrained", 0, 0.01, 0.3), _row("rerun", 0, 0.1, 0.0), _row("rerun", 1, 0.11, 0.2)]
+    (line,) = vdu_retrained.lines({"rows": rows})
+    assert line.startswith("Digit 3: the pretrained model draws 11.0%; retrained without 3: 1.50 ± 0.71% of its "
+                           "samples read as 3 (1.0 / 2.0), FID on the other digits +20 ± 14%")
+    assert line.endswith("retrained on every digit (the control): 10.50 ± 0.71% of its samples read as 3 "
+                         "(10.0 / 11.0), FID on the other digits +10 ± 14%.")

@@ -51,12 +51,18 @@ def test_reproduce_steps_resume_or_are_skipped_when_done():
             assert s.done_if == out
         elif s.argv[2] == "fdunlearn":  # training continues from its checkpoint (or starts when there is none)
             assert s.argv[3] == "train" and "--resume" in s.argv and s.done_if is None
+        elif s.argv[3] == "retrain":  # lesson 03's retrained models: resumed, or left as they are when finished
+            assert s.done_if is None and out.startswith("runs/mnist-ddpm-")
         else:  # the studies skip their finished runs
             assert s.done_if is None and out.startswith("data/results/")
     # the wider model is trained before the sweep that loads it
     train = next(i for i, s in enumerate(steps) if s.argv[2] == "fdunlearn")
     wide = next(i for i, s in enumerate(steps) if course.WIDE_MODEL in s.argv and s.argv[2] != "fdunlearn")
     assert train < wide
+    # the retrained models are trained before the study that scores them
+    retrain = [i for i, s in enumerate(steps) if s.argv[3] == "retrain"]
+    scored = next(i for i, s in enumerate(steps) if s.argv[3] == "retrained")
+    assert len(retrain) == 3 and max(retrain) < scored
     # then the course, so the notebooks show the fresh results
     assert course.reproduce_steps(PY)[-1] == course.course_steps(PY)[0]
 

@@ -43,9 +43,10 @@ def test_score_rows_sit_beside_the_tables_and_resume(fast_ddpm, tmp_path):
     out = tmp_path / "r.json"
     vdu_retrained.score(str(fast_ddpm), out, runs, (3,))
     res = json.loads(out.read_text())
-    assert [r["key"] for r in res["rows"]] == ["base/digit=3/seed=0", "retrained/digit=3/seed=0",
+    assert [r["key"] for r in res["rows"]] == ["real/digit=3", "base/digit=3/seed=0", "retrained/digit=3/seed=0",
                                                "rerun/digit=3/seed=0"]  # fast mode: one seed
-    base, again = res["rows"][0], res["rows"][1]
+    real, base, again = res["rows"][:3]
+    assert real["forget_share"] == pytest.approx(real["called"] / real["n_images"])
     assert again["fid_remaining_rise"] == pytest.approx(again["fid_remaining"] / base["fid_remaining"] - 1)
     assert again["called_png"] is None or isinstance(again["called_png"], str)
     assert set(res["settings"]["retrained"]) == {"3", "-1"}
@@ -58,11 +59,19 @@ def _row(variant, seed, share, rise=None):
     return {"variant": variant, "digit": 3, "seed": seed, "forget_share": share, "fid_remaining_rise": rise}
 
 
-def test_lines_read_the_rows():
-    rows = [_row("pretrained", 0, 0.1), _row("pretrained", 1, 0.12), _row("retrained", 1, 0.02, 0.1),
+def test_lines_and_markdown_read_the_rows():
+    rows = [{"variant": "real", "digit": 3, "called": 1, "n_images": 450, "forget_share": 1 / 450},
+            _row("pretrained", 0, 0.1), _row("pretrained", 1, 0.12), _row("retrained", 1, 0.02, 0.1),
             _row("retrained", 0, 0.01, 0.3), _row("rerun", 0, 0.1, 0.0), _row("rerun", 1, 0.11, 0.2)]
     (line,) = vdu_retrained.lines({"rows": rows})
     assert line.startswith("Digit 3: the pretrained model draws 11.0%; retrained without 3: 1.50 ± 0.71% of its "
                            "samples read as 3 (1.0 / 2.0), FID on the other digits +20 ± 14%")
-    assert line.endswith("retrained on every digit (the control): 10.50 ± 0.71% of its samples read as 3 "
-                         "(10.0 / 11.0), FID on the other digits +10 ± 14%.")
+    assert ("retrained on every digit (the control): 10.50 ± 0.71% of its samples read as 3 (10.0 / 11.0), FID on the "
+            "other digits +10 ± 14%; the classifier calls 1 of the 450 held-out real images of the other digits 3 "
+            "(0.22%).") in line
+    for r in rows:
+        r |= {"fid_remaining": 5.0, "confident_share": 0.9}
+    table = vdu_retrained.markdown({"rows": rows}).splitlines()
+    assert table[2] == "| 3 | real held-out images of the other digits | – | 0.22 (1 of 450) | – | – | – |"
+    assert table[4] == ("| 3 | retrained without the digit | 2 | 1.50 ± 0.71 (1.0 / 2.0) | 5.00 ± 0.00 | +20 ± 14 "
+                        "| 90.0 ± 0.0 |")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fdunlearn import config
-from fdunlearn.studies import attack_report, vdu_report, vdu_variants
+from fdunlearn.studies import attack_report, vdu_report, vdu_retrained, vdu_variants
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 PYTEST_ARGS = ("-q", "--durations=15", "--nbval-lax", "--nbval-current-env", "tests", "notebooks")
@@ -107,7 +107,11 @@ def study_steps(python: str = sys.executable) -> list[Step]:
     steps.append(_module(python, "python -m fdunlearn.toy2d --out data/results/toy2d.json",
                          "lesson 03's 2-D picture, 3 min on one core", done_if="data/results/toy2d.json"))
     notes = {"vdu-fs-digits": "vdu-fs on every digit, about 2 min per run"}
-    steps += [_module(python, vdu_report.command(name), notes.get(name, "")) for name in vdu_report.FS_COMMANDS]
+    for name in vdu_report.FS_COMMANDS:
+        if name == "fs-retrained":  # lesson 03's exact-unlearning reference: the models are trained first
+            steps += [_module(python, vdu_retrained.retrain_command("mnist-ddpm", d), "about 2 h on 2 cores")
+                      for d in vdu_retrained.DIGITS]
+        steps.append(_module(python, vdu_report.command(name), notes.get(name, "")))
     steps.append(_module(python, "python -m fdunlearn.erase_study --out data/results/erasure_minisd.json",
                          "lesson 04's table, about 1 h 30 min"))
     steps.append(_module(python, "python -m fdunlearn.erase_regimes --out data/results/erasure_regimes.json",

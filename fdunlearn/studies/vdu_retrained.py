@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from fdunlearn.datasets import images as data
 from fdunlearn.datasets.samples import encode_grid
 from fdunlearn.models import classifier as clf
 from fdunlearn.models import ddpm
@@ -30,12 +31,19 @@ from fdunlearn.studies.results import Results, mean_sd_float
 from fdunlearn.unlearning import unlearn
 
 RERUN = -1  # the ``--digit`` that retrains on every class (the control)
+DIGITS = (3, 7, RERUN)  # the runs lesson 03 section 7.25 reads: without 3, without 7, the control
 
 
 def folder_name(model: str, digit: int) -> str:
     """The run folder ``retrain`` writes for ``digit`` (``RERUN``: every class) of ``model``."""
     stem = Path(str(model)).name
     return f"{stem}-rerun" if digit == RERUN else f"{stem}-without-{digit}"
+
+
+def retrain_command(model: str, digit: int, retrained: str | Path = "runs") -> str:
+    """The command line that trains ``retrain``'s run for ``digit`` into ``retrained``."""
+    out = (Path(retrained) / folder_name(model, digit)).as_posix()
+    return f"python -m fdunlearn.vdu_digits retrain --model {model} --digit {digit} --out {out}"
 
 
 def recipe_for(model: str, digit: int) -> tuple[ddpm.DDPMRecipe, int]:
@@ -64,6 +72,16 @@ def _called(images: torch.Tensor, dataset: str, digit: int) -> str | None:
     return encode_grid(called) if len(called) else None
 
 
+def real_calls(dataset: str, digit: int) -> dict:
+    """The classifier on real images: of the held-out images of every other class, the share it calls ``digit`` (what
+    it does to data that holds no ``digit`` at all)."""
+    heldout = data.load(dataset, "heldout", verbose=False)
+    others = heldout.images[heldout.labels != digit]
+    labels = clf.predict(clf.load(f"{dataset}-classifier"), others)[0].argmax(-1)
+    return {"n_images": len(others), "called": int((labels == digit).sum()),
+            "forget_share": float((labels == digit).float().mean())}
+
+
 def score(model: str, out: str | Path, retrained: str | Path, digits: tuple[int, ...] = (3, 7),
           n_samples: int | None = None) -> Path:
     """Score each ``retrained/<model>-without-K`` (and ``<model>-rerun`` per digit, when present) like a table row."""
@@ -73,9 +91,8 @@ def score(model: str, out: str | Path, retrained: str | Path, digits: tuple[int,
     runs = {d: Path(retrained) / folder_name(model, d) for d in (*digits, RERUN)}
     missing = [d for d in digits if not (runs[d] / "record.json").exists()]
     if missing:
-        d = missing[0]
-        raise FileNotFoundError(f"no retrained model at {runs[d]}; make it with: python -m fdunlearn.vdu_digits "
-                                f"retrain --model {model} --digit {d} --out {runs[d]} (hours on 2 CPU cores)")
+        raise FileNotFoundError(f"no retrained model at {runs[missing[0]]}; make it with: "
+                                f"{retrain_command(model, missing[0], retrained)} (about 2 h on 2 CPU cores)")
     if not (runs[RERUN] / "record.json").exists():
         del runs[RERUN]
     unet, scheduler, rec = models.load_ddpm(model)
@@ -85,6 +102,9 @@ def score(model: str, out: str | Path, retrained: str | Path, digits: tuple[int,
     info = {k: {f: r.get(f) for f in ("sha256", "hardware", "train_seconds", "steps", "final_loss")}
             for k, r in records.items()}
     results = Results(out, vd._settings("retrained", model, dataset, b, unlearn.UnlearnConfig(), retrained=info))
+    for d in digits:
+        if results.get(f"real/digit={d}") is None:
+            results.add({"key": f"real/digit={d}", "variant": "real", "digit": d, **real_calls(dataset, d)})
     for seed in b.seeds:
         drawn: dict[int | None, torch.Tensor] = {}  # this seed's samples per model (None: the pretrained one)
 
@@ -127,6 +147,32 @@ def _clause(rows: list[dict], digit: int) -> str:
             f"{rise[0]:+.0f} ± {rise[1]:.0f}%")
 
 
+LABELS = {"pretrained": "pretrained", "retrained": "retrained without the digit", "rerun": "retrained on every digit"}
+
+
+def markdown(results: dict) -> str:
+    """Per digit: the held-out real images of the other digits, then the pretrained, retrained and rerun rows."""
+    lines = ["| digit | samples of | seeds | read as the digit % (per seed) | FID remaining | FID rise % "
+             "| confident % |", "|---|---|---|---|---|---|---|"]
+    for d in sorted({r["digit"] for r in results["rows"]}):
+        real = next((r for r in results["rows"] if r["variant"] == "real" and r["digit"] == d), None)
+        if real:
+            lines.append(f"| {d} | real held-out images of the other digits | – | {100 * real['forget_share']:.2f} "
+                         f"({real['called']} of {real['n_images']}) | – | – | – |")
+        for v, label in LABELS.items():
+            rows = _rows(results, v, d)
+            if not rows:
+                continue
+            share, fid = (mean_sd_float([r[f] for r in rows]) for f in ("forget_share", "fid_remaining"))
+            conf = mean_sd_float([r["confident_share"] for r in rows])
+            rise = ("–" if v == "pretrained" else
+                    "{:+.0f} ± {:.0f}".format(*mean_sd_float([100 * r["fid_remaining_rise"] for r in rows])))
+            per = " / ".join(f"{100 * r['forget_share']:.1f}" for r in rows)
+            lines.append(f"| {d} | {label} | {len(rows)} | {100 * share[0]:.2f} ± {100 * share[1]:.2f} ({per}) "
+                         f"| {fid[0]:.2f} ± {fid[1]:.2f} | {rise} | {100 * conf[0]:.1f} ± {100 * conf[1]:.1f} |")
+    return "\n".join(lines)
+
+
 def lines(results: dict) -> list[str]:
     """One sentence per digit: the pretrained share, the retrained model's, the rerun's (when scored)."""
     out = []
@@ -137,5 +183,9 @@ def lines(results: dict) -> list[str]:
                 f"{_clause(_rows(results, 'retrained', d), d)}")
         if again:
             text += f"; retrained on every digit (the control): {_clause(again, d)}"
+        real = next((r for r in results["rows"] if r["variant"] == "real" and r["digit"] == d), None)
+        if real:
+            text += (f"; the classifier calls {real['called']} of the {real['n_images']} held-out real images of the "
+                     f"other digits {d} ({100 * real['forget_share']:.2f}%)")
         out.append(text + ".")
     return out

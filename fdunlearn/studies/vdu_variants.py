@@ -173,6 +173,9 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     "fs-guide-target": "target --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25",  # 7.19
     # the correction below the band gated by its posterior (section 7.24)
     "fs-guide-gate": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema-gate",
+    # exact unlearning: mnist-ddpm's recipe retrained without 3, without 7 and on every digit (section 7.25; the three
+    # runs are trained first, by ``vdu_retrained.retrain_command``)
+    "fs-retrained": "retrained --model mnist-ddpm --digits 3,7",
     # digit 3's runs of five tables again, scored on 5,000 samples per model (lesson 03 sections 7.13 and 7.15)
     "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late,fs-guide-long,"
                   "fs-guide-ema-scale1.25,fs-guide-ema-scale1.25-lr2e4 --n-samples 5000"),

@@ -75,3 +75,10 @@ def test_lines_and_markdown_read_the_rows():
     assert table[2] == "| 3 | real held-out images of the other digits | – | 0.22 (1 of 450) | – | – | – |"
     assert table[4] == ("| 3 | retrained without the digit | 2 | 1.50 ± 0.71 (1.0 / 2.0) | 5.00 ± 0.00 | +20 ± 14 "
                         "| 90.0 ± 0.0 |")
+
+
+def test_gap_lines_measure_a_method_from_the_retrained_model():
+    rows = [_row("retrained", 0, 0.005), _row("retrained", 1, 0.009)]
+    stats = {("fs-guide-ema", 3): {"forget_share": (0.0173, 0.004)}, ("fs-guide-ema", 7): {"forget_share": (0.009, 0)}}
+    assert vdu_retrained.gap_lines({"rows": rows}, stats, ("fs-guide-ema", "absent")) == [
+        "fs-guide-ema, digit 3: 1.73% left, +1.03 points from the retrained model's 0.70% (2.5x)"]

@@ -99,6 +99,7 @@ BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "reproduce": (reproduce_commands, False),
     "reproduce-gpu": (lambda: reproduce_commands(course.gpu_steps), False),
     "vdu-fs-large": (vdu.vdu_fs_large_headline, True),
+    "fs-retrained": (vdu.fs_retrained_headline, True),
     "notebook-times": (run_notebooks.notebook_times, False),
 }
 _LIST_START = re.compile(r"^\s*([-+*>#]|\d+[.)])(\s|$)")

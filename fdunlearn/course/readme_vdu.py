@@ -15,6 +15,7 @@ from fdunlearn.studies import (
     vdu_digits,
     vdu_oracle,
     vdu_report,
+    vdu_retrained,
 )
 from fdunlearn.unlearning import guide, replay
 
@@ -261,3 +262,10 @@ def vdu_fs_large_headline() -> str:
             f"`{vdu_report.command('vdu-fs-large')}`; digit 7's third seed on the CPU: "
             f"`{vdu_report.command('vdu-fs-large-cpu')}`; {large_model.seeds_line(both)}): "
             + "; ".join(r.split(": ", 1)[1] for r in runs) + ". " + large_model.cpu_line(cpu) + ".")
+
+
+def fs_retrained_headline() -> str:
+    """Lesson 03 section 7.25: mnist-ddpm's recipe retrained without the digit (and on every digit), scored."""
+    models = "; ".join(f"`{vdu_retrained.retrain_command('mnist-ddpm', d)}`" for d in vdu_retrained.DIGITS)
+    return (f"`{vdu_report.command('fs-retrained')}` (the models, about 2 h each on 2 cores: {models}): "
+            + " ".join(vdu_retrained.lines(vdu_report.load("fs-retrained"))))

@@ -189,3 +189,43 @@ def lines(results: dict) -> list[str]:
                      f"other digits {d} ({100 * real['forget_share']:.2f}%)")
         out.append(text + ".")
     return out
+
+
+def gap_lines(results: dict, stats: dict[tuple[str, int], dict], variants: tuple[str, ...]) -> list[str]:
+    """Per digit and variant in ``stats`` (``vdu_report.digit_rows``): the share it leaves against the retrained
+    model's share of the same digit, in points and as a ratio."""
+    out = []
+    for d in sorted({r["digit"] for r in results["rows"] if r["variant"] == "retrained"}):
+        ref = mean_sd_float([r["forget_share"] for r in _rows(results, "retrained", d)])[0]
+        for v in [v for v in variants if (v, d) in stats]:
+            share = stats[v, d]["forget_share"][0]
+            out.append(f"{v}, digit {d}: {100 * share:.2f}% left, {100 * (share - ref):+.2f} points from the "
+                       f"retrained model's {100 * ref:.2f}%" + (f" ({share / ref:.1f}x)" if ref > 0 else ""))
+    return out
+
+
+def figure(results: dict):
+    """Per digit (a row): the model retrained without it (seed 0's first samples), then per seed the samples of that
+    model the classifier calls the digit. Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    from fdunlearn.datasets.samples import thumbnail
+
+    digits = sorted({r["digit"] for r in results["rows"] if r["variant"] == "retrained"})
+    seeds = sorted({r["seed"] for r in results["rows"] if r["variant"] == "retrained"})
+    fig, axes = plt.subplots(len(digits), 1 + len(seeds), figsize=(2.4 * (1 + len(seeds)), 2.7 * len(digits)),
+                             squeeze=False)
+    for ax_row, d in zip(axes, digits, strict=True):
+        rows = {r["seed"]: r for r in _rows(results, "retrained", d)}
+        ax_row[0].imshow(thumbnail(rows[seeds[0]]), cmap="gray")
+        ax_row[0].set_title(f"without {d}: samples", fontsize=9)
+        for ax, s in zip(ax_row[1:], seeds, strict=True):
+            png = rows[s].get("called_png") if s in rows else None
+            if png:
+                ax.imshow(thumbnail({"grid_png": png}), cmap="gray")
+            ax.set_title(f"called {d}, seed {s} ({round(rows[s]['forget_share'] * rows[s]['n_samples'])})"
+                         if s in rows else f"seed {s}: not run", fontsize=9)
+        for ax in ax_row:
+            ax.axis("off")
+    fig.tight_layout()
+    return fig

@@ -38,7 +38,7 @@ def test_score_rows_sit_beside_the_tables_and_resume(fast_ddpm, tmp_path):
     runs = tmp_path / "runs"
     with pytest.raises(FileNotFoundError, match=r"retrain --model .* --digit 3 --out"):
         vdu_retrained.score(str(fast_ddpm), tmp_path / "r.json", runs, (3,))
-    for d in (3, vdu_retrained.RERUN):
+    for d in (3, vdu_retrained.RERUN):  # the rerun is optional: scored when present
         vdu_retrained.retrain(str(fast_ddpm), d, runs / vdu_retrained.folder_name(str(fast_ddpm), d), progress=False)
     out = tmp_path / "r.json"
     vdu_retrained.score(str(fast_ddpm), out, runs, (3,))
@@ -52,6 +52,11 @@ def test_score_rows_sit_beside_the_tables_and_resume(fast_ddpm, tmp_path):
     assert set(res["settings"]["retrained"]) == {"3", "-1"}
     vdu_retrained.score(str(fast_ddpm), out, runs, (3,))
     assert json.loads(out.read_text()) == res
+    # a run trained after the first scoring: its record joins the settings, the finished rows stay
+    vdu_retrained.retrain(str(fast_ddpm), 7, runs / vdu_retrained.folder_name(str(fast_ddpm), 7), progress=False)
+    vdu_retrained.score(str(fast_ddpm), out, runs, (3, 7))
+    grown = json.loads(out.read_text())
+    assert set(grown["settings"]["retrained"]) == {"3", "7", "-1"} and grown["rows"][:4] == res["rows"]
     assert vdu_digits.main(["retrain", "--model", str(fast_ddpm), "--digit", "12", "--out", str(tmp_path / "x")]) != 0
 
 

@@ -109,7 +109,7 @@ def study_steps(python: str = sys.executable) -> list[Step]:
     notes = {"vdu-fs-digits": "vdu-fs on every digit, about 2 min per run"}
     for name in vdu_report.FS_COMMANDS:
         if name == "fs-retrained":  # lesson 03's exact-unlearning reference: the models are trained first
-            steps += [_module(python, vdu_retrained.retrain_command("mnist-ddpm", d), "about 2 h on 2 cores")
+            steps += [_module(python, vdu_retrained.retrain_command("mnist-ddpm", d), "2-3 h on 2 cores")
                       for d in vdu_retrained.DIGITS]
         steps.append(_module(python, vdu_report.command(name), notes.get(name, "")))
     steps.append(_module(python, "python -m fdunlearn.erase_study --out data/results/erasure_minisd.json",

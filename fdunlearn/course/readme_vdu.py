@@ -267,5 +267,5 @@ def vdu_fs_large_headline() -> str:
 def fs_retrained_headline() -> str:
     """Lesson 03 section 7.25: mnist-ddpm's recipe retrained without the digit (and on every digit), scored."""
     models = "; ".join(f"`{vdu_retrained.retrain_command('mnist-ddpm', d)}`" for d in vdu_retrained.DIGITS)
-    return (f"`{vdu_report.command('fs-retrained')}` (the models, about 2 h each on 2 cores: {models}): "
+    return (f"`{vdu_report.command('fs-retrained')}` (the models, 2-3 h each on 2 cores: {models}): "
             + " ".join(vdu_retrained.lines(vdu_report.load("fs-retrained"))))

@@ -57,6 +57,10 @@ def test_score_rows_sit_beside_the_tables_and_resume(fast_ddpm, tmp_path):
     vdu_retrained.score(str(fast_ddpm), out, runs, (3, 7))
     grown = json.loads(out.read_text())
     assert set(grown["settings"]["retrained"]) == {"3", "7", "-1"} and grown["rows"][:4] == res["rows"]
+    grown["settings"]["retrained"]["3"]["sha256"] = "another"  # rows of other weights are not resumed
+    out.write_text(json.dumps(grown))
+    with pytest.raises(ValueError, match="holds results of other settings"):
+        vdu_retrained.score(str(fast_ddpm), out, runs, (3, 7))
     assert vdu_digits.main(["retrain", "--model", str(fast_ddpm), "--digit", "12", "--out", str(tmp_path / "x")]) != 0
 
 

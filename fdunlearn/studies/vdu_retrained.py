@@ -102,6 +102,7 @@ def score(model: str, out: str | Path, retrained: str | Path, digits: tuple[int,
     records = {str(d): models.read_record(p) for d, p in runs.items()}
     info = {k: {f: r.get(f) for f in ("sha256", "hardware", "train_seconds", "steps", "final_loss")}
             for k, r in records.items()}
+    # a file scored on other weights of a run is refused (Results compares the settings, SHA-256s included)
     results = Results(out, vd._settings("retrained", model, dataset, b, unlearn.UnlearnConfig(), retrained=info))
     if results.data["settings"]["retrained"] != info:  # a resumed file: record the runs trained since (e.g. 7)
         results.data["settings"]["retrained"] |= info

@@ -156,25 +156,28 @@ LABELS = {"pretrained": "pretrained", "retrained": "retrained without the digit"
 
 
 def markdown(results: dict) -> str:
-    """Per digit: the held-out real images of the other digits, then the pretrained, retrained and rerun rows."""
+    """Per digit: the held-out real images of the other digits, then the pretrained, retrained and rerun rows (the
+    other digits' smallest and largest share: means over seeds, as in the tables)."""
     lines = ["| digit | samples of | seeds | read as the digit % (per seed) | FID remaining | FID rise % "
-             "| confident % |", "|---|---|---|---|---|---|---|"]
+             "| confident % | other digits min–max % |", "|---|---|---|---|---|---|---|---|"]
     for d in sorted({r["digit"] for r in results["rows"]}):
         real = next((r for r in results["rows"] if r["variant"] == "real" and r["digit"] == d), None)
         if real:
             lines.append(f"| {d} | real held-out images of the other digits | – | {100 * real['forget_share']:.2f} "
-                         f"({real['called']} of {real['n_images']}) | – | – | – |")
+                         f"({real['called']} of {real['n_images']}) | – | – | – | – |")
         for v, label in LABELS.items():
             rows = _rows(results, v, d)
             if not rows:
                 continue
             share, fid = (mean_sd_float([r[f] for r in rows]) for f in ("forget_share", "fid_remaining"))
             conf = mean_sd_float([r["confident_share"] for r in rows])
+            (lo, _), (hi, _) = (mean_sd_float([r[f] for r in rows]) for f in ("other_min", "other_max"))
             rise = ("–" if v == "pretrained" else
                     "{:+.0f} ± {:.0f}".format(*mean_sd_float([100 * r["fid_remaining_rise"] for r in rows])))
             per = " / ".join(f"{100 * r['forget_share']:.1f}" for r in rows)
             lines.append(f"| {d} | {label} | {len(rows)} | {100 * share[0]:.2f} ± {100 * share[1]:.2f} ({per}) "
-                         f"| {fid[0]:.2f} ± {fid[1]:.2f} | {rise} | {100 * conf[0]:.1f} ± {100 * conf[1]:.1f} |")
+                         f"| {fid[0]:.2f} ± {fid[1]:.2f} | {rise} | {100 * conf[0]:.1f} ± {100 * conf[1]:.1f} "
+                         f"| {100 * lo:.1f}–{100 * hi:.1f} |")
     return "\n".join(lines)
 
 

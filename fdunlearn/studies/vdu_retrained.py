@@ -66,19 +66,19 @@ def retrain(model: str, digit: int, out: str | Path, progress: bool = True) -> P
     return ddpm.train(recipe, out, seed=seed, resume=True, progress=progress)
 
 
-def _called(images: torch.Tensor, dataset: str, digit: int) -> str | None:
-    """A grid of the first (up to 16) samples the evaluation classifier calls ``digit`` (None: there is none)."""
-    labels = clf.predict(clf.load(f"{dataset}-classifier"), images)[0].argmax(-1)
+def _called(classifier: torch.nn.Module, images: torch.Tensor, digit: int) -> str | None:
+    """A grid of the first (up to 16) samples ``classifier`` calls ``digit`` (None: there is none)."""
+    labels = clf.predict(classifier, images)[0].argmax(-1)
     called = images[labels == digit][:16]
     return encode_grid(called) if len(called) else None
 
 
-def real_calls(dataset: str, digit: int) -> dict:
+def real_calls(dataset: str, digit: int, classifier: torch.nn.Module | None = None) -> dict:
     """The classifier on real images: of the held-out images of every other class, the share it calls ``digit`` (what
     it does to data that holds no ``digit`` at all)."""
     heldout = data.load(dataset, "heldout", verbose=False)
     others = heldout.images[heldout.labels != digit]
-    labels = clf.predict(clf.load(f"{dataset}-classifier"), others)[0].argmax(-1)
+    labels = clf.predict(classifier or clf.load(f"{dataset}-classifier"), others)[0].argmax(-1)
     return {"n_images": len(others), "called": int((labels == digit).sum()),
             "forget_share": float((labels == digit).float().mean())}
 
@@ -107,9 +107,11 @@ def score(model: str, out: str | Path, retrained: str | Path, digits: tuple[int,
     if results.data["settings"]["retrained"] != info:  # a resumed file: record the runs trained since (e.g. 7)
         results.data["settings"]["retrained"] |= info
         io.write_json(results.data, results.path)
+    classifier = clf.load(f"{dataset}-classifier")
     for d in digits:
         if results.get(f"real/digit={d}") is None:
-            results.add({"key": f"real/digit={d}", "variant": "real", "digit": d, **real_calls(dataset, d)})
+            results.add({"key": f"real/digit={d}", "variant": "real", "digit": d,
+                         **real_calls(dataset, d, classifier)})
     for seed in b.seeds:
         drawn: dict[int | None, torch.Tensor] = {}  # this seed's samples per model (None: the pretrained one)
 
@@ -132,7 +134,7 @@ def score(model: str, out: str | Path, retrained: str | Path, digits: tuple[int,
                 print(f"[vdu_retrained] {key}", flush=True)
                 images = images_of(run)
                 row = {"key": key, "variant": variant, "digit": d, "seed": seed,
-                       **vdu_study.score_images(images, dataset, d, b), "called_png": _called(images, dataset, d)}
+                       **vdu_study.score_images(images, dataset, d, b), "called_png": _called(classifier, images, d)}
                 row["pul"] = vdu_study.pul(base["forget_share"], row["forget_share"])
                 row["fid_remaining_rise"] = row["fid_remaining"] / base["fid_remaining"] - 1
                 results.add(row)
@@ -144,12 +146,24 @@ def _rows(results: dict, variant: str, digit: int) -> list[dict]:
                   key=lambda r: r["seed"])
 
 
+def _real(results: dict, digit: int) -> dict | None:
+    return next((r for r in results["rows"] if r["variant"] == "real" and r["digit"] == digit), None)
+
+
+def _share(rows: list[dict]) -> tuple[str, str]:
+    """The forget share in percent: (mean ± sd over seeds, each seed's in parentheses)."""
+    mean, sd = mean_sd_float([100 * r["forget_share"] for r in rows])
+    return f"{mean:.2f} ± {sd:.2f}", "(" + " / ".join(f"{100 * r['forget_share']:.1f}" for r in rows) + ")"
+
+
+def _rise(rows: list[dict]) -> str:
+    """The FID rise on the other digits in percent, mean ± sd over seeds."""
+    return "{:+.0f} ± {:.0f}".format(*mean_sd_float([100 * r["fid_remaining_rise"] for r in rows]))
+
+
 def _clause(rows: list[dict], digit: int) -> str:
-    share = mean_sd_float([100 * r["forget_share"] for r in rows])
-    rise = mean_sd_float([100 * r["fid_remaining_rise"] for r in rows])
-    per = " / ".join(f"{100 * r['forget_share']:.1f}" for r in rows)
-    return (f"{share[0]:.2f} ± {share[1]:.2f}% of its samples read as {digit} ({per}), FID on the other digits "
-            f"{rise[0]:+.0f} ± {rise[1]:.0f}%")
+    share, per = _share(rows)
+    return f"{share}% of its samples read as {digit} {per}, FID on the other digits {_rise(rows)}%"
 
 
 LABELS = {"pretrained": "pretrained", "retrained": "retrained without the digit", "rerun": "retrained on every digit"}
@@ -161,7 +175,7 @@ def markdown(results: dict) -> str:
     lines = ["| digit | samples of | seeds | read as the digit % (per seed) | FID remaining | FID rise % "
              "| confident % | other digits min–max % |", "|---|---|---|---|---|---|---|---|"]
     for d in sorted({r["digit"] for r in results["rows"]}):
-        real = next((r for r in results["rows"] if r["variant"] == "real" and r["digit"] == d), None)
+        real = _real(results, d)
         if real:
             lines.append(f"| {d} | real held-out images of the other digits | – | {100 * real['forget_share']:.2f} "
                          f"({real['called']} of {real['n_images']}) | – | – | – | – |")
@@ -169,13 +183,11 @@ def markdown(results: dict) -> str:
             rows = _rows(results, v, d)
             if not rows:
                 continue
-            share, fid = (mean_sd_float([r[f] for r in rows]) for f in ("forget_share", "fid_remaining"))
+            fid = mean_sd_float([r["fid_remaining"] for r in rows])
             conf = mean_sd_float([r["confident_share"] for r in rows])
             (lo, _), (hi, _) = (mean_sd_float([r[f] for r in rows]) for f in ("other_min", "other_max"))
-            rise = ("–" if v == "pretrained" else
-                    "{:+.0f} ± {:.0f}".format(*mean_sd_float([100 * r["fid_remaining_rise"] for r in rows])))
-            per = " / ".join(f"{100 * r['forget_share']:.1f}" for r in rows)
-            lines.append(f"| {d} | {label} | {len(rows)} | {100 * share[0]:.2f} ± {100 * share[1]:.2f} ({per}) "
+            rise = "–" if v == "pretrained" else _rise(rows)
+            lines.append(f"| {d} | {label} | {len(rows)} | {' '.join(_share(rows))} "
                          f"| {fid[0]:.2f} ± {fid[1]:.2f} | {rise} | {100 * conf[0]:.1f} ± {100 * conf[1]:.1f} "
                          f"| {100 * lo:.1f}–{100 * hi:.1f} |")
     return "\n".join(lines)
@@ -191,7 +203,7 @@ def lines(results: dict) -> list[str]:
                 f"{_clause(_rows(results, 'retrained', d), d)}")
         if again:
             text += f"; retrained on every digit (the control): {_clause(again, d)}"
-        real = next((r for r in results["rows"] if r["variant"] == "real" and r["digit"] == d), None)
+        real = _real(results, d)
         if real:
             text += (f"; the classifier calls {real['called']} of the {real['n_images']} held-out real images of the "
                      f"other digits {d} ({100 * real['forget_share']:.2f}%)")

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 
@@ -92,3 +93,29 @@ def test_gap_lines_measure_a_method_from_the_retrained_model():
     stats = {("fs-guide-ema", 3): {"forget_share": (0.0173, 0.004)}, ("fs-guide-ema", 7): {"forget_share": (0.009, 0)}}
     assert vdu_retrained.gap_lines({"rows": rows}, stats, ("fs-guide-ema", "absent")) == [
         "fs-guide-ema, digit 3: 1.73% left, +1.03 points from the retrained model's 0.70% (2.5x)"]
+
+
+def test_pass_chance_is_the_binomial_cdf_of_the_seeds_summed_counts():
+    # 2 seeds of 3 samples, bar 1/3: the 6 draws may hold at most 2 of the class
+    p = 0.3
+    brute = sum(math.comb(6, k) * p ** k * (1 - p) ** (6 - k) for k in range(3))
+    assert vdu_retrained.pass_chance(p, 3, 2, 1 / 3) == pytest.approx(brute, rel=1e-12)
+    assert vdu_retrained.pass_chance(0.0, 1000, 3, 0.01) == 1.0
+    assert vdu_retrained.pass_chance(1.0, 1000, 3, 0.01) == 0.0
+    chances = [vdu_retrained.pass_chance(s, 1000, 3, 0.01) for s in (0.005, 0.007, 0.01, 0.0105, 0.0173)]
+    assert chances == sorted(chances, reverse=True) and chances[0] > 0.99 and chances[-1] < 0.01
+    assert 0.4 < chances[2] < 0.6  # a share right at the bar passes about half the time
+    with pytest.raises(ValueError, match=r"share=1.5, bar=0.01; accepted: probabilities in \[0, 1\]"):
+        vdu_retrained.pass_chance(1.5, 1000, 3, 0.01)
+    with pytest.raises(ValueError, match="n_samples=0, n_seeds=3; accepted: integers >= 1"):
+        vdu_retrained.pass_chance(0.01, 0, 3, 0.01)
+
+
+def test_odds_lines_read_the_retrained_rows_and_the_budget():
+    results = {"settings": {"budget": {"n_samples": 1000, "seeds": [0, 1, 2]}},
+               "rows": [_row("retrained", 0, 0.005), _row("retrained", 1, 0.009), _row("pretrained", 0, 0.1)]}
+    lines = vdu_retrained.odds_lines(results, {"a setting": {3: 0.0173}}, 0.01)
+    assert lines[0].startswith("digit 3: retrained without 3, 0.70% read as 3: one seed's share on 1,000 samples has "
+                               "a binomial sd of 0.26 points (its seeds: 0.28); a model this good passes the 1% bar "
+                               "on the mean of 3 seeds with probability 98%")
+    assert lines[1] == "digit 3: a setting, 1.73% read as 3: a model this good passes it with probability 0%"

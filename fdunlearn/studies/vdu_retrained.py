@@ -17,6 +17,7 @@ pretrained rows, so they sit beside ``vdu_digits table``'s numbers.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -223,6 +224,44 @@ def gap_lines(results: dict, stats: dict[tuple[str, int], dict], variants: tuple
                        f"retrained model's {100 * ref:.2f}%" + (f" ({share / ref:.1f}x)" if ref > 0 else ""))
     return out
 
+
+def pass_chance(share: float, n_samples: int, n_seeds: int, bar: float) -> float:
+    """The chance that a model whose samples read as the class with probability ``share`` passes the forget bar:
+    that the mean over ``n_seeds`` seeds of its share among ``n_samples`` samples is at most ``bar``.
+
+    The seeds' counts add up to one Binomial(n_seeds * n_samples, share) count, so this is that binomial's CDF at
+    floor(bar * n_seeds * n_samples), summed exactly (log-gamma terms, no normal approximation)."""
+    if not 0.0 <= share <= 1.0 or not 0.0 <= bar <= 1.0:
+        raise ValueError(f"share={share!r}, bar={bar!r}; accepted: probabilities in [0, 1]")
+    if n_samples < 1 or n_seeds < 1:
+        raise ValueError(f"n_samples={n_samples!r}, n_seeds={n_seeds!r}; accepted: integers >= 1")
+    total = n_samples * n_seeds
+    limit = math.floor(bar * total + 1e-9)
+    if share in (0.0, 1.0):
+        return float(share * total <= limit)
+    log_terms = [math.lgamma(total + 1) - math.lgamma(k + 1) - math.lgamma(total - k + 1) + k * math.log(share)
+                 + (total - k) * math.log1p(-share) for k in range(limit + 1)]
+    return min(1.0, sum(math.exp(v) for v in log_terms))
+
+
+def odds_lines(results: dict, shares: dict[str, dict[int, float]], bar: float) -> list[str]:
+    """How often the forget bar passes a model on the sampling noise of the tables' budget alone: the retrained
+    model per digit (its mean share taken as its true share; the binomial sd of one seed's share beside the sd its
+    seeds show), then each entry of ``shares`` (label -> digit -> share, e.g. a setting measured on more samples)."""
+    b = results["settings"]["budget"]
+    n, seeds = b["n_samples"], len(b["seeds"])
+    out = []
+    for d in sorted({r["digit"] for r in results["rows"] if r["variant"] == "retrained"}):
+        p, sd = mean_sd_float([r["forget_share"] for r in _rows(results, "retrained", d)])
+        out.append(f"digit {d}: retrained without {d}, {100 * p:.2f}% read as {d}: one seed's share on {n:,} samples "
+                   f"has a binomial sd of {100 * math.sqrt(p * (1 - p) / n):.2f} points (its seeds: {100 * sd:.2f}); "
+                   f"a model this good passes the {100 * bar:g}% bar on the mean of {seeds} seeds with probability "
+                   f"{100 * pass_chance(p, n, seeds, bar):.0f}%")
+    for label, per_digit in shares.items():
+        for d, p in sorted(per_digit.items()):
+            out.append(f"digit {d}: {label}, {100 * p:.2f}% read as {d}: a model this good passes it with probability "
+                       f"{100 * pass_chance(p, n, seeds, bar):.0f}%")
+    return out
 
 def figure(results: dict):
     """Per digit (a row): the model retrained without it (seed 0's first samples), then per seed the samples of that

@@ -1,0 +1,40 @@
+"""Lesson 03's relearning check read out: does the forgotten class come back when the unlearned model is fine-tuned on
+a few of its images, faster than it grows in the pretrained model fine-tuned the same way?
+
+``python -m fdunlearn.vdu_digits relearn`` (``vdu_study.relearn_study``) fine-tunes both models on the same forget
+images for 10 and 50 steps and scores them; ``lines`` puts the two starts side by side at every step count.
+"""
+
+from __future__ import annotations
+
+from fdunlearn.studies import vdu_report, vdu_study
+
+
+def starts(results: dict) -> tuple[str, str]:
+    """(the unlearned start, "pretrained"): the two models a relearning file fine-tunes."""
+    found = sorted({r["start"] for r in results["rows"] if "start" in r} - {"pretrained"})
+    if len(found) != 1:
+        raise ValueError(f"a relearning file holds one unlearned start beside 'pretrained', found {found or 'none'}")
+    return found[0], "pretrained"
+
+
+def _share(results: dict, start: str) -> dict[int, tuple[float, float]]:
+    steps, mean, sd = vdu_report.sweep(results, "relearn_steps", "forget_share", {"start": start})
+    return {s: (m, d) for s, m, d in zip(steps, mean, sd, strict=True)}
+
+
+def lines(results: dict, label: str | None = None) -> list[str]:
+    """One line per step count: the forget share (mean ± sd over seeds) from the unlearned start, beside the
+    pretrained model's fine-tuned the same way."""
+    unlearned, _ = starts(results)
+    settings = results["settings"]
+    digit, n = settings["digit"], settings.get("relearn_n", vdu_study.RELEARN_N)
+    ours, base = _share(results, unlearned), _share(results, "pretrained")
+    out = []
+    for steps in sorted(ours):
+        (m, sd), (bm, bsd) = ours[steps], base.get(steps, (float("nan"), float("nan")))
+        when = "before fine-tuning" if steps == 0 else f"after {steps} steps on {n} forget image{'s' * (n != 1)}"
+        same = "the pretrained model" + ("" if steps == 0 else " fine-tuned the same way")
+        out.append(f"digit {digit}, {label or unlearned}, {when}: {100 * m:.1f} ± {100 * sd:.1f}% of the samples read "
+                   f"as {digit} ({same}: {100 * bm:.1f} ± {100 * bsd:.1f}%)")
+    return out

@@ -29,3 +29,13 @@ def test_a_file_without_exactly_one_unlearned_start_is_refused():
         vdu_relearn.starts({"rows": _rows("pretrained", {0: [0.1]})})
     with pytest.raises(ValueError, match=r"found \['a', 'b'\]"):
         vdu_relearn.starts({"rows": _rows("a", {0: [0.1]}) + _rows("b", {0: [0.1]})})
+
+
+def test_lines_add_the_retrained_model_when_the_file_has_it():
+    results = {"settings": {"digit": 3},
+               "rows": _rows("pretrained", {0: [0.1], 10: [0.2]}) + _rows("fs-guide", {0: [0.01], 10: [0.05]})
+               + _rows("retrained", {0: [0.005], 10: [0.02]})}
+    assert vdu_relearn.starts(results) == ("fs-guide", "pretrained")
+    assert vdu_relearn.lines(results)[1] == (
+        "digit 3, fs-guide, after 10 steps on 10 forget images: 5.0 ± 0.0% of the samples read as 3 (the pretrained "
+        "model fine-tuned the same way: 20.0 ± 0.0%; the model retrained without 3: 2.0 ± 0.0%)")

@@ -2,6 +2,8 @@ import json
 
 import pytest
 
+from fdunlearn import config
+from fdunlearn.models import registry as models
 from fdunlearn.studies import vdu_study
 from fdunlearn.unlearning import unlearn
 
@@ -58,6 +60,22 @@ def test_relearning_uses_the_requested_number_of_forget_images(fast_ddpm, tmp_pa
     assert vdu_study.relearn_count(cfg, None) == 4 and vdu_study.relearn_count(cfg, 3) == 3
     with pytest.raises(ValueError, match=r"n=5; accepted: an integer 1\.\.4"):
         vdu_study.relearn_count(cfg, 5)
+
+
+def test_relearning_adds_the_retrained_start_and_resumes_without_unlearning_again(fast_ddpm, tmp_path, monkeypatch):
+    cfg = unlearn.UnlearnConfig(steps=1, n_forget=4, batch_size=4)
+    results = vdu_study.Results(tmp_path / "r.json", {})
+    b = vdu_study.Budget(4, 2, (0,))
+    vdu_study.relearn_study(results, str(fast_ddpm), cfg, "mnist", b, 0, n_images=2)
+    assert {r["start"] for r in results.data["rows"]} == {"pretrained", "vdu"}
+    calls = []
+    monkeypatch.setattr(vdu_study.unlearn, "unlearn", lambda *a, **k: calls.append(a))
+    # the model itself stands in for one retrained without the class
+    vdu_study.relearn_study(results, str(fast_ddpm), cfg, "mnist", b, 0, n_images=2, retrained=fast_ddpm)
+    assert not calls  # every row of the unlearned start was there: no unlearning run again
+    rows = [r for r in results.data["rows"] if r["start"] == "retrained"]
+    assert [r["relearn_steps"] for r in rows] == list(config.pick(vdu_study.RELEARN_STEPS, (0, 2)))
+    assert rows[0]["model_sha256"] == models.read_record(fast_ddpm)["sha256"]
 
 
 def test_unknown_experiment_is_refused(tmp_path):

@@ -100,6 +100,7 @@ BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "reproduce-gpu": (lambda: reproduce_commands(course.gpu_steps), False),
     "vdu-fs-large": (vdu.vdu_fs_large_headline, True),
     "fs-retrained": (vdu.fs_retrained_headline, True),
+    "fs-guide-relearn": (vdu.fs_guide_relearn_headline, True),
     "notebook-times": (run_notebooks.notebook_times, False),
 }
 _LIST_START = re.compile(r"^\s*([-+*>#]|\d+[.)])(\s|$)")

@@ -14,6 +14,7 @@ from fdunlearn.studies import (
     large_model,
     vdu_digits,
     vdu_oracle,
+    vdu_relearn,
     vdu_report,
     vdu_retrained,
 )
@@ -269,3 +270,13 @@ def fs_retrained_headline() -> str:
     models = "; ".join(f"`{vdu_retrained.retrain_command('mnist-ddpm', d)}`" for d in vdu_retrained.DIGITS)
     return (f"`{vdu_report.command('fs-retrained')}` (the models, 2-3 h each on 2 cores: {models}): "
             + " ".join(vdu_retrained.lines(vdu_report.load("fs-retrained"))))
+
+
+def fs_guide_relearn_headline() -> str:
+    """Lesson 03 section 7.26: the relearning check for the command line's defaults, on digits 7 and 3."""
+    parts = []
+    for name in ("fs-guide-relearn", "fs-guide-relearn-3"):
+        res = vdu_report.load(name)
+        parts.append(f"`{vdu_report.command(name)}`: " + "; ".join(vdu_relearn.lines(res, res["settings"]["variant"]))
+                     + ".")
+    return " ".join(parts)

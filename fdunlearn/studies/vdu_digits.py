@@ -184,11 +184,20 @@ def trajectory(model: str, out: str | Path, digit: int = 7, variants: tuple[str,
 
 def relearn(model: str, out: str | Path, digit: int = 7, variant: str = "vdu-fs",
             base_cfg: unlearn.UnlearnConfig | None = None, n_samples: int | None = None,
-            relearn_n: int | None = None) -> Path:
+            relearn_n: int | None = None, retrained: str | Path | None = None) -> Path:
     """Lesson 03's relearning check (``vdu_study.relearn_study``) for one variant: fine-tune on ``relearn_n`` forget
-    images (None: ``vdu_study.RELEARN_N``; recorded in the settings when given)."""
+    images (None: ``vdu_study.RELEARN_N``; recorded in the settings when given). ``retrained``: the folder holding
+    ``vdu_digits retrain``'s runs; the model retrained without the digit is fine-tuned too, a third start."""
     _check_variants((variant,))
     _check_digits((digit,))
+    if retrained is not None:
+        from fdunlearn.studies import vdu_retrained
+
+        retrained = Path(retrained) / vdu_retrained.folder_name(model, digit)
+        if not (retrained / "record.json").exists():
+            raise FileNotFoundError(f"no retrained model at {retrained}; make it with: "
+                                    f"{vdu_retrained.retrain_command(model, digit, retrained.parent)} "
+                                    "(2-3 h on 2 CPU cores)")
     cfg = dataclasses.replace(base_cfg or unlearn.UnlearnConfig(), forget_class=digit, **VARIANTS[variant])
     dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
     b = _budget(n_samples or config.pick(TRAJECTORY_SAMPLES, None))
@@ -196,7 +205,7 @@ def relearn(model: str, out: str | Path, digit: int = 7, variant: str = "vdu-fs"
     results = Results(out, _settings("relearn", model, dataset, b, cfg, variant=variant, digit=digit,
                                                **extra))
     for seed in b.seeds:
-        vdu_study.relearn_study(results, model, cfg, dataset, b, seed, relearn_n)
+        vdu_study.relearn_study(results, model, cfg, dataset, b, seed, relearn_n, retrained)
     return Path(out)
 
 
@@ -250,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", help="table, fit, bands, target, seeds, residue, decided: run only these of the seeds "
                    "0,1,2 (comma-separated)")
     p.add_argument("--table", help="mix: the table whose rows are re-mixed")
-    p.add_argument("--retrained", default="runs", help="retrained: the folder holding retrain's runs (default runs)")
+    p.add_argument("--retrained", help="retrained: the folder holding retrain's runs (default runs); relearn: "
+                   "fine-tune the model retrained without the digit from that folder too")
     p.add_argument("--relearn-n", type=int,
                    help=f"relearn: forget images fine-tuned on (default {vdu_study.RELEARN_N})")
     args = p.parse_args(argv)
@@ -281,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                 path = vdu_retrained.retrain(args.model, args.digit, args.out, progress=sys.stderr.isatty())
             else:
                 digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else (3, 7)
-                path = vdu_retrained.score(args.model, args.out, args.retrained, digits, args.n_samples)
+                path = vdu_retrained.score(args.model, args.out, args.retrained or "runs", digits, args.n_samples)
         elif args.experiment in ("residue", "decided"):
             from fdunlearn.studies import guide_residue
 
@@ -318,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
                               base_cfg=cfg, n_samples=args.n_samples)
         else:
             path = relearn(args.model, args.out, args.digit, (variants or ("vdu-fs",))[0], cfg, args.n_samples,
-                           args.relearn_n)
+                           args.relearn_n, args.retrained)
         print(f"wrote {path}")
 
     return validate.run(body, interrupted=vdu_study.RESUME_HINT)

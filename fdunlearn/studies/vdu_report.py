@@ -134,11 +134,11 @@ def sweep(results: dict, by: str, field: str, where: dict | None = None) -> tupl
 
 
 def plot_sweep(ax: plt.Axes, results: dict, by: str, field: str, scale: float = 1.0, label: str = "",
-               x_transform=None, where: dict | None = None) -> plt.Axes:
-    """Mean ± sd of ``field`` against ``by`` with error bars (``x_transform`` maps x, e.g. gamma -> 1 - gamma)."""
+               x_transform=None, where: dict | None = None, **style) -> plt.Axes:
+    """Mean ± sd of ``field`` against ``by``, error bars (``x_transform``: x -> e.g. 1 - gamma; ``style``: color...)."""
     xs, mean, sd = sweep(results, by, field, where)
     xs = [x_transform(x) if x_transform else x for x in xs]
-    ax.errorbar(xs, [scale * m for m in mean], yerr=[scale * s for s in sd], marker="o", capsize=3, label=label)
+    ax.errorbar(xs, [scale * m for m in mean], [scale * e for e in sd], marker="o", capsize=3, label=label, **style)
     return ax
 
 

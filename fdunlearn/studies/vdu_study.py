@@ -236,9 +236,10 @@ def relearn_count(cfg: unlearn.UnlearnConfig, n_images: int | None) -> int:
 
 
 def relearn_study(results: Results, model: str, cfg: unlearn.UnlearnConfig, dataset: str, b: Budget,
-                  seed: int, n_images: int | None = None) -> None:
+                  seed: int, n_images: int | None = None, retrained: str | Path | None = None) -> None:
     """Forget share while fine-tuning on ``n_images`` forget images (``relearn_count``): the unlearned model vs the
-    pretrained one."""
+    pretrained one, and (``retrained``: a model folder) the model retrained without the class, fine-tuned the same
+    way (start ``retrained``)."""
     from fdunlearn.datasets import images as data
 
     n_images = relearn_count(cfg, n_images)
@@ -246,19 +247,28 @@ def relearn_study(results: Results, model: str, cfg: unlearn.UnlearnConfig, data
     train = data.load(dataset, "train", verbose=False)
     _, chosen = unlearn.forget_set(dataset, cfg)
     images = train.images[chosen[:n_images]]  # images the unlearning run itself saw: the worst case
+    steps = config.pick(RELEARN_STEPS, (0, 2))
+
+    def missing(start: str) -> bool:  # a resumed file: a start whose every row is there is not fine-tuned again
+        return any(results.get(f"relearn/{start}/steps={total}/seed={seed}") is None for total in steps)
+
     with tempfile.TemporaryDirectory() as tmp:
-        folder = unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False)
-        for start, source in (("pretrained", model), (cfg.method, folder)):
-            steps = config.pick(RELEARN_STEPS, (0, 2))
+        starts = [("pretrained", model)]
+        if missing(cfg.method):
+            starts.append((cfg.method, unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False)))
+        if retrained:
+            starts.append(("retrained", Path(retrained)))
+        for start, source in [(start, source) for start, source in starts if missing(start)]:
             done = 0
-            unet, scheduler, _ = models.load_ddpm(source)
+            unet, scheduler, rec = models.load_ddpm(source)
             for total in steps:
                 key = f"relearn/{start}/steps={total}/seed={seed}"
                 relearn(unet, scheduler, images, total - done, seed=seed + total)
                 done = total
                 if results.get(key) is None:
                     row = score(unet, scheduler, dataset, cfg.forget_class, b, seed)
-                    results.add({"key": key, "start": start, "relearn_steps": total, "seed": seed, **row})
+                    results.add({"key": key, "start": start, "relearn_steps": total, "seed": seed, **row}
+                                | ({"model_sha256": rec.get("sha256")} if start == "retrained" else {}))
 
 
 # ----------------------------------------------------------------------------- summaries

@@ -176,6 +176,10 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     # exact unlearning: mnist-ddpm's recipe retrained without 3, without 7 and on every digit (section 7.25; the three
     # runs are trained first, by ``vdu_retrained.retrain_command``)
     "fs-retrained": "retrained --model mnist-ddpm --digits 3,7",
+    # the relearning check of section 7.5 for the command line's defaults (section 7.26), on both tuning digits, with
+    # the model retrained without the digit (section 7.25's) fine-tuned the same way beside them
+    "fs-guide-relearn": "relearn --model mnist-ddpm --digit 7 --variants fs-guide-ema --retrained runs",
+    "fs-guide-relearn-3": "relearn --model mnist-ddpm --digit 3 --variants fs-guide-ema --retrained runs",
     # digit 3's runs of five tables again, scored on 5,000 samples per model (lesson 03 sections 7.13 and 7.15)
     "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late,fs-guide-long,"
                   "fs-guide-ema-scale1.25,fs-guide-ema-scale1.25-lr2e4 --n-samples 5000"),

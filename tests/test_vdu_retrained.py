@@ -119,3 +119,13 @@ def test_odds_lines_read_the_retrained_rows_and_the_budget():
                                "a binomial sd of 0.26 points (its seeds: 0.28); a model this good passes the 1% bar "
                                "on the mean of 3 seeds with probability 98%")
     assert lines[1] == "digit 3: a setting, 1.73% read as 3: a model this good passes it with probability 0%"
+
+
+def test_relearn_with_a_missing_retrained_model_names_the_command_that_makes_it(fast_ddpm, tmp_path, capsys):
+    out = tmp_path / "relearn.json"
+    argv = ["relearn", "--model", str(fast_ddpm), "--digit", "7", "--variants", "fs-guide-ema", "--retrained",
+            str(tmp_path / "runs"), "--out", str(out)]
+    assert vdu_digits.main(argv) != 0
+    err = capsys.readouterr().err
+    assert f"no retrained model at {tmp_path / 'runs' / vdu_retrained.folder_name(str(fast_ddpm), 7)}" in err
+    assert "python -m fdunlearn.vdu_digits retrain" in err and not out.exists()

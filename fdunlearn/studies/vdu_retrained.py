@@ -263,6 +263,7 @@ def odds_lines(results: dict, shares: dict[str, dict[int, float]], bar: float) -
                        f"{100 * pass_chance(p, n, seeds, bar):.0f}%")
     return out
 
+
 def figure(results: dict):
     """Per digit (a row): the model retrained without it (seed 0's first samples), then per seed the samples of that
     model the classifier calls the digit. Returns the matplotlib figure."""

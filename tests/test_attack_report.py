@@ -75,3 +75,10 @@ def test_relearn_table_reads_the_relearning_check_as_an_attack():
     again = attack_report.relearn_table({"settings": {"digit": 7, "variant": "vdu-fs"}, "rows": rows},
                                         {"settings": {"digit": 7, "variant": "vdu-fs", "relearn_n": 1}, "rows": rows})
     assert again.count("none (the unlearned model itself)") == 1 and len(again.splitlines()) == 7
+    # a variant whose rows carry its method's name (fs-guide-ema runs fs-guide), beside a retrained start
+    guide = {"settings": {"digit": 3, "variant": "fs-guide-ema"},
+             "rows": [r | {"start": "fs-guide"} if r["start"] == "vdu-fs" else r for r in rows]
+             + [{"start": "retrained", "relearn_steps": 0, "seed": 0, "forget_share": 0.5}]}
+    lines = attack_report.relearn_table(guide).splitlines()
+    assert len(lines) == 5 and lines[2] == ("| fs-guide-ema, MNIST DDPM, digit 3 | none (the unlearned model itself) | "
+                                            "0.0 ± 0.0 | 10.0 ± 0.0 | 2 |")

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 from fdunlearn import config
 from fdunlearn.datasets import captions, samples
 from fdunlearn.erasure import attacks as attack
-from fdunlearn.studies import attack_study, vdu_study
+from fdunlearn.studies import attack_study, vdu_relearn, vdu_study
 from fdunlearn.studies.results import load as load_results
 from fdunlearn.studies.results import mean_sd
 
@@ -127,8 +127,9 @@ def relearn_table(*relearns: dict) -> str:
         groups: dict[tuple[str, int], list[float]] = {}
         for r in relearn["rows"]:
             groups.setdefault((r["start"], r["relearn_steps"]), []).append(r["forget_share"])
+        start = vdu_relearn.starts(relearn)[0]  # the method run, e.g. fs-guide for fs-guide-ema
         for steps in sorted({k for _, k in groups}):
-            after, before = groups.get((variant, steps)), groups.get(("pretrained", steps))
+            after, before = groups.get((start, steps)), groups.get(("pretrained", steps))
             if after is None or (steps == 0 and (variant, digit) in shown):
                 continue
             shown |= {(variant, digit)} if steps == 0 else set()

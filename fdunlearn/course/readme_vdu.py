@@ -274,9 +274,5 @@ def fs_retrained_headline() -> str:
 
 def fs_guide_relearn_headline() -> str:
     """Lesson 03 section 7.26: the relearning check for the command line's defaults, on digits 7 and 3."""
-    parts = []
-    for name in ("fs-guide-relearn", "fs-guide-relearn-3"):
-        res = vdu_report.load(name)
-        parts.append(f"`{vdu_report.command(name)}`: " + "; ".join(vdu_relearn.lines(res, res["settings"]["variant"]))
-                     + ".")
-    return " ".join(parts)
+    return " ".join(f"`{vdu_report.command(name)}`: " + "; ".join(vdu_relearn.lines(vdu_report.load(name))) + "."
+                    for name in ("fs-guide-relearn", "fs-guide-relearn-3"))

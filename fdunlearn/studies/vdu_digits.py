@@ -193,11 +193,7 @@ def relearn(model: str, out: str | Path, digit: int = 7, variant: str = "vdu-fs"
     if retrained is not None:
         from fdunlearn.studies import vdu_retrained
 
-        retrained = Path(retrained) / vdu_retrained.folder_name(model, digit)
-        if not (retrained / "record.json").exists():
-            raise FileNotFoundError(f"no retrained model at {retrained}; make it with: "
-                                    f"{vdu_retrained.retrain_command(model, digit, retrained.parent)} "
-                                    "(2-3 h on 2 CPU cores)")
+        retrained = vdu_retrained.trained(model, digit, retrained)
     cfg = dataclasses.replace(base_cfg or unlearn.UnlearnConfig(), forget_class=digit, **VARIANTS[variant])
     dataset = models.read_record(models.resolve(model, kind="ddpm"))["recipe"]["dataset"]
     b = _budget(n_samples or config.pick(TRAJECTORY_SAMPLES, None))

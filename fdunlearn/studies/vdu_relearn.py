@@ -28,10 +28,12 @@ def _share(results: dict, start: str) -> dict[int, tuple[float, float]]:
 
 
 def lines(results: dict, label: str | None = None) -> list[str]:
-    """One line per step count: the forget share (mean ± sd over seeds) from the unlearned start, beside the
-    pretrained model's fine-tuned the same way (and the retrained model's, when the file has it)."""
+    """One line per step count: the forget share (mean ± sd over seeds) from the unlearned start (named ``label``, by
+    default the file's variant), beside the pretrained model's fine-tuned the same way (and the retrained model's, when
+    the file has it)."""
     unlearned, _ = starts(results)
     settings = results["settings"]
+    label = label or settings.get("variant", unlearned)
     digit, n = settings["digit"], settings.get("relearn_n", vdu_study.RELEARN_N)
     ours, base, exact = _share(results, unlearned), _share(results, "pretrained"), _share(results, "retrained")
     out = []
@@ -42,6 +44,6 @@ def lines(results: dict, label: str | None = None) -> list[str]:
         ref = f"{same}: {100 * bm:.1f} ± {100 * bsd:.1f}%"
         if steps in exact:
             ref += f"; the model retrained without {digit}: {100 * exact[steps][0]:.1f} ± {100 * exact[steps][1]:.1f}%"
-        out.append(f"digit {digit}, {label or unlearned}, {when}: {100 * m:.1f} ± {100 * sd:.1f}% of the samples read "
+        out.append(f"digit {digit}, {label}, {when}: {100 * m:.1f} ± {100 * sd:.1f}% of the samples read "
                    f"as {digit} ({ref})")
     return out

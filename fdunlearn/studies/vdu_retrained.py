@@ -48,6 +48,16 @@ def retrain_command(model: str, digit: int, retrained: str | Path = "runs") -> s
     return f"python -m fdunlearn.vdu_digits retrain --model {model} --digit {digit} --out {out}"
 
 
+def trained(model: str, digit: int, retrained: str | Path) -> Path:
+    """The finished run folder of ``retrain`` for ``digit`` under ``retrained``; a FileNotFoundError naming the command
+    that makes it when there is none."""
+    folder = Path(retrained) / folder_name(model, digit)
+    if not (folder / "record.json").exists():
+        raise FileNotFoundError(f"no retrained model at {folder}; make it with: "
+                                f"{retrain_command(model, digit, retrained)} (2-3 h on 2 CPU cores)")
+    return folder
+
+
 def recipe_for(model: str, digit: int) -> tuple[ddpm.DDPMRecipe, int]:
     """(recipe, seed) of ``model``'s training run, minus class ``digit`` (``RERUN``: all classes)."""
     if isinstance(digit, bool) or not isinstance(digit, int) or not (digit == RERUN or 0 <= digit <= 9):
@@ -90,13 +100,9 @@ def score(model: str, out: str | Path, retrained: str | Path, digits: tuple[int,
     from fdunlearn.studies import vdu_digits as vd  # vdu_digits' command line dispatches here
 
     vd._check_digits(digits)
-    runs = {d: Path(retrained) / folder_name(model, d) for d in (*digits, RERUN)}
-    missing = [d for d in digits if not (runs[d] / "record.json").exists()]
-    if missing:
-        raise FileNotFoundError(f"no retrained model at {runs[missing[0]]}; make it with: "
-                                f"{retrain_command(model, missing[0], retrained)} (2-3 h on 2 CPU cores)")
-    if not (runs[RERUN] / "record.json").exists():
-        del runs[RERUN]
+    runs = {d: trained(model, d, retrained) for d in digits}
+    if (rerun := Path(retrained) / folder_name(model, RERUN) / "record.json").exists():
+        runs[RERUN] = rerun.parent
     unet, scheduler, rec = models.load_ddpm(model)
     dataset = rec["recipe"]["dataset"]
     b = vd._budget(n_samples)

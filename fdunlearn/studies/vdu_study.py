@@ -253,12 +253,12 @@ def relearn_study(results: Results, model: str, cfg: unlearn.UnlearnConfig, data
         return any(results.get(f"relearn/{start}/steps={total}/seed={seed}") is None for total in steps)
 
     with tempfile.TemporaryDirectory() as tmp:
-        starts = [("pretrained", model)]
+        starts = [("pretrained", model)] if missing("pretrained") else []
         if missing(cfg.method):
             starts.append((cfg.method, unlearn.unlearn(model, cfg, Path(tmp) / "model", progress=False)))
-        if retrained:
+        if retrained and missing("retrained"):
             starts.append(("retrained", Path(retrained)))
-        for start, source in [(start, source) for start, source in starts if missing(start)]:
+        for start, source in starts:
             done = 0
             unet, scheduler, rec = models.load_ddpm(source)
             for total in steps:

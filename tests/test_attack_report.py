@@ -63,11 +63,12 @@ def test_relearn_table_reads_the_relearning_check_as_an_attack():
             for s in (0, 1) for start, shares in (("pretrained", (0.1, 0.2, 0.4)), ("vdu-fs", (0.0, 0.02, 0.2)))
             for k, share in zip((0, 10, 50), shares, strict=True)]
     lines = attack_report.relearn_table({"settings": {"digit": 7, "variant": "vdu-fs"}, "rows": rows}).splitlines()
-    assert lines[0].startswith("| model | attack | success % | before unlearning %") and len(lines) == 5
+    assert len(lines) == 5
+    assert lines[0].startswith("| model | attack | success % | before unlearning % | retrained without it % |")
     assert lines[2] == ("| vdu-fs, MNIST DDPM, digit 7 | none (the unlearned model itself) | 0.0 ± 0.0 | 10.0 ± 0.0 "
-                        "| 2 |")
+                        "| – | 2 |")
     assert lines[4] == ("| vdu-fs, MNIST DDPM, digit 7 | relearn: 50 fine-tuning steps on 10 forget images | "
-                        "20.0 ± 0.0 | 40.0 ± 0.0 | 2 |")
+                        "20.0 ± 0.0 | 40.0 ± 0.0 | – | 2 |")
     one = {"settings": {"digit": 7, "variant": "fs-redirect", "relearn_n": 1},
            "rows": [r | {"start": "fs-redirect"} if r["start"] == "vdu-fs" else r for r in rows]}
     both = attack_report.relearn_table({"settings": {"digit": 7, "variant": "vdu-fs"}, "rows": rows}, one)
@@ -81,4 +82,4 @@ def test_relearn_table_reads_the_relearning_check_as_an_attack():
              + [{"start": "retrained", "relearn_steps": 0, "seed": 0, "forget_share": 0.5}]}
     lines = attack_report.relearn_table(guide).splitlines()
     assert len(lines) == 5 and lines[2] == ("| fs-guide-ema, MNIST DDPM, digit 3 | none (the unlearned model itself) | "
-                                            "0.0 ± 0.0 | 10.0 ± 0.0 | 2 |")
+                                            "0.0 ± 0.0 | 10.0 ± 0.0 | 50.0 ± 0.0 | 2 |")

@@ -116,9 +116,11 @@ def findings(results: dict) -> list[str]:
 def relearn_table(*relearns: dict) -> str:
     """Lesson 03's relearning checks (``vdu_digits relearn``, one file per method and number of forget images) as an
     attack on the unlearned DDPM, in the attack table's format: the attack is a short fine-tune on a few forget images,
-    its success rate the share of samples read as the forgotten digit, and "before unlearning" the same fine-tune from
-    the pretrained model."""
-    lines = ["| model | attack | success % | before unlearning % | seeds |", "|---|---|---|---|---|"]
+    its success rate the share of samples read as the forgotten digit, "before unlearning" the same fine-tune from
+    the pretrained model and "retrained without it" from the model trained without the digit (exact unlearning, the
+    floor an attack on any unlearned model starts from; "–" where the file has no such rows)."""
+    lines = ["| model | attack | success % | before unlearning % | retrained without it % | seeds |",
+             "|---|---|---|---|---|---|"]
     shown: set[tuple[str, int]] = set()  # (variant, digit) whose unattacked row is in the table already
     for relearn in relearns:
         s = relearn["settings"]
@@ -129,12 +131,12 @@ def relearn_table(*relearns: dict) -> str:
             groups.setdefault((r["start"], r["relearn_steps"]), []).append(r["forget_share"])
         start = vdu_relearn.starts(relearn)[0]  # the method run, e.g. fs-guide for fs-guide-ema
         for steps in sorted({k for _, k in groups}):
-            after, before = groups.get((start, steps)), groups.get(("pretrained", steps))
+            after, before, exact = (groups.get((k, steps)) for k in (start, "pretrained", "retrained"))
             if after is None or (steps == 0 and (variant, digit) in shown):
                 continue
             shown |= {(variant, digit)} if steps == 0 else set()
             attack_name = ("none (the unlearned model itself)" if steps == 0
                            else f"relearn: {steps} fine-tuning steps on {n} forget image{'s' * (n > 1)}")
             lines.append(f"| {variant}, MNIST DDPM, digit {digit} | {attack_name} | {_pct(after)} | "
-                         f"{_pct(before) if before else '–'} | {len(after)} |")
+                         f"{_pct(before) if before else '–'} | {_pct(exact) if exact else '–'} | {len(after)} |")
     return "\n".join(lines)

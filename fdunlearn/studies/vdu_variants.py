@@ -180,6 +180,11 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     # the model retrained without the digit (section 7.25's) fine-tuned the same way beside them
     "fs-guide-relearn": "relearn --model mnist-ddpm --digit 7 --variants fs-guide-ema --retrained runs",
     "fs-guide-relearn-3": "relearn --model mnist-ddpm --digit 3 --variants fs-guide-ema --retrained runs",
+    # the relearning attack of lesson 04 section 7 on the command line's defaults: one forget image, and all 100
+    "fs-guide-relearn-1": "relearn --model mnist-ddpm --digit 7 --variants fs-guide-ema --relearn-n 1 "
+                          "--retrained runs",
+    "fs-guide-relearn-100": "relearn --model mnist-ddpm --digit 7 --variants fs-guide-ema --relearn-n 100 "
+                            "--retrained runs",
     # digit 3's runs of five tables again, scored on 5,000 samples per model (lesson 03 sections 7.13 and 7.15)
     "digit3-5k": ("table --model mnist-ddpm --digits 3 --variants fs-guide-placebo,fs-guide,vdu-fs-late,fs-guide-long,"
                   "fs-guide-ema-scale1.25,fs-guide-ema-scale1.25-lr2e4 --n-samples 5000"),

@@ -122,3 +122,18 @@ def test_the_regimes_paragraph_states_every_separation_in_the_results_file():
     assert (f"{len(found)} of {3 * len(comps)} paired 95% intervals exclude 0" in text) == bool(found)
     for line in regimes_report.findings(comps):
         assert line in text
+
+
+def test_the_relearning_attack_block_gives_each_files_longest_fine_tune():
+    """Lesson 04's relearning attack in the README: every file's share after its longest fine-tune, re-derived from
+    the rows (not from ``vdu_relearn.lines``, which writes the block)."""
+    for name in readme_vdu.RELEARN_ATTACK:
+        res = vdu_report.load(name)
+        longest = max(r["relearn_steps"] for r in res["rows"])
+        for start in ("pretrained", "retrained"):
+            shares = [r["forget_share"] for r in res["rows"] if r["start"] == start and r["relearn_steps"] == longest]
+            if shares:
+                mean = sum(shares) / len(shares)
+                assert f"{100 * mean:.1f} ±" in FLAT
+        assert vdu_report.command(name) in FLAT
+    assert f"after {longest} steps on 100 forget images" in FLAT

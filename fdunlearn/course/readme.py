@@ -101,6 +101,7 @@ BLOCKS: dict[str, tuple[Callable[[], str], bool]] = {
     "vdu-fs-large": (vdu.vdu_fs_large_headline, True),
     "fs-retrained": (vdu.fs_retrained_headline, True),
     "fs-guide-relearn": (vdu.fs_guide_relearn_headline, True),
+    "relearn-attack": (vdu.relearn_attack_headline, True),
     "notebook-times": (run_notebooks.notebook_times, False),
 }
 _LIST_START = re.compile(r"^\s*([-+*>#]|\d+[.)])(\s|$)")

@@ -276,3 +276,14 @@ def fs_guide_relearn_headline() -> str:
     """Lesson 03 section 7.26: the relearning check for the command line's defaults, on digits 7 and 3."""
     return " ".join(f"`{vdu_report.command(name)}`: " + "; ".join(vdu_relearn.lines(vdu_report.load(name))) + "."
                     for name in ("fs-guide-relearn", "fs-guide-relearn-3"))
+
+
+RELEARN_ATTACK = ("vdu-fs-relearn-1", "vdu-fs-relearn", "vdu-fs-relearn-100", "fs-guide-relearn-1", "fs-guide-relearn",
+                  "fs-guide-relearn-100")
+
+
+def relearn_attack_headline() -> str:
+    """Lesson 04 section 7's relearning attack on lesson 03's unlearned DDPM: each file's share after its longest
+    fine-tune, beside the pretrained (and the retrained) model fine-tuned the same way."""
+    return "; ".join(f"{vdu_relearn.lines(vdu_report.load(name))[-1]} (`{vdu_report.command(name)}`)"
+                     for name in RELEARN_ATTACK) + "."

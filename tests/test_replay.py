@@ -32,6 +32,29 @@ def test_forget_like_flags_what_sits_among_the_forget_images():
     assert not mask[:30].any() and mask[30:].all()
 
 
+def test_replay_neighbours_scale_with_the_sets_sizes_from_the_defaults():
+    assert replay.replay_neighbours(5, *replay.FILTER_SIZES) == 5  # the defaults' test, unchanged
+    assert replay.replay_neighbours(5, 100, 2048) == 20 and replay.replay_neighbours(5, 50, 512) == 10
+    assert replay.replay_neighbours(5, 100, 8) == 1  # never below one neighbour
+
+
+def test_forget_like_keeps_its_meaning_when_the_replay_set_grows():
+    """A replay set with 10% of the forget class: at 512 samples and at 2,048 the filter flags (nearly) all of that
+    class and none of the rest. With the same k on both sides, the larger set's own samples of the class sit denser
+    around each other than D_f's 100 images do, and the plain test keeps a large part of them."""
+    g = torch.Generator().manual_seed(0)
+    forget = torch.randn(100, 1, 4, 4, generator=g) * 0.5 + 1.0
+    for n in (512, 2048):
+        n_class = n // 10
+        pool = torch.cat([torch.randn(n - n_class, 1, 4, 4, generator=g) * 0.5 - 1.0,
+                          torch.randn(n_class, 1, 4, 4, generator=g) * 0.5 + 1.0])
+        mask = replay.forget_like(pool, forget)
+        assert mask[-n_class:].float().mean() >= 0.95 and not mask[:-n_class].any()
+        if n == 2048:
+            plain = replay.forget_like(pool, forget, k_replay=replay.FILTER_K)
+            assert plain[-n_class:].float().mean() < 0.8
+
+
 def test_borderline_ranks_by_the_filter_statistic_not_by_pixel_distance():
     g = torch.Generator().manual_seed(0)
     forget = torch.randn(20, 1, 4, 4, generator=g) * 0.1 + 1.0

@@ -257,7 +257,7 @@ def _check_forget_like_mask(fn: Callable[..., Any]) -> None:
     forget = torch.randn(20, 1, 4, 4, generator=g) * 0.3 + 1.0
     pool = torch.cat([torch.randn(40, 1, 4, 4, generator=g) * 0.3 - 1.0, torch.randn(10, 1, 4, 4, generator=g) + 0.5])
     got = torch.as_tensor(fn(pool, forget, 5, 1.1)).bool()
-    expected = replay.forget_like(pool, forget, k=5, ratio=1.1)
+    expected = replay.forget_like(pool, forget, k=5, ratio=1.1, k_replay=5)  # the same k on both sides
     assert torch.equal(got, expected), f"flags {got.nonzero().flatten().tolist()}, expected " \
                                        f"{expected.nonzero().flatten().tolist()}"
 

@@ -39,6 +39,8 @@ from fdunlearn.models import ddpm
 REPLAY_STEPS = 25  # DDIM steps of the replay sampler (eta = 1, the course's sampler)
 FILTER_K = 5  # neighbours averaged in the forget-like test
 FILTER_RATIO = 1.1  # forget-like: D_f's k nearest at most this many times as far as the replay's own
+# the sizes FILTER_K and FILTER_RATIO were set at (forget images, replay samples): the defaults' 100 and 512
+FILTER_SIZES = (100, 512)
 
 
 def cache_path(model_sha256: str, n: int, seed: int, steps: int = REPLAY_STEPS) -> Path:
@@ -73,26 +75,41 @@ def _knn_distance(queries: torch.Tensor, refs: torch.Tensor, k: int, exclude_sel
     return d.topk(min(k, d.shape[1] - int(exclude_self)), dim=1, largest=False).values.mean(1)
 
 
+def replay_neighbours(k: int, n_forget: int, n_replay: int) -> int:
+    """How many replay neighbours ``forget_like`` averages: ``k`` scaled by the replay set's size relative to D_f's,
+    against the sizes the test was set at (``FILTER_SIZES``), so that both radii hold the same share of their set as
+    there. With ``k`` on both sides, a larger replay set sits denser around its own samples of the forgotten class,
+    which then no longer look forget-like: at 2,048 replay samples (and 100 sevens or threes) the plain test kept
+    about half of the digit's replay samples, at 512 about one in ten (lesson 03 section 7.7)."""
+    forget_size, replay_size = FILTER_SIZES
+    return max(1, round(k * (n_replay / n_forget) / (replay_size / forget_size)))
+
+
 def forget_like(replay: torch.Tensor, x_forget: torch.Tensor, k: int = FILTER_K,
-                ratio: float = FILTER_RATIO) -> torch.Tensor:
+                ratio: float = FILTER_RATIO, k_replay: int | None = None) -> torch.Tensor:
     """Boolean mask of replay samples that look like D_f, using D_f alone (no classifier, no labels).
 
     A k-nearest-neighbour two-sample test: a replay sample is forget-like when its ``k`` nearest D_f images are
-    at most ``ratio`` times as far as its ``k`` nearest other replay samples, i.e. when D_f is at least as dense
-    around it as the pretrained model's own samples are. A "1" sits among other "1"s of the replay set and far
-    from every "7" of D_f, so it is kept; a "7" has D_f's sevens as near as the replay's few sevens.
+    at most ``ratio`` times as far as its ``k_replay`` nearest other replay samples, i.e. when D_f is at least as
+    dense around it as the pretrained model's own samples are. A "1" sits among other "1"s of the replay set and far
+    from every "7" of D_f, so it is kept; a "7" has D_f's sevens as near as the replay's few sevens. ``k_replay``
+    (None: ``replay_neighbours``, which is ``k`` at the defaults' sizes) keeps the test's meaning when the replay
+    set or D_f has another size.
     """
     if len(x_forget) < 1 or len(replay) < 2:
         raise ValueError(f"the forget-like filter needs >= 1 forget image and >= 2 replay samples, "
                          f"got {len(x_forget)} and {len(replay)}")
-    to_forget, to_replay = _filter_distances(replay, x_forget, k)
+    if k_replay is None:
+        k_replay = replay_neighbours(k, len(x_forget), len(replay))
+    to_forget, to_replay = _filter_distances(replay, x_forget, k, k_replay)
     return to_forget <= ratio * to_replay
 
 
-def _filter_distances(replay: torch.Tensor, x_forget: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per replay sample: mean distance to its ``k`` nearest forget images, and to its ``k`` nearest other replay
-    samples (the two sides of the forget-like test)."""
-    return _knn_distance(replay, x_forget, k), _knn_distance(replay, replay, k, exclude_self=True)
+def _filter_distances(replay: torch.Tensor, x_forget: torch.Tensor, k: int,
+                      k_replay: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per replay sample: mean distance to its ``k`` nearest forget images, and to its ``k_replay`` (default ``k``)
+    nearest other replay samples (the two sides of the forget-like test)."""
+    return _knn_distance(replay, x_forget, k), _knn_distance(replay, replay, k_replay or k, exclude_self=True)
 
 
 def borderline(replay: torch.Tensor, x_forget: torch.Tensor, n: int, k: int = FILTER_K) -> torch.Tensor:

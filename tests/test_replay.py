@@ -36,6 +36,9 @@ def test_replay_neighbours_scale_with_the_sets_sizes_from_the_defaults():
     assert replay.replay_neighbours(5, *replay.FILTER_SIZES) == 5  # the defaults' test, unchanged
     assert replay.replay_neighbours(5, 100, 2048) == 20 and replay.replay_neighbours(5, 50, 512) == 10
     assert replay.replay_neighbours(5, 100, 8) == 1  # never below one neighbour
+    assert replay.replay_neighbours(5, 2, 512) == 100  # a D_f of 2 images: its 2 nearest, and the same share of 512
+    with pytest.raises(ValueError, match="n_forget=0, n_replay=512; accepted: integers >= 1"):
+        replay.replay_neighbours(5, 0, 512)
 
 
 def test_forget_like_keeps_its_meaning_when_the_replay_set_grows():

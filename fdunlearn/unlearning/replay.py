@@ -80,9 +80,12 @@ def replay_neighbours(k: int, n_forget: int, n_replay: int) -> int:
     against the sizes the test was set at (``FILTER_SIZES``), so that both radii hold the same share of their set as
     there. With ``k`` on both sides, a larger replay set sits denser around its own samples of the forgotten class,
     which then no longer look forget-like: at 2,048 replay samples (and 100 sevens or threes) the plain test kept
-    about half of the digit's replay samples, at 512 about one in ten (lesson 03 section 7.7)."""
+    about half of the digit's replay samples, at 512 about one in ten (lesson 03 section 7.7). A D_f smaller than
+    ``k`` counts all its images, and so does the scaling."""
+    if min(k, n_forget, n_replay) < 1:
+        raise ValueError(f"k={k}, n_forget={n_forget}, n_replay={n_replay}; accepted: integers >= 1")
     forget_size, replay_size = FILTER_SIZES
-    return max(1, round(k * (n_replay / n_forget) / (replay_size / forget_size)))
+    return max(1, round(min(k, n_forget) * (n_replay / n_forget) / (replay_size / forget_size)))
 
 
 def forget_like(replay: torch.Tensor, x_forget: torch.Tensor, k: int = FILTER_K,

@@ -56,6 +56,11 @@ def test_forget_like_keeps_its_meaning_when_the_replay_set_grows():
         if n == 2048:
             plain = replay.forget_like(pool, forget, k_replay=replay.FILTER_K)
             assert plain[-n_class:].float().mean() < 0.8
+    # ten forget images instead of 100: the plain test flags few of the class, the scaled one all of it
+    few, pool = forget[:10], torch.cat([torch.randn(461, 1, 4, 4, generator=g) * 0.5 - 1.0,
+                                        torch.randn(51, 1, 4, 4, generator=g) * 0.5 + 1.0])
+    assert replay.forget_like(pool, few)[-51:].all() and not replay.forget_like(pool, few)[:-51].any()
+    assert replay.forget_like(pool, few, k_replay=replay.FILTER_K)[-51:].float().mean() < 0.5
 
 
 def test_borderline_ranks_by_the_filter_statistic_not_by_pixel_distance():

@@ -129,7 +129,7 @@ def relearn_table(*relearns: dict) -> str:
         groups: dict[tuple[str, int], list[float]] = {}
         for r in relearn["rows"]:
             groups.setdefault((r["start"], r["relearn_steps"]), []).append(r["forget_share"])
-        start = vdu_relearn.starts(relearn)[0]  # the method run, e.g. fs-guide for fs-guide-ema
+        start = vdu_relearn.unlearned_start(relearn)  # the method run, e.g. fs-guide for fs-guide-ema
         for steps in sorted({k for _, k in groups}):
             after, before, exact = (groups.get((k, steps)) for k in (start, "pretrained", "retrained"))
             if after is None or (steps == 0 and (variant, digit) in shown):

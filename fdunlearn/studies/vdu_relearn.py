@@ -14,12 +14,13 @@ from fdunlearn.studies import vdu_report, vdu_study
 REFERENCES = ("pretrained", "retrained")  # the starts that are not an unlearning method's
 
 
-def starts(results: dict) -> tuple[str, str]:
-    """(the unlearned start, "pretrained"): the two models every relearning file fine-tunes."""
+def unlearned_start(results: dict) -> str:
+    """The start that is the unlearning method's run (e.g. fs-guide for the variant fs-guide-ema): a relearning file
+    holds exactly one beside its ``REFERENCES``."""
     found = sorted({r["start"] for r in results["rows"] if "start" in r} - set(REFERENCES))
     if len(found) != 1:
         raise ValueError(f"a relearning file holds one unlearned start beside 'pretrained', found {found or 'none'}")
-    return found[0], "pretrained"
+    return found[0]
 
 
 def _share(results: dict, start: str) -> dict[int, tuple[float, float]]:
@@ -31,7 +32,7 @@ def lines(results: dict, label: str | None = None) -> list[str]:
     """One line per step count: the forget share (mean ± sd over seeds) from the unlearned start (named ``label``, by
     default the file's variant), beside the pretrained model's fine-tuned the same way (and the retrained model's, when
     the file has it)."""
-    unlearned, _ = starts(results)
+    unlearned = unlearned_start(results)
     settings = results["settings"]
     label = label or settings.get("variant", unlearned)
     digit, n = settings["digit"], settings.get("relearn_n", vdu_study.RELEARN_N)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fdunlearn.course.readme_text import FOCUS, NAMES, and_list, met, pct, pm, pm_signed, signed
 from fdunlearn.studies import (
+    filter_space,
     guide_bands,
     guide_fit,
     guide_levers,
@@ -195,7 +196,10 @@ def _levers() -> str:
             + "; ".join(guide_residue.decided_line(decided, v) for v in RESIDUE_RUNS)
             + f" (the correction acts at {guide.DEFAULTS['forget_t_min']} <= t < {guide.DEFAULTS['guide_t_max']})."
             + " Below the band, gated by the posterior (section 7.24): "
-            + _digits_headline("fs-guide-gate", "fs-guide-ema-gate"))
+            + _digits_headline("fs-guide-gate", "fs-guide-ema-gate")
+            + " The forget-like filter in the network's own features (section 7.27): "
+            + filter_space.headline(vdu_report.load("filter-space"), vdu_report.command("filter-space")) + " "
+            + _digits_headline("fs-guide-features", "fs-guide-ema-features"))
 
 
 def _at_5k(variants: tuple[str, ...]) -> str:

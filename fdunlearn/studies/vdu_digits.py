@@ -241,13 +241,14 @@ def filter_audit(model: str, out: str | Path, digits: tuple[int, ...] = (7, 3),
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fdunlearn.vdu_digits", description=__doc__.splitlines()[0])
-    p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter", "mix", "oracle", "fit", "bands",
-                                          "target", "seeds", "residue", "decided", "retrain", "retrained"))
+    p.add_argument("experiment", choices=("table", "trajectory", "relearn", "filter", "filter-space", "mix", "oracle",
+                                          "fit", "bands", "target", "seeds", "residue", "decided", "retrain",
+                                          "retrained"))
     p.add_argument("--model", default="mnist-ddpm")
     p.add_argument("--out", required=True, help="results JSON (resumed when it exists); retrain: the run folder")
     p.add_argument("--variants", help=f"rows, comma-separated, from: {', '.join(VARIANTS)}")
     p.add_argument("--digits", help="table: classes in the order they run (default 0..9); filter: default 7,3; "
-                   "oracle, residue: default 3,7")
+                   "oracle, residue, filter-space: default 3,7")
     p.add_argument("--digit", type=int, default=7,
                    help="one-digit studies: the class to forget (default 7); retrain: the class left out (-1: none)")
     p.add_argument("--n-samples", type=int, help="samples scored per model")
@@ -275,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.experiment == "filter":
             digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else (7, 3)
             path = filter_audit(args.model, args.out, digits, base_cfg=cfg)
+        elif args.experiment == "filter-space":
+            from fdunlearn.studies import filter_space
+
+            digits = tuple(int(d) for d in args.digits.split(",")) if args.digits else (3, 7)
+            path = filter_space.audit(args.model, args.out, digits, cfg)
         elif args.experiment == "oracle":
             from fdunlearn.studies import vdu_oracle
 

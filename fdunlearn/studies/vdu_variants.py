@@ -96,6 +96,13 @@ VARIANTS: dict[str, dict] = {
     "fs-guide-ema-gate": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, **guide.RUN,
                           "guide_scale": 1.25, "lr": 2e-4, "forget_t_min": 200, "guide_gate_t": 300,
                           "guide_gate_w": 0.9},
+    # the command line's defaults with the forget-like filter measuring distances in the pretrained network's own
+    # features (replay.denoiser_features) instead of pixels: at the same ratio it keeps fewer of the class and drops
+    # fewer other digits (section 7.27's audit). Digit 3 probe (session 35, seeds 3 and 4, not the table's; threes % /
+    # FID rise %): 1.6/+38, 1.0/+1 (the defaults: 1.8/+13, 1.2/-9); with the replay_near samples ranked in those
+    # features too, 2.1/+31, 0.9/-14
+    "fs-guide-ema-features": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS, **guide.RUN,
+                              "replay_filter_space": "features"},
     # a placebo: fs-guide's run with the correction switched off (scale 0): the same steps, batches and targets
     # elsewhere, so what it changes is what fine-tuning alone does to the samples
     "fs-guide-placebo": {"method": "fs-guide", "replay_filter": True, **guide.DEFAULTS,
@@ -124,6 +131,7 @@ LABELS = {"vdu-fs": "vdu-fs (function-space prior, forget-like replay dropped)",
           "fs-guide-ema-scale1.25-lr2e4-280": "fs-guide-ema, correction scale 1.25, Adam lr 2e-4, 280 steps",
           "fs-guide-ema-gate": "fs-guide-ema, correction scale 1.25, Adam lr 2e-4, from t = 200 but below t = 300 only "
                                "where w >= 0.9",
+          "fs-guide-ema-features": "fs-guide-ema, forget-like filter in the pretrained network's features",
           "fs-guide-placebo": "fs-guide with the correction off (scale 0): a placebo"}
 # lesson 03's vdu-fs studies (``python -m fdunlearn.vdu_digits``): 1,000 samples, DDIM 25, eta 1, 3 seeds
 COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.command`` prints them
@@ -173,6 +181,10 @@ COMMANDS = {  # the commands that made the shipped results, as ``vdu_report.comm
     "fs-guide-target": "target --model mnist-ddpm --digit 3 --variants fs-guide-ema,fs-guide-ema-scale1.25",  # 7.19
     # the correction below the band gated by its posterior (section 7.24)
     "fs-guide-gate": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema-gate",
+    # the forget-like filter in pixels and in the network's own features, audited by the classifier (section 7.27)
+    "filter-space": "filter-space --model mnist-ddpm --digits 3,7",
+    # the command line's defaults with the forget-like filter in the network's own features (section 7.27)
+    "fs-guide-features": "table --model mnist-ddpm --digits 3,7 --variants fs-guide-ema-features",
     # exact unlearning: mnist-ddpm's recipe retrained without 3, without 7 and on every digit (section 7.25; the three
     # runs are trained first, by ``vdu_retrained.retrain_command``)
     "fs-retrained": "retrained --model mnist-ddpm --digits 3,7",

@@ -41,6 +41,9 @@ FILTER_K = 5  # neighbours averaged in the forget-like test
 FILTER_RATIO = 1.1  # forget-like: D_f's k nearest at most this many times as far as the replay's own
 # the sizes FILTER_K and FILTER_RATIO were set at (forget images, replay samples): the defaults' 100 and 512
 FILTER_SIZES = (100, 512)
+# where the forget-like test measures distances: raw pixels, or the pretrained network's own features
+# (``denoiser_features``); the ratio means the same in both (lesson 03 section 7.27 audits them side by side)
+FILTER_SPACES = ("pixels", "features")
 
 
 def cache_path(model_sha256: str, n: int, seed: int, steps: int = REPLAY_STEPS) -> Path:
@@ -75,6 +78,34 @@ def _knn_distance(queries: torch.Tensor, refs: torch.Tensor, k: int, exclude_sel
     return d.topk(min(k, d.shape[1] - int(exclude_self)), dim=1, largest=False).values.mean(1)
 
 
+@torch.no_grad()
+def denoiser_features(unet: UNet2DModel, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """The pretrained network's bottleneck (its mid block's output) on clean ``images`` at t = 0, one row per image.
+
+    The denoiser must tell a 3 from a 5 to draw either, so its innermost features separate the classes that pixel
+    distance mixes (thin or slanted digits sit near everything): a representation the data constraint allows, since
+    the pretrained model is available by assumption and nothing here looks at a label."""
+    grabbed: list[torch.Tensor] = []
+    hook = unet.mid_block.register_forward_hook(lambda _m, _i, out: grabbed.append(out.flatten(1).float().cpu()))
+    try:
+        for chunk in images.split(batch):
+            chunk = chunk.to(unet.device, unet.dtype)
+            unet(chunk, torch.zeros(len(chunk), dtype=torch.long, device=unet.device))
+    finally:
+        hook.remove()
+    return torch.cat(grabbed)
+
+
+def filter_space(unet: UNet2DModel, replay: torch.Tensor, x_forget: torch.Tensor,
+                 space: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The replay set and D_f as the forget-like test compares them in ``space`` (one of ``FILTER_SPACES``)."""
+    if space not in FILTER_SPACES:
+        raise ValueError(f"replay filter space {space!r}; accepted: {', '.join(FILTER_SPACES)}")
+    if space == "pixels":
+        return replay, x_forget
+    return denoiser_features(unet, replay), denoiser_features(unet, x_forget)
+
+
 def replay_neighbours(k: int, n_forget: int, n_replay: int) -> int:
     """How many replay neighbours ``forget_like`` averages: ``k`` scaled by the replay set's size relative to D_f's,
     against the sizes the test was set at (``FILTER_SIZES``), so that both radii hold the same share of their set as
@@ -100,13 +131,28 @@ def forget_like(replay: torch.Tensor, x_forget: torch.Tensor, k: int = FILTER_K,
     (None: ``replay_neighbours``, which is ``k`` at the defaults' sizes) keeps the test's meaning when the replay
     set or D_f has another size.
     """
+    to_forget, to_replay = _test_sides(replay, x_forget, k, k_replay)
+    return to_forget <= ratio * to_replay
+
+
+def forget_like_statistic(replay: torch.Tensor, x_forget: torch.Tensor, k: int = FILTER_K,
+                          k_replay: int | None = None) -> torch.Tensor:
+    """Per replay sample, ``forget_like``'s statistic: the mean distance to its ``k`` nearest D_f images over that to
+    its ``k_replay`` nearest other replay samples (lower: more forget-like; the filter drops those <= its ratio)."""
+    to_forget, to_replay = _test_sides(replay, x_forget, k, k_replay)
+    return to_forget / to_replay
+
+
+def _test_sides(replay: torch.Tensor, x_forget: torch.Tensor, k: int,
+                k_replay: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two sides of the forget-like test, after checking the sets' sizes (``k_replay`` None: ``replay_neighbours``).
+    """
     if len(x_forget) < 1 or len(replay) < 2:
         raise ValueError(f"the forget-like filter needs >= 1 forget image and >= 2 replay samples, "
                          f"got {len(x_forget)} and {len(replay)}")
     if k_replay is None:
         k_replay = replay_neighbours(k, len(x_forget), len(replay))
-    to_forget, to_replay = _filter_distances(replay, x_forget, k, k_replay)
-    return to_forget <= ratio * to_replay
+    return _filter_distances(replay, x_forget, k, k_replay)
 
 
 def _filter_distances(replay: torch.Tensor, x_forget: torch.Tensor, k: int,

@@ -101,6 +101,7 @@ class UnlearnConfig:
     replay_seed: int = 0  # their seed (the same replay set for every run on one model)
     replay_filter: bool = True  # drop replay samples that look like D_f (uses D_f and the replay set only)
     replay_filter_ratio: float = replay.FILTER_RATIO  # the filter's distance ratio (larger drops more)
+    replay_filter_space: str = "pixels"  # where it measures distances: replay.FILTER_SPACES
     prior_weight: float = 0.0  # optional weight of VDU's parameter-space prior on top of S_fs
     # fs-redirect only: the plasticity term leads noised forget images to replay samples (replay.redirect_loss)
     redirect_t_min: int = 200  # smallest timestep index drawn for the redirect term
@@ -157,6 +158,9 @@ def check(cfg: UnlearnConfig, n_available: int) -> None:
             and cfg.replay_filter_ratio > 0):
         raise ValueError(f"replay_filter_ratio={cfg.replay_filter_ratio!r}; accepted: a finite number > 0 "
                          f"(default {replay.FILTER_RATIO:g})")
+    if cfg.replay_filter_space not in replay.FILTER_SPACES:
+        raise ValueError(f"replay_filter_space={cfg.replay_filter_space!r}; accepted: "
+                         + ", ".join(replay.FILTER_SPACES))
     for name in ("fs_weight", "prior_weight", "lr", "guide_scale"):
         value = getattr(cfg, name)
         low = 0.0 if name != "lr" else 1e-12
@@ -277,7 +281,8 @@ def function_prior(unet: UNet2DModel, scheduler: DDPMScheduler, sha256: str, x_f
     images, rec = replay.replay_set(unet, scheduler, sha256, cfg.replay_n, cfg.replay_seed)
     ref, kept_index = None, None
     if cfg.replay_filter or cfg.method == "fs-guide":
-        keep = ~replay.forget_like(images, x_forget, ratio=cfg.replay_filter_ratio)
+        keep = ~replay.forget_like(*replay.filter_space(unet, images, x_forget, cfg.replay_filter_space),
+                                   ratio=cfg.replay_filter_ratio)
         rec = rec | {"kept": int(keep.sum()), "dropped_forget_like": int((~keep).sum())}
         if cfg.method == "fs-guide":
             ref = guide.reference(x_forget, images, ~keep, cfg.guide_gate_t, cfg.guide_gate_w)

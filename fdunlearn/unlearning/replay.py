@@ -83,7 +83,7 @@ def denoiser_features(unet: UNet2DModel, images: torch.Tensor, batch: int = 256)
     """The pretrained network's bottleneck (its mid block's output) on clean ``images`` at t = 0, one row per image.
 
     The denoiser must tell a 3 from a 5 to draw either, so its innermost features separate the classes that pixel
-    distance mixes (thin or slanted digits sit near everything): a representation the data constraint allows, since
+    distance mixes (thin digits sit near everything): a representation the data constraint allows, since
     the pretrained model is available by assumption and nothing here looks at a label."""
     grabbed: list[torch.Tensor] = []
     hook = unet.mid_block.register_forward_hook(lambda _m, _i, out: grabbed.append(out.flatten(1).float().cpu()))

@@ -158,7 +158,9 @@ def fs_guide_ema_headline() -> str:
     """Lesson 03 sections 7.14-7.21: fs-guide-long saving its weights' average (EMA), and what was tried beyond it."""
     head = _digits_headline("fs-guide-ema", "fs-guide-ema")
     others = vdu_fs_other_digits(vdu_report.load("fs-guide-ema-digits"), "fs-guide-ema")
-    return (head + f" fs-guide-ema on the other eight digits (`{vdu_report.command('fs-guide-ema-digits')}`) " + others
+    return (head + " Its digit-3 runs scored on 5,000 samples per model (the digit3-5k command above, lesson 03 "
+            + "section 7.25): " + _at_5k(vdu_digits.DIGIT3_5K_SECTIONS["7.25"]) + "."
+            + f" fs-guide-ema on the other eight digits (`{vdu_report.command('fs-guide-ema-digits')}`) " + others
             + " Turned up (section 7.15): " + _digits_headline("fs-guide-ema-scale", "fs-guide-ema-scale1.25")
             + " Its digit-3 runs scored on 5,000 samples per model (the digit3-5k command above): "
             + _at_5k(vdu_digits.DIGIT3_5K_SECTIONS["7.15"]) + "." + _levers() + " fs-guide-ema-scale1.25 on the other "
